@@ -1,0 +1,164 @@
+"""The interfaces every component implements.
+
+* **Model** - an ``nn.Module`` built as ``Model(config)``. In automatic mode the
+  trainer calls ``output = model(batch)`` and the loss; in manual mode the
+  model defines ``training_step(batch, ctx)`` and calls ``ctx.optimise(name,
+  loss)`` for each of its optimisers (``parameter_groups()`` names them).
+* **Loss** - ``loss(output, batch) -> LossOutput(total, terms)``.
+* **Relaxation** - ``hard(x)``, ``soft(x, tau)`` and ``straight_through(x, tau)``.
+* **Dataset** - ``load()`` returns a ``datasets.DatasetDict`` with train,
+  validation and test splits; ``info()`` says what a model needs to know.
+* **Metric** - ``metric(output, batch)`` returns per-example values; an epoch
+  reports their mean.
+
+Optimiser and scheduler factories are plain functions with a ``Config``
+attribute: ``factory(params, config)`` and ``factory(optimizer, config,
+total_steps)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from .config import Config
+
+if TYPE_CHECKING:
+    import datasets
+
+Batch = Mapping[str, Tensor]
+
+
+class Model(nn.Module):
+    """Base class for dpzoo models.
+
+    Subclasses set ``Config`` (a :class:`dpzoo.Config`), build their layers in
+    ``__init__(config)`` and implement ``forward(batch)``. Config fields named
+    like keys of the dataset's ``info()`` (``input_shape``, ``num_classes``)
+    are filled from the data when the user leaves them unset.
+    """
+
+    Config: ClassVar[type[Config]] = Config
+    input_key: ClassVar[str] = "x"
+    default_loss: ClassVar[str | None] = None
+    default_metrics: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: Config | None = None, **overrides: Any) -> None:
+        super().__init__()
+        from .config import validate
+
+        if config is None or overrides:
+            base = config.model_dump() if config is not None else {}
+            config = validate(self.Config, {**base, **overrides}, type(self).__name__)
+        self.config = config
+
+    def inputs(self, batch: Batch | Tensor) -> Tensor:
+        """The model's input tensor, from a batch dict or a bare tensor."""
+        return batch if isinstance(batch, Tensor) else batch[self.input_key]
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Named parameter groups, one optimiser each (manual mode overrides this)."""
+        return {"model": [p for p in self.parameters() if p.requires_grad]}
+
+
+@dataclass
+class LossOutput:
+    """A loss value and its named terms (ELBO = reconstruction + KL, say)."""
+
+    total: Tensor
+    terms: dict[str, Tensor] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, value: LossOutput | Tensor | Mapping[str, Tensor]) -> LossOutput:
+        """Accept a LossOutput, a scalar tensor, or a dict with a ``"loss"`` key."""
+        if isinstance(value, LossOutput):
+            return value
+        if isinstance(value, Tensor):
+            return cls(value)
+        if isinstance(value, Mapping) and "loss" in value:
+            return cls(value["loss"], {k: v for k, v in value.items() if k != "loss"})
+        raise TypeError(f"a loss must return a LossOutput, a tensor or a dict with 'loss', got {type(value)}")
+
+
+class Loss:
+    """Base class for losses with options: ``Loss(config)(output, batch)``."""
+
+    Config: ClassVar[type[Config]] = Config
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config if config is not None else self.Config()
+
+    def __call__(self, output: Any, batch: Batch) -> LossOutput:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class Relaxation:
+    """A differentiable stand-in for a discrete operation.
+
+    ``hard(x)`` is the discrete operation, ``soft(x, tau)`` its relaxation at
+    temperature ``tau``, and ``straight_through(x, tau)`` the estimator whose
+    forward value is ``hard(x)`` and whose gradient is that of ``soft(x, tau)``.
+    """
+
+    Config: ClassVar[type[Config]] = Config
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config if config is not None else self.Config()
+
+    def hard(self, x: Tensor) -> Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def soft(self, x: Tensor, tau: float | Tensor = 1.0) -> Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def straight_through(self, x: Tensor, tau: float | Tensor = 1.0) -> Tensor:
+        soft = self.soft(x, tau)
+        return soft + (self.hard(x) - soft).detach()
+
+
+class Dataset:
+    """Base class for datasets: ``Dataset(config).load()`` -> ``DatasetDict``.
+
+    ``columns`` are the splits' columns that become batch tensors. ``transform``
+    runs on the device on each batch (uint8 pixels to floats, say), so the
+    stored data stays compact.
+    """
+
+    Config: ClassVar[type[Config]] = Config
+    columns: ClassVar[tuple[str, ...]] = ("x", "y")
+    default_loss: ClassVar[str | None] = None
+    default_metrics: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config if config is not None else self.Config()
+
+    def load(self) -> datasets.DatasetDict:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def info(self) -> dict[str, Any]:
+        """Facts a model reads from the data: ``{"input_shape": [1, 8, 8], "num_classes": 10}``."""
+        return {}
+
+    def transform(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        return batch
+
+
+class Metric:
+    """Base class for metrics with options: ``Metric(config)(output, batch)`` -> per-example values."""
+
+    Config: ClassVar[type[Config]] = Config
+    higher_is_better: ClassVar[bool] = True
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config if config is not None else self.Config()
+
+    def __call__(self, output: Any, batch: Batch) -> Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def as_float_tensor(value: Any) -> Tensor:
+    return value if isinstance(value, Tensor) else torch.as_tensor(value, dtype=torch.float32)

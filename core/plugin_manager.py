@@ -1,0 +1,208 @@
+"""Plugin discovery and loading, with pluggy.
+
+Plugins are found through the ``dpzoo`` entry-point group; dpzoo's own topics
+use the same group. Three environment variables steer loading:
+
+``DPZOO_LOAD_PLUGINS``
+    Comma-separated allow-list of plugin (entry-point) or distribution names.
+    Set but empty, no plugin loads, built-ins included.
+``DPZOO_DISABLE_PLUGINS``
+    Comma-separated plugins to skip.
+``DPZOO_STRICT_PLUGINS``
+    ``1`` makes a broken plugin an error instead of a warning.
+
+A plugin that fails to import, defines a hook dpzoo does not know (a typo such
+as ``dpzoo_register_model``) or raises while registering is skipped, reported
+with a warning and listed as broken by ``dpzoo plugins``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Callable
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError, closest
+from .registry import KINDS, Entry, Registry
+
+ENTRY_POINT_GROUP = "dpzoo"
+
+
+class PluginWarning(UserWarning):
+    """A plugin was skipped because it is broken."""
+
+
+@dataclass
+class PluginInfo:
+    """What ``dpzoo plugins`` reports about one plugin."""
+
+    name: str
+    module: str
+    distribution: str | None = None
+    version: str | None = None
+    status: str = "ok"  # ok | broken | disabled
+    error: str | None = None
+    registers: dict[str, list[str]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "module": self.module,
+            "distribution": self.distribution,
+            "version": self.version,
+            "status": self.status,
+            "error": self.error,
+            "registers": self.registers,
+        }
+
+
+def _env_list(name: str) -> list[str] | None:
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _strict() -> bool:
+    return os.environ.get("DPZOO_STRICT_PLUGINS", "").lower() in {"1", "true", "yes", "on"}
+
+
+class PluginHost:
+    """Owns the pluggy manager, the plugin reports and the registry they fill."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager("dpzoo")
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: dict[str, PluginInfo] = {}
+        self.registry = Registry()
+
+    # -- loading -------------------------------------------------------------
+    def load_entry_points(self) -> None:
+        allow = _env_list("DPZOO_LOAD_PLUGINS")
+        deny = set(_env_list("DPZOO_DISABLE_PLUGINS") or [])
+        seen: set[str] = set()
+        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
+            if ep.name in seen:  # the same distribution found twice on sys.path
+                continue
+            seen.add(ep.name)
+            dist = ep.dist.name if ep.dist else None
+            version = ep.dist.version if ep.dist else None
+            info = PluginInfo(ep.name, ep.value, dist, version)
+            self.plugins[ep.name] = info
+            names = {ep.name, dist}
+            if (allow is not None and not names & set(allow)) or names & deny:
+                info.status = "disabled"
+                continue
+            try:
+                module = ep.load()
+            except Exception as exc:  # noqa: BLE001 - any import failure marks the plugin broken
+                self._broken(info, f"import failed: {type(exc).__name__}: {exc}")
+                continue
+            self.add(module, ep.name, info=info)
+
+    def add(self, plugin: object, name: str, info: PluginInfo | None = None) -> PluginInfo:
+        """Register one plugin object (a module or any object with hook implementations)."""
+        if info is None:
+            module = getattr(plugin, "__name__", type(plugin).__name__)
+            info = PluginInfo(name, module)
+            self.plugins[name] = info
+        try:
+            self.pm.register(plugin, name=name)
+        except (pluggy.PluginValidationError, ValueError) as exc:
+            self._broken(info, str(exc))
+            return info
+        unknown = [hc.name for hc in self.pm.get_hookcallers(plugin) or [] if not hc.has_spec()]
+        if unknown:
+            self.pm.unregister(plugin)
+            hints = []
+            for hook in unknown:
+                near = closest(hook, KINDS.values(), n=1)
+                hints.append(f"{hook!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
+            self._broken(info, "defines unknown hook " + ", ".join(hints))
+            return info
+        self._collect(plugin, info)
+        return info
+
+    def _collect(self, plugin: object, info: PluginInfo) -> None:
+        """Call each of the plugin's register hooks with a callback bound to it."""
+        staged: list[Entry] = []
+
+        def register_for(kind: str) -> Callable[..., None]:
+            def register(name: str, target: Any, **extra: Any) -> None:
+                if not isinstance(name, str) or not name:
+                    raise ValueError(f"{kind} names must be non-empty strings, got {name!r}")
+                if ":" in name:
+                    raise ValueError(f"{kind} name {name!r} may not contain ':' (reserved for plugin:name)")
+                staged.append(
+                    Entry(kind, name, target, info.name, info.distribution, info.version, dict(extra))
+                )
+
+            return register
+
+        try:
+            for kind, hook_name in KINDS.items():
+                for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+                    if impl.plugin is plugin:
+                        impl.function(register=register_for(kind))
+            for entry in staged:
+                self.registry.add(entry)
+        except Exception as exc:  # noqa: BLE001 - a failing plugin is reported, not fatal
+            self.registry.drop_plugin(info.name)
+            self.pm.unregister(plugin)
+            self._broken(info, f"registration failed: {type(exc).__name__}: {exc}")
+            return
+        info.status = "ok"
+        info.registers = self.registry.by_plugin(info.name)
+
+    def _broken(self, info: PluginInfo, error: str) -> None:
+        info.status, info.error = "broken", error
+        message = f"dpzoo plugin {info.name!r} ({info.module}) is broken and was skipped: {error}"
+        if _strict():
+            raise PluginError(message + " (DPZOO_STRICT_PLUGINS is set)")
+        warnings.warn(message, PluginWarning, stacklevel=3)
+
+
+_host: PluginHost | None = None
+_lock = threading.RLock()
+
+
+def host() -> PluginHost:
+    """The loaded plugins and registry, loading them on first use."""
+    global _host
+    with _lock:
+        if _host is None:
+            fresh = PluginHost()
+            fresh.load_entry_points()
+            _host = fresh
+        return _host
+
+
+def reload() -> PluginHost:
+    """Forget every plugin and discover them again (after a pip install, say)."""
+    global _host
+    with _lock:
+        _host = None
+        return host()
+
+
+def register_plugin(plugin: object, name: str | None = None) -> PluginInfo:
+    """Add a plugin from code (a notebook, a test) without packaging it."""
+    name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+    with _lock:
+        return host().add(plugin, name)
+
+
+def unregister_plugin(name: str) -> None:
+    with _lock:
+        h = host()
+        plugin = h.pm.get_plugin(name)
+        if plugin is not None:
+            h.pm.unregister(plugin)
+        h.registry.drop_plugin(name)
+        h.plugins.pop(name, None)

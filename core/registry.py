@@ -1,0 +1,122 @@
+"""The registry: every component every plugin registered, looked up by kind and name.
+
+An entry's target may be the object itself or a lazy ``"module:attr"`` string;
+lazy targets are imported on first ``load()``, so listing imports no model code.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import AmbiguousNameError, UnknownNameError
+
+# kind -> the hook that collects it
+KINDS: dict[str, str] = {
+    "model": "dpzoo_register_models",
+    "loss": "dpzoo_register_losses",
+    "optimiser": "dpzoo_register_optimisers",
+    "scheduler": "dpzoo_register_schedulers",
+    "relaxation": "dpzoo_register_relaxations",
+    "dataset": "dpzoo_register_datasets",
+    "metric": "dpzoo_register_metrics",
+    "pretrained": "dpzoo_register_pretrained",
+}
+
+
+@dataclass
+class Entry:
+    """One registered component and where it came from."""
+
+    kind: str
+    name: str
+    target: Any
+    plugin: str
+    distribution: str | None = None
+    version: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    _loaded: Any = field(default=None, repr=False)
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.plugin}:{self.name}"
+
+    @property
+    def summary(self) -> str:
+        return str(self.info.get("summary", ""))
+
+    @property
+    def is_lazy(self) -> bool:
+        return isinstance(self.target, str)
+
+    def load(self) -> Any:
+        """The component itself, importing a lazy ``"module:attr"`` target once."""
+        if not self.is_lazy:
+            return self.target
+        if self._loaded is None:
+            module_name, _, attr = self.target.partition(":")
+            obj = importlib.import_module(module_name)
+            for part in attr.split(".") if attr else []:
+                obj = getattr(obj, part)
+            self._loaded = obj
+        return self._loaded
+
+
+class Registry:
+    """Entries by kind; short names resolve when unique, ``plugin:name`` always."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, list[Entry]] = {kind: [] for kind in KINDS}
+
+    def add(self, entry: Entry) -> None:
+        if entry.kind not in self._entries:
+            raise ValueError(f"unknown component kind {entry.kind!r}; kinds: {', '.join(KINDS)}")
+        same = [e for e in self._entries[entry.kind] if e.qualified_name == entry.qualified_name]
+        if same:
+            raise ValueError(f"plugin {entry.plugin!r} registered {entry.kind} {entry.name!r} twice")
+        self._entries[entry.kind].append(entry)
+
+    def entries(self, kind: str, pattern: str = "*") -> list[Entry]:
+        """Entries of ``kind`` whose short or qualified name matches the wildcard ``pattern``."""
+        self._check_kind(kind)
+        return sorted(
+            (
+                e
+                for e in self._entries[kind]
+                if fnmatch.fnmatchcase(e.name, pattern) or fnmatch.fnmatchcase(e.qualified_name, pattern)
+            ),
+            key=lambda e: (e.name, e.plugin),
+        )
+
+    def get(self, kind: str, name: str) -> Entry:
+        """The entry called ``name`` (short or ``plugin:name``) or an error that helps."""
+        self._check_kind(kind)
+        entries = self._entries[kind]
+        exact = [e for e in entries if e.qualified_name == name]
+        if exact:
+            return exact[0]
+        found = [e for e in entries if e.name == name]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise AmbiguousNameError(kind, name, sorted(e.qualified_name for e in found))
+        raise UnknownNameError(kind, name, [e.name for e in entries] + [e.qualified_name for e in entries])
+
+    def by_plugin(self, plugin: str) -> dict[str, list[str]]:
+        """What one plugin registered: kind -> sorted names."""
+        out: dict[str, list[str]] = {}
+        for kind, entries in self._entries.items():
+            names = sorted(e.name for e in entries if e.plugin == plugin)
+            if names:
+                out[kind] = names
+        return out
+
+    def drop_plugin(self, plugin: str) -> None:
+        for kind in self._entries:
+            self._entries[kind] = [e for e in self._entries[kind] if e.plugin != plugin]
+
+    def _check_kind(self, kind: str) -> None:
+        if kind not in self._entries:
+            raise UnknownNameError("component kind", kind, KINDS)

@@ -1,0 +1,1 @@
+"""The training loop, its step context, checkpoints and run logging."""

@@ -1,0 +1,1 @@
+"""dpzoo.plugins.data (being written)."""

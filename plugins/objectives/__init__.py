@@ -1,0 +1,1 @@
+"""dpzoo.plugins.objectives (being written)."""

@@ -1,0 +1,1 @@
+"""dpzoo.plugins.optim (being written)."""

@@ -1,0 +1,1 @@
+"""dpzoo.plugins.relaxations (being written)."""

@@ -1,0 +1,1 @@
+"""Pretrained weights shipped with dpzoo: ``*.safetensors`` files and their index."""
