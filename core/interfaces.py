@@ -116,8 +116,10 @@ class Relaxation:
         raise NotImplementedError
 
     def straight_through(self, x: Tensor, tau: float | Tensor = 1.0) -> Tensor:
+        # hard + (soft - stopgrad(soft)): the value is exactly hard(x) (no rounding
+        # from adding and subtracting soft), the gradient is exactly soft's.
         soft = self.soft(x, tau)
-        return soft + (self.hard(x) - soft).detach()
+        return self.hard(x).detach() + (soft - soft.detach())
 
 
 class Dataset:

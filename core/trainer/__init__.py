@@ -1,1 +1,9 @@
 """The training loop, its step context, checkpoints and run logging."""
+
+from .config import EarlyStopping, TemperatureSchedule, TrainConfig
+from .context import StepContext
+from .data import InMemorySplits, fingerprint
+from .evaluation import evaluate
+from .loop import Trainer, total_steps
+
+__all__ = ["EarlyStopping", "InMemorySplits", "evaluate", "StepContext", "TemperatureSchedule", "TrainConfig", "Trainer", "fingerprint", "total_steps"]

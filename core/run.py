@@ -1,0 +1,237 @@
+"""A training run by name: the recipe behind ``dpzoo train`` and ``tools/train.py``.
+
+A run config names each component and gives its options::
+
+    model:     {name: mlp, hidden: [128, 64]}
+    data:      {name: digits}
+    loss:      {name: cross_entropy}       # default: the model's, else the data's
+    optimiser: {name: adam, lr: 0.001}
+    scheduler: {name: cosine}              # optional
+    trainer:   {epochs: 20, batch_size: 64}
+
+Every run writes ``LOGDIR/RUN/``: TensorBoard events, ``checkpoints/``, the
+resolved ``config.json`` (every default filled in, the data's fingerprints,
+the command), the final ``model.safetensors`` and ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from . import components
+from .config import merge, validate
+from .errors import ConfigError
+from .trainer import InMemorySplits, TrainConfig, Trainer, fingerprint, total_steps
+from .trainer.checkpoint import atomic_save_tensors, atomic_write_bytes
+
+
+class Section(BaseModel):
+    """A component by name plus its options (checked against the component's own config)."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+def _section(value: Any) -> Any:
+    return {"name": value} if isinstance(value, str) else value
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    model: Section = Field(description="The model to train")
+    data: Section = Field(description="The dataset to train on")
+    loss: Section | None = Field(None, description="Loss; default: the model's, else the data's")
+    optimiser: Section = Field(Section(name="adam"), description="Optimiser for every parameter group")
+    optimisers: dict[str, Section] = Field({}, description="Per-group optimisers for manual-mode models (a GAN's two)")
+    scheduler: Section | None = Field(None, description="Learning-rate schedule, one per optimiser")
+    metrics: list[str] | None = Field(None, description="Metrics; default: the model's, else the data's")
+    trainer: TrainConfig = Field(TrainConfig(), description="Trainer options")
+    logdir: str = Field("runs", description="Directory that holds the runs")
+    run_name: str | None = Field(None, description="Run directory name; default model-data-timestamp")
+
+    _sections = field_validator("model", "data", "loss", "optimiser", "scheduler", mode="before")(
+        classmethod(lambda cls, v: _section(v))
+    )
+
+    @field_validator("optimisers", mode="before")
+    @classmethod
+    def _sections_of(cls, value: Any) -> Any:
+        return {k: _section(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    metrics: dict[str, float]
+    model: torch.nn.Module
+    trainer: Trainer
+    config: dict[str, Any]
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _component(kind: str, section: Section, fill: dict[str, Any] | None = None) -> tuple[Any, Any, dict[str, Any]]:
+    """(target, validated config or None, resolved section with every default) for one section.
+
+    ``fill`` supplies values the data knows (``input_shape``, ``num_classes``)
+    for config fields the user left unset.
+    """
+    target = components.get(kind, section.name).load()
+    options = section.options
+    cls = getattr(target, "Config", None)
+    if cls is None:
+        if options:
+            raise ConfigError(f"{kind} {section.name!r} takes no options, got: {', '.join(sorted(options))}")
+        return target, None, {"name": section.name}
+    for key, value in (fill or {}).items():
+        if key in cls.model_fields and options.get(key) is None:
+            options[key] = value
+    config = validate(cls, options, f"{kind} {section.name!r}")
+    return target, config, {"name": section.name, **config.model_dump(mode="json")}
+
+
+def _build(kind: str, section: Section) -> tuple[Any, dict[str, Any]]:
+    """A ready component (``target(config)``, or a plain callable as it is) and its resolved section."""
+    target, config, resolved = _component(kind, section)
+    return (target if config is None else target(config)), resolved
+
+
+def new_run_dir(logdir: str, run_name: str | None, default: str) -> Path:
+    root = Path(logdir)
+    if run_name:
+        path = root / run_name
+        if (path / "checkpoints").exists():
+            raise ConfigError(
+                f"run {str(path)!r} already exists; continue it with --resume {path} or choose another --run-name"
+            )
+        return path
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path, n = root / f"{default}-{stamp}", 1
+    while path.exists():
+        n += 1
+        path = root / f"{default}-{stamp}-{n}"
+    return path
+
+
+def load_run_config(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / "config.json"
+    if not path.exists():
+        raise ConfigError(f"{run_dir} is not a dpzoo run directory (no config.json)")
+    return json.loads(path.read_text())
+
+
+def train(
+    config: RunConfig | dict[str, Any],
+    *,
+    resume: str | Path | None = None,
+    command: str | None = None,
+    callbacks=(),
+    announce=None,
+) -> RunResult:
+    """Train the named model on the named data; see the module docstring for the layout."""
+    if resume is not None:
+        saved = load_run_config(resume)
+        overrides = config.model_dump(exclude_unset=True) if isinstance(config, BaseModel) else (config or {})
+        config = merge({k: v for k, v in saved.items() if k in RunConfig.model_fields}, overrides)
+        command = saved.get("command", command)
+    cfg = validate(RunConfig, config, "run")
+    seed_everything(cfg.trainer.seed)
+
+    dataset, data_section = _build("dataset", cfg.data)
+    dataset_dict = dataset.load()
+    info = dataset.info()
+    model_cls, model_config, model_section = _component("model", cfg.model, fill=info)
+    model = model_cls(model_config)
+    manual = callable(getattr(model, "training_step", None))
+
+    loss_section = cfg.loss or _default_loss(model, dataset, manual)
+    loss, loss_resolved = _build("loss", loss_section) if loss_section else (None, None)
+    metric_names = cfg.metrics if cfg.metrics is not None else list(model.default_metrics or dataset.default_metrics)
+    metrics = {name: _build("metric", Section(name=name))[0] for name in metric_names}
+
+    trainer_config = cfg.trainer
+    run_dir = Path(resume) if resume is not None else new_run_dir(cfg.logdir, cfg.run_name, f"{cfg.model.name}-{cfg.data.name}")
+    trainer = Trainer(trainer_config, run_dir=run_dir, callbacks=list(callbacks))
+    data = InMemorySplits.from_dataset_dict(dataset_dict, tuple(dataset.columns), trainer.device, dataset.transform)
+    model.to(trainer.device)
+
+    optimisers, optimiser_sections = {}, {}
+    for group, params in model.parameter_groups().items():
+        section = cfg.optimisers.get(group, cfg.optimiser)
+        factory, opt_config, resolved = _component("optimiser", section)
+        optimisers[group] = factory(params, opt_config)
+        optimiser_sections[group] = resolved
+    schedulers, scheduler_resolved = {}, None
+    if cfg.scheduler is not None:
+        steps = max(1, total_steps(data.size("train"), trainer_config) // trainer_config.accumulate)
+        for group, optimiser in optimisers.items():
+            factory, sched_config, scheduler_resolved = _component("scheduler", cfg.scheduler)
+            schedulers[group] = factory(optimiser, sched_config, steps)
+
+    resolved = {
+        "model": model_section,
+        "data": data_section,
+        "loss": loss_resolved,
+        "optimiser": optimiser_sections.get("model") or {**cfg.optimiser.model_dump()},
+        "optimisers": {g: s for g, s in optimiser_sections.items()} if manual else {},
+        "scheduler": scheduler_resolved,
+        "metrics": metric_names,
+        "trainer": trainer_config.model_dump(mode="json"),
+        "logdir": str(run_dir.parent),
+        "run_name": run_dir.name,
+    }
+    trainer.hparams = {k: v for k, v in resolved.items() if k not in {"logdir", "run_name"}}
+    if resume is None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        record = {
+            **resolved,
+            "command": command,
+            "dpzoo_version": _version(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "data_fingerprints": {split: fingerprint(columns) for split, columns in data.splits.items()},
+        }
+        atomic_write_bytes(run_dir / "config.json", json.dumps(record, indent=2).encode())
+
+    if announce is not None:
+        announce(run_dir, resolved)
+    final = trainer.fit(
+        model, data, optimisers=optimisers, loss=loss, schedulers=schedulers, metrics=metrics, resume=resume is not None
+    )
+    atomic_save_tensors(
+        {k: v.detach().clone() for k, v in model.state_dict().items()},
+        run_dir / "model.safetensors",
+        metadata={"dpzoo.model": json.dumps(model_section)},
+    )
+    atomic_write_bytes(run_dir / "metrics.json", json.dumps(final, indent=2).encode())
+    return RunResult(run_dir, final, model, trainer, resolved)
+
+
+def _default_loss(model, dataset, manual: bool) -> Section | None:
+    name = getattr(model, "default_loss", None) or (None if manual else getattr(dataset, "default_loss", None))
+    if name is None and not manual:
+        raise ConfigError("no loss given and neither the model nor the data names a default: pass --loss NAME")
+    return Section(name=name) if name else None
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__

@@ -1,0 +1,55 @@
+"""The trainer's options: every field documented, defaults that train in seconds."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from ..config import Config
+
+
+class EarlyStopping(Config):
+    monitor: str = Field("validation/loss", description="Evaluation value to watch, e.g. 'validation/accuracy'")
+    mode: Literal["min", "max"] = Field("min", description="Whether smaller or larger is better")
+    patience: int = Field(5, ge=1, description="Evaluations without improvement before stopping")
+    min_delta: float = Field(0.0, ge=0.0, description="Smallest change that counts as an improvement")
+
+
+class TemperatureSchedule(Config):
+    """Anneals a relaxation's temperature tau from ``start`` to ``end`` over training."""
+
+    start: float = Field(1.0, gt=0, description="tau at step 0")
+    end: float = Field(0.1, gt=0, description="tau at the last step")
+    schedule: Literal["exponential", "linear", "constant"] = Field("exponential", description="Shape of the curve")
+
+    def at(self, step: int, total_steps: int) -> float:
+        if self.schedule == "constant" or total_steps <= 1:
+            return self.start
+        fraction = min(step / (total_steps - 1), 1.0)
+        if self.schedule == "linear":
+            return self.start + (self.end - self.start) * fraction
+        return self.start * (self.end / self.start) ** fraction
+
+
+class TrainConfig(Config):
+    epochs: int = Field(10, ge=0, description="Passes over the training split")
+    max_steps: int | None = Field(None, ge=1, description="Stop after this many optimiser steps (overrides epochs)")
+    batch_size: int = Field(64, ge=1, description="Training examples per step (before accumulation)")
+    eval_batch_size: int = Field(1024, ge=1, description="Examples per evaluation batch")
+    drop_last: bool = Field(False, description="Drop the last, smaller training batch of each epoch")
+    device: str = Field("auto", description="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")
+    seed: int = Field(0, description="Seed for initialisation, shuffling and dropout")
+    grad_clip: float | None = Field(None, gt=0, description="Clip the gradient norm of each optimiser's parameters")
+    accumulate: int = Field(1, ge=1, description="Batches whose gradients add up before each optimiser step")
+    precision: Literal["32", "bf16", "fp16"] = Field("32", description="Autocast precision (fp16 uses a gradient scaler)")
+    log_every: int = Field(50, ge=1, description="Steps between logged training scalars (the only device syncs)")
+    validate_every: int = Field(1, ge=0, description="Epochs between validations (0: never)")
+    test: bool = Field(True, description="Evaluate on the test split at the end")
+    early_stopping: EarlyStopping | None = Field(None, description="Stop when a monitored value stops improving")
+    checkpoint_every: int | None = Field(None, ge=1, description="Steps between checkpoints (also at each epoch's end)")
+    checkpoint_epochs: int = Field(1, ge=0, description="Epochs between end-of-epoch checkpoints (0: only at the end)")
+    keep_checkpoints: int = Field(2, ge=1, description="How many recent checkpoints to keep")
+    temperature: TemperatureSchedule | None = Field(None, description="Anneal the model's relaxation temperature")
+    progress: bool | None = Field(None, description="Show a progress bar (default: only on a terminal)")
+    deterministic: bool = Field(False, description="Ask PyTorch for deterministic algorithms")

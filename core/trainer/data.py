@@ -1,0 +1,77 @@
+"""In-memory splits, batched by index on the device.
+
+Every split of a ``datasets.DatasetDict`` is read once into tensors on the
+training device; a batch is then one gather per column, with no per-example
+collate. The order of each epoch comes from its own generator, seeded by
+(seed, epoch), so a resumed run sees exactly the batches it would have seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+Columns = dict[str, Tensor]
+
+
+def split_to_tensors(split: Any, columns: tuple[str, ...], device: torch.device) -> Columns:
+    """The named columns of one ``datasets.Dataset`` split as tensors on ``device``."""
+    missing = [c for c in columns if c not in split.column_names]
+    if missing:
+        raise KeyError(f"split has no column(s) {missing}; it has {split.column_names}")
+    table = split.with_format("numpy")
+    return {c: torch.from_numpy(np.ascontiguousarray(table[c])).to(device) for c in columns}
+
+
+def fingerprint(columns: Columns) -> str:
+    """sha256 of a split's exact examples: each column's name, dtype, shape and bytes."""
+    digest = hashlib.sha256()
+    for name in sorted(columns):
+        array = columns[name].detach().cpu().contiguous().numpy()
+        digest.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+class InMemorySplits:
+    """Tensors per split plus the dataset's on-device ``transform``."""
+
+    def __init__(self, splits: dict[str, Columns], transform: Callable[[Columns], Columns] | None = None):
+        self.splits = splits
+        self.transform = transform
+
+    @classmethod
+    def from_dataset_dict(cls, dataset_dict: Any, columns: tuple[str, ...], device: torch.device, transform=None):
+        return cls({name: split_to_tensors(split, columns, device) for name, split in dataset_dict.items()}, transform)
+
+    def __contains__(self, split: str) -> bool:
+        return split in self.splits
+
+    def size(self, split: str) -> int:
+        return len(next(iter(self.splits[split].values())))
+
+    def epoch_order(self, seed: int, epoch: int, batch_size: int, drop_last: bool) -> list[Tensor]:
+        """The index batches of one training epoch, the same for a given (seed, epoch)."""
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        n = self.size("train")
+        device = next(iter(self.splits["train"].values())).device
+        batches = list(torch.randperm(n, generator=generator).to(device).split(batch_size))
+        if drop_last and batches and len(batches[-1]) < batch_size:
+            batches.pop()
+        return batches
+
+    def gather(self, split: str, index: Tensor) -> Columns:
+        batch = {name: column[index] for name, column in self.splits[split].items()}
+        return self.transform(batch) if self.transform is not None else batch
+
+    def batches(self, split: str, batch_size: int) -> Iterator[Columns]:
+        """The split in order, ``batch_size`` examples at a time (for evaluation)."""
+        n = self.size(split)
+        for start in range(0, n, batch_size):
+            batch = {name: column[start : start + batch_size] for name, column in self.splits[split].items()}
+            yield self.transform(batch) if self.transform is not None else batch

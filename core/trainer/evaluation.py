@@ -1,0 +1,72 @@
+"""Evaluation over a whole split: mean loss, loss terms and metrics.
+
+Runs under ``torch.no_grad()``, not ``inference_mode``, so that a model may
+turn gradients back on inside (an inner optimisation loop, say). Values are
+summed on the device and read with one synchronisation at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..interfaces import LossOutput
+from .data import InMemorySplits
+
+
+def evaluation_values(model: nn.Module, batch, loss=None, metrics=None, ctx=None) -> dict[str, Tensor]:
+    """Per-batch values: the model's own ``evaluation_step`` if it has one, else loss and metrics."""
+    if callable(getattr(model, "evaluation_step", None)):
+        return model.evaluation_step(batch, ctx)
+    output = model(batch)
+    values: dict[str, Tensor] = {}
+    if loss is not None:
+        result = LossOutput.of(loss(output, batch))
+        values["loss"] = result.total
+        values.update(result.terms)
+    for name, metric in (metrics or {}).items():
+        values[name] = metric(output, batch)
+    return values
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    data: InMemorySplits,
+    split: str,
+    *,
+    loss: Callable | None = None,
+    metrics: dict[str, Callable] | None = None,
+    batch_size: int = 1024,
+    ctx: Any = None,
+    autocast: Callable[[], Any] = contextlib.nullcontext,
+) -> dict[str, float]:
+    """``{"split/name": mean}`` over every example of ``split``.
+
+    A per-example tensor counts each element once; a scalar counts as the mean
+    of its batch and is weighted by the batch's size.
+    """
+    was_training = model.training
+    model.eval()
+    sums: dict[str, Tensor] = {}
+    counts: dict[str, int] = {}
+    try:
+        for batch in data.batches(split, batch_size):
+            n = len(next(iter(batch.values())))
+            with autocast():
+                values = evaluation_values(model, batch, loss, metrics, ctx)
+            for name, value in values.items():
+                value = value.detach().float()
+                total, count = (value * n, n) if value.dim() == 0 else (value.sum(), value.numel())
+                sums[name] = sums[name] + total if name in sums else total
+                counts[name] = counts.get(name, 0) + count
+    finally:
+        model.train(was_training)
+    if not sums:
+        return {}
+    means = torch.stack([sums[k] / counts[k] for k in sums]).tolist()  # the one sync
+    return {f"{split}/{k}": v for k, v in zip(sums, means)}

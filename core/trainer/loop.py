@@ -1,0 +1,372 @@
+"""The training loop.
+
+Automatic mode: ``output = model(batch)``, ``loss(output, batch)``, backward,
+clip, step, schedule. Manual mode (the model defines ``training_step``): the
+model calls ``ctx.optimise(name, loss)`` once per optimiser. Both share the
+same machinery, so clipping, accumulation, autocast and logging apply alike.
+
+The hot loop never synchronises with the device: loss values are kept as
+tensors and read (one sync) every ``log_every`` steps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..devices import resolve_device
+from ..errors import ConfigError
+from ..interfaces import LossOutput
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .context import StepContext
+from .data import InMemorySplits
+from .evaluation import evaluate
+from .logger import RunLogger
+
+
+def steps_per_epoch(n_train: int, config: TrainConfig) -> int:
+    return n_train // config.batch_size if config.drop_last else math.ceil(n_train / config.batch_size)
+
+
+def total_steps(n_train: int, config: TrainConfig) -> int:
+    """Training steps (batches) the run will take."""
+    return config.max_steps if config.max_steps is not None else config.epochs * steps_per_epoch(n_train, config)
+
+
+class Trainer:
+    """Trains a model on in-memory splits; see ``dpzoo.train`` for the by-name recipe."""
+
+    def __init__(
+        self,
+        config: TrainConfig | None = None,
+        *,
+        run_dir: str | Path | None = None,
+        hparams: dict[str, Any] | None = None,
+        callbacks: list[Callable[[Trainer], None]] = (),
+    ):
+        self.config = config or TrainConfig()
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.hparams = hparams or {}
+        self.callbacks = list(callbacks)
+        self.device = resolve_device(self.config.device)
+        self.logger: RunLogger | None = None
+        self.ctx = StepContext(self)
+        self.step = 0
+        self.epoch = 0
+        self.batch_in_epoch = 0
+        self.temperature: float | None = None
+        self.history: list[dict[str, float]] = []
+        self._best: float | None = None
+        self._bad_evaluations = 0
+        self._stop = False
+
+    # -- public ----------------------------------------------------------------
+    def fit(
+        self,
+        model: nn.Module,
+        data: InMemorySplits,
+        *,
+        optimisers: dict[str, torch.optim.Optimizer],
+        loss: Callable | None = None,
+        schedulers: dict[str, Any] | None = None,
+        metrics: dict[str, Callable] | None = None,
+        resume: bool = False,
+    ) -> dict[str, float]:
+        """Train, evaluate, and return the final metrics (``validation/...``, ``test/...``)."""
+        cfg = self.config
+        self.model, self.data, self.loss = model.to(self.device), data, loss
+        self.optimisers, self.schedulers, self.metrics = optimisers, schedulers or {}, metrics or {}
+        self.manual = callable(getattr(model, "training_step", None))
+        if not self.manual and loss is None:
+            raise ConfigError("no loss: pass one, or give the model a training_step (manual mode)")
+        if not self.manual and set(optimisers) != {"model"}:
+            raise ConfigError(f"automatic mode uses one optimiser named 'model', got {sorted(optimisers)}")
+        self._params = {n: [p for g in o.param_groups for p in g["params"]] for n, o in optimisers.items()}
+        self._plateau = {n: s for n, s in self.schedulers.items() if hasattr(s, "monitor")}
+        self._per_step = {n: s for n, s in self.schedulers.items() if n not in self._plateau}
+        self.scaler = torch.amp.GradScaler(self.device.type) if cfg.precision == "fp16" else None
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision)
+        self._autocast = (lambda: torch.autocast(self.device.type, dtype=dtype)) if dtype else contextlib.nullcontext
+        if cfg.deterministic:
+            torch.use_deterministic_algorithms(True)
+        self.total_steps = total_steps(data.size("train"), cfg)
+        if resume:
+            self._restore()
+        if self.run_dir is not None:
+            self.logger = RunLogger(self.run_dir, purge_step=self.step if resume else None)
+        self._pending: list[LossOutput] = []
+        self._pending_extra: dict[str, list] = {}
+        self._started = time.perf_counter()
+        try:
+            self._train()
+            return self._finish()
+        finally:
+            if self.logger is not None:
+                self.logger.close()
+
+    def evaluate(self, split: str) -> dict[str, float]:
+        """Mean loss, loss terms and metrics over a split (see ``evaluation.evaluate``)."""
+        return evaluate(
+            self.model, self.data, split, loss=self.loss, metrics=self.metrics,
+            batch_size=self.config.eval_batch_size, ctx=self.ctx, autocast=self._autocast,
+        )
+
+    @torch.no_grad()
+    def predict(self, split: str, target: str = "y") -> tuple[Any, Tensor]:
+        was_training = self.model.training
+        self.model.eval()
+        outputs, targets = [], []
+        for batch in self.data.batches(split, self.config.eval_batch_size):
+            with self._autocast():
+                outputs.append(self.model(batch))
+            targets.append(batch[target])
+        self.model.train(was_training)
+        return torch.cat(outputs), torch.cat(targets)
+
+    # -- the loop ----------------------------------------------------------------
+    def _train(self) -> None:
+        cfg, data = self.config, self.data
+        progress = self._progress_bar()
+        anneal = cfg.temperature is not None
+        self.model.train()
+        try:
+            while not self._stop and self.step < self.total_steps:
+                if cfg.max_steps is None and self.epoch >= cfg.epochs:
+                    break
+                batches = data.epoch_order(cfg.seed, self.epoch, cfg.batch_size, cfg.drop_last)
+                for i in range(self.batch_in_epoch, len(batches)):
+                    if anneal:
+                        self._anneal()
+                    self._train_batch(data.gather("train", batches[i]))
+                    self.step += 1
+                    self.batch_in_epoch = i + 1
+                    if progress is not None:
+                        progress.update(1)
+                    if self.step % cfg.log_every == 0:
+                        self._log_training(progress)
+                    if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                        self.save_checkpoint()
+                    for callback in self.callbacks:
+                        callback(self)
+                    if self.step >= self.total_steps:
+                        break
+                if self.batch_in_epoch == len(batches):
+                    self._end_epoch()
+        finally:
+            if progress is not None:
+                progress.close()
+
+    def _train_batch(self, batch: dict[str, Tensor]) -> None:
+        if self.manual:
+            out = self.model.training_step(batch, self.ctx)
+            if out is not None:
+                self._pending.append(LossOutput.of(out))
+        else:
+            with self._autocast():
+                output = self.model(batch)
+                loss = LossOutput.of(self.loss(output, batch))
+            self._optimise("model", loss.total)
+            self._pending.append(loss)
+        if self.scaler is not None:
+            self.scaler.update()
+
+    def _optimise(self, name: str, loss: Tensor) -> None:
+        cfg = self.config
+        try:
+            optimiser = self.optimisers[name]
+        except KeyError:
+            raise ConfigError(f"no optimiser named {name!r}; this run has {sorted(self.optimisers)}") from None
+        first, last = True, True
+        if cfg.accumulate > 1:
+            first, last = self.step % cfg.accumulate == 0, (self.step + 1) % cfg.accumulate == 0
+            loss = loss / cfg.accumulate
+        if first:  # clear before backward: another optimiser's loss may have reached these parameters
+            optimiser.zero_grad(set_to_none=True)
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+        if not last:
+            return
+        if cfg.grad_clip is not None:
+            if self.scaler is not None:
+                self.scaler.unscale_(optimiser)
+            nn.utils.clip_grad_norm_(self._params[name], cfg.grad_clip)
+        if self.scaler is not None:
+            self.scaler.step(optimiser)
+        else:
+            optimiser.step()
+        scheduler = self._per_step.get(name)
+        if scheduler is not None:
+            scheduler.step()
+
+    def _anneal(self) -> None:
+        self.temperature = self.config.temperature.at(self.step, self.total_steps)
+        if hasattr(self.model, "temperature"):
+            self.model.temperature = self.temperature
+
+    # -- epochs, evaluation, early stopping ------------------------------------------
+    def _end_epoch(self) -> None:
+        cfg = self.config
+        self.epoch += 1
+        self.batch_in_epoch = 0
+        if cfg.validate_every and self.epoch % cfg.validate_every == 0 and "validation" in self.data:
+            values = self.evaluate("validation")
+            self._record(values)
+            for scheduler in self._plateau.values():
+                scheduler.step(self._monitored(values, scheduler.monitor, "scheduler.monitor"))
+            if cfg.early_stopping is not None:
+                self._early_stopping(values)
+        if cfg.checkpoint_epochs and self.epoch % cfg.checkpoint_epochs == 0:
+            self.save_checkpoint()
+
+    def _early_stopping(self, values: dict[str, float]) -> None:
+        rule = self.config.early_stopping
+        value = self._monitored(values, rule.monitor, "trainer.early_stopping.monitor")
+        better = (
+            self._best is None
+            or (rule.mode == "min" and value < self._best - rule.min_delta)
+            or (rule.mode == "max" and value > self._best + rule.min_delta)
+        )
+        if better:
+            self._best, self._bad_evaluations = value, 0
+        else:
+            self._bad_evaluations += 1
+            self._stop = self._bad_evaluations >= rule.patience
+
+    @staticmethod
+    def _monitored(values: dict[str, float], key: str, what: str) -> float:
+        if key not in values:
+            raise ConfigError(f"{what}: {key!r} is not evaluated; choose one of {sorted(values)}")
+        return values[key]
+
+    def _record(self, values: dict[str, float]) -> None:
+        self.history.append({"step": self.step, "epoch": self.epoch, **values})
+        if self.logger is not None:
+            self.logger.scalars(values, self.step)
+
+    # -- logging -------------------------------------------------------------------
+    def _log_training(self, progress=None) -> None:
+        if not self._pending and not self._pending_extra:
+            return
+        names: list[str] = []
+        means: list[Tensor] = []
+        if self._pending:
+            names.append("train/loss")
+            means.append(torch.stack([p.total.detach().float() for p in self._pending]).mean())
+            for term in self._pending[0].terms:
+                names.append(f"train/{term}")
+                means.append(torch.stack([p.terms[term].detach().float() for p in self._pending]).mean())
+        for name, items in self._pending_extra.items():
+            names.append(f"train/{name}")
+            means.append(torch.stack([torch.as_tensor(v, dtype=torch.float32, device=self.device).detach() for v in items]).mean())
+        values = dict(zip(names, torch.stack(means).tolist()))  # the one sync per interval
+        self._pending.clear()
+        self._pending_extra.clear()
+        for name, optimiser in self.optimisers.items():
+            key = "train/lr" if len(self.optimisers) == 1 else f"train/lr/{name}"
+            values[key] = optimiser.param_groups[0]["lr"]
+        if self.temperature is not None:
+            values["train/temperature"] = self.temperature
+        self.last_training_values = values
+        if self.logger is not None:
+            self.logger.scalars(values, self.step)
+        if progress is not None and "train/loss" in values:
+            progress.set_postfix(loss=f"{values['train/loss']:.4f}", refresh=False)
+
+    def _progress_bar(self):
+        show = self.config.progress if self.config.progress is not None else sys.stderr.isatty()
+        if not show:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=self.total_steps, initial=self.step, unit="step", dynamic_ncols=True)
+
+    def _finish(self) -> dict[str, float]:
+        self._log_training()
+        final: dict[str, float] = {}
+        if "validation" in self.data:
+            final.update(self.evaluate("validation"))
+        if self.config.test and "test" in self.data:
+            final.update(self.evaluate("test"))
+        if final:
+            self._record(final)
+        final.update({"step": self.step, "epoch": self.epoch, "seconds": time.perf_counter() - self._started})
+        if self.run_dir is not None:
+            self.save_checkpoint()
+        if self.logger is not None:
+            log_media = getattr(self.model, "log_media", None)
+            if callable(log_media):
+                was_training = self.model.training
+                self.model.eval()
+                with torch.no_grad():
+                    log_media(self.ctx)
+                self.model.train(was_training)
+            numeric = {k: float(v) for k, v in final.items() if "/" in k}
+            self.logger.hparams(self.hparams, numeric, self.step)
+        return final
+
+    # -- checkpoints -------------------------------------------------------------------
+    def checkpoint_state(self) -> dict[str, Any]:
+        np_state = np.random.get_state()
+        rng = {
+            "torch": torch.get_rng_state(),
+            "python": random.getstate(),
+            "numpy": [np_state[0], torch.from_numpy(np_state[1].copy()), *np_state[2:]],
+        }
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {
+            "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
+            "optimisers": {n: o.state_dict() for n, o in self.optimisers.items()},
+            "schedulers": {n: s.state_dict() for n, s in self.schedulers.items()},
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "rng": rng,
+            "progress": {
+                "step": self.step,
+                "epoch": self.epoch,
+                "batch_in_epoch": self.batch_in_epoch,
+                "best": self._best,
+                "bad_evaluations": self._bad_evaluations,
+                "stop": self._stop,
+                "temperature": self.temperature,
+            },
+        }
+
+    def save_checkpoint(self) -> Path:
+        if self.run_dir is None:
+            raise ConfigError("this trainer has no run directory to checkpoint into")
+        return save_checkpoint(self.run_dir / "checkpoints", self.step, self.checkpoint_state(), self.config.keep_checkpoints)
+
+    def _restore(self) -> None:
+        if self.run_dir is None:
+            raise ConfigError("resume needs the run directory")
+        _, state = load_checkpoint(self.run_dir / "checkpoints")
+        self.model.load_state_dict(state["model"])
+        for name, optimiser in self.optimisers.items():
+            optimiser.load_state_dict(state["optimisers"][name])
+        for name, scheduler in self.schedulers.items():
+            scheduler.load_state_dict(state["schedulers"][name])
+        if self.scaler is not None and state["scaler"] is not None:
+            self.scaler.load_state_dict(state["scaler"])
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"])
+        random.setstate(rng["python"])
+        name, keys, *rest = rng["numpy"]
+        np.random.set_state((name, keys.numpy(), *rest))
+        if "cuda" in rng and self.device.type == "cuda":
+            torch.cuda.set_rng_state(rng["cuda"], self.device)
+        progress = state["progress"]
+        self.step, self.epoch, self.batch_in_epoch = progress["step"], progress["epoch"], progress["batch_in_epoch"]
+        self._best, self._bad_evaluations, self._stop = progress["best"], progress["bad_evaluations"], progress["stop"]
+        self.temperature = progress["temperature"]
+        if self.temperature is not None and hasattr(self.model, "temperature"):
+            self.model.temperature = self.temperature
