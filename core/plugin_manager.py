@@ -19,6 +19,7 @@ with a warning and listed as broken by ``dpzoo plugins``.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -69,6 +70,11 @@ def _env_list(name: str) -> list[str] | None:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def _normalise(name: str | None) -> str | None:
+    """Plugin and distribution names compare as pip compares them: case, '-', '_' and '.' alike."""
+    return None if name is None else re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _strict() -> bool:
     return os.environ.get("DPZOO_STRICT_PLUGINS", "").lower() in {"1", "true", "yes", "on"}
 
@@ -85,18 +91,28 @@ class PluginHost:
     # -- loading -------------------------------------------------------------
     def load_entry_points(self) -> None:
         allow = _env_list("DPZOO_LOAD_PLUGINS")
-        deny = set(_env_list("DPZOO_DISABLE_PLUGINS") or [])
-        seen: set[str] = set()
+        allow = None if allow is None else {_normalise(name) for name in allow}
+        deny = {_normalise(name) for name in _env_list("DPZOO_DISABLE_PLUGINS") or []}
+        seen: dict[str, str | None] = {}
         for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
-            if ep.name in seen:  # the same distribution found twice on sys.path
-                continue
-            seen.add(ep.name)
             dist = ep.dist.name if ep.dist else None
             version = ep.dist.version if ep.dist else None
+            if ep.name in seen:
+                if seen[ep.name] == dist:  # the same distribution found twice on sys.path
+                    continue
+                clash = PluginInfo(f"{ep.name} ({dist})", ep.value, dist, version)
+                self.plugins[clash.name] = clash
+                self._broken(
+                    clash,
+                    f"plugin name {ep.name!r} is already taken by distribution {seen[ep.name]!r}; "
+                    "rename the entry point under [project.entry-points.dpzoo]",
+                )
+                continue
+            seen[ep.name] = dist
             info = PluginInfo(ep.name, ep.value, dist, version)
             self.plugins[ep.name] = info
-            names = {ep.name, dist}
-            if (allow is not None and not names & set(allow)) or names & deny:
+            names = {_normalise(ep.name), _normalise(dist)}
+            if (allow is not None and not names & allow) or names & deny:
                 info.status = "disabled"
                 continue
             try:
@@ -109,6 +125,11 @@ class PluginHost:
     def add(self, plugin: object, name: str, info: PluginInfo | None = None) -> PluginInfo:
         """Register one plugin object (a module or any object with hook implementations)."""
         if info is None:
+            if self.pm.get_plugin(name) is not None:
+                raise ValueError(
+                    f"a plugin named {name!r} is already loaded ({self.plugins[name].module}); "
+                    f"choose another name or call dpzoo.unregister_plugin({name!r}) first"
+                )
             module = getattr(plugin, "__name__", type(plugin).__name__)
             info = PluginInfo(name, module)
             self.plugins[name] = info

@@ -11,7 +11,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import AmbiguousNameError, UnknownNameError
+from .errors import AmbiguousNameError, PluginError, UnknownNameError
 
 # kind -> the hook that collects it
 KINDS: dict[str, str] = {
@@ -57,9 +57,15 @@ class Entry:
             return self.target
         if self._loaded is None:
             module_name, _, attr = self.target.partition(":")
-            obj = importlib.import_module(module_name)
-            for part in attr.split(".") if attr else []:
-                obj = getattr(obj, part)
+            try:
+                obj = importlib.import_module(module_name)
+                for part in attr.split(".") if attr else []:
+                    obj = getattr(obj, part)
+            except (ImportError, AttributeError) as exc:
+                raise PluginError(
+                    f"{self.kind} {self.qualified_name!r} could not be loaded from {self.target!r} "
+                    f"(plugin {self.plugin!r}, {self.distribution or 'in-process'}): {type(exc).__name__}: {exc}"
+                ) from exc
             self._loaded = obj
         return self._loaded
 

@@ -8,34 +8,21 @@ collate. The order of each epoch comes from its own generator, seeded by
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
+
+from ..fingerprint import fingerprint  # noqa: F401  (re-exported: dpzoo.trainer.fingerprint)
+from ..tables import to_arrays
 
 Columns = dict[str, Tensor]
 
 
 def split_to_tensors(split: Any, columns: tuple[str, ...], device: torch.device) -> Columns:
-    """The named columns of one ``datasets.Dataset`` split as tensors on ``device``."""
-    missing = [c for c in columns if c not in split.column_names]
-    if missing:
-        raise KeyError(f"split has no column(s) {missing}; it has {split.column_names}")
-    table = split.with_format("numpy")
-    return {c: torch.from_numpy(np.ascontiguousarray(table[c])).to(device) for c in columns}
-
-
-def fingerprint(columns: Columns) -> str:
-    """sha256 of a split's exact examples: each column's name, dtype, shape and bytes."""
-    digest = hashlib.sha256()
-    for name in sorted(columns):
-        array = columns[name].detach().cpu().contiguous().numpy()
-        digest.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
+    """The named columns of one ``datasets.Dataset`` split as tensors on ``device``, in their stored dtypes."""
+    return {name: torch.from_numpy(array).to(device) for name, array in to_arrays(split, columns).items()}
 
 
 class InMemorySplits:

@@ -46,11 +46,13 @@ class RunLogger:
             self.writer.add_scalar(tag, value, step)
 
     def hparams(self, config: dict[str, Any], metrics: dict[str, float], step: int) -> None:
-        """Record the run's settings beside its final metrics (HParams dashboard)."""
+        """Record the run's settings beside its final metrics (HParams dashboard).
+
+        The metrics must also be logged as scalars under the same tags (the trainer does).
+        """
         experiment, start, end = hparams_summary(flatten(config), metrics)
         for summary in (experiment, start, end):
             self.writer.file_writer.add_summary(summary, step)
-        self.scalars(metrics, step)
 
     def flush(self) -> None:
         self.writer.flush()

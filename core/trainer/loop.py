@@ -139,6 +139,7 @@ class Trainer:
         cfg, data = self.config, self.data
         progress = self._progress_bar()
         anneal = cfg.temperature is not None
+        checkpoint_every = cfg.checkpoint_every if self.run_dir is not None else None
         self.model.train()
         try:
             while not self._stop and self.step < self.total_steps:
@@ -155,7 +156,7 @@ class Trainer:
                         progress.update(1)
                     if self.step % cfg.log_every == 0:
                         self._log_training(progress)
-                    if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                    if checkpoint_every and self.step % checkpoint_every == 0:
                         self.save_checkpoint()
                     for callback in self.callbacks:
                         callback(self)
@@ -225,7 +226,7 @@ class Trainer:
                 scheduler.step(self._monitored(values, scheduler.monitor, "scheduler.monitor"))
             if cfg.early_stopping is not None:
                 self._early_stopping(values)
-        if cfg.checkpoint_epochs and self.epoch % cfg.checkpoint_epochs == 0:
+        if self.run_dir is not None and cfg.checkpoint_epochs and self.epoch % cfg.checkpoint_epochs == 0:
             self.save_checkpoint()
 
     def _early_stopping(self, values: dict[str, float]) -> None:
@@ -248,10 +249,14 @@ class Trainer:
             raise ConfigError(f"{what}: {key!r} is not evaluated; choose one of {sorted(values)}")
         return values[key]
 
-    def _record(self, values: dict[str, float]) -> None:
-        self.history.append({"step": self.step, "epoch": self.epoch, **values})
+    def _record(self, values: dict[str, float]) -> dict[str, float]:
+        if self.history and self.history[-1]["step"] == self.step:
+            self.history[-1].update(values)
+        else:
+            self.history.append({"step": self.step, "epoch": self.epoch, **values})
         if self.logger is not None:
             self.logger.scalars(values, self.step)
+        return values
 
     # -- logging -------------------------------------------------------------------
     def _log_training(self, progress=None) -> None:
@@ -294,11 +299,11 @@ class Trainer:
         self._log_training()
         final: dict[str, float] = {}
         if "validation" in self.data:
-            final.update(self.evaluate("validation"))
+            last = self.history[-1] if self.history and self.history[-1]["step"] == self.step else {}
+            done = {k: v for k, v in last.items() if k.startswith("validation/")}
+            final.update(done or self._record(self.evaluate("validation")))
         if self.config.test and "test" in self.data:
-            final.update(self.evaluate("test"))
-        if final:
-            self._record(final)
+            final.update(self._record(self.evaluate("test")))
         final.update({"step": self.step, "epoch": self.epoch, "seconds": time.perf_counter() - self._started})
         if self.run_dir is not None:
             self.save_checkpoint()

@@ -1,0 +1,1 @@
+"""Broken dpzoo plugins for testing how dpzoo reports them."""
