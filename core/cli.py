@@ -133,7 +133,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         these = [r for r in rows if r["kind"] == kind]
         if not these:
             continue
-        print(f"{kind}s:")
+        print(f"{kind}es:" if kind.endswith("s") else f"{kind}s:")
         width = max(len(r["name"]) for r in these)
         for r in these:
             print(f"  {r['name']:<{width}}  [{r['plugin']}]  {r['summary']}")
