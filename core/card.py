@@ -49,6 +49,15 @@ class Evaluation(Record):
     batch_size: int = Field(1024, description="Evaluation batch size")
 
 
+class Environment(Record):
+    """What bitwise repeatable CPU training depends on besides the seed."""
+
+    torch: str = Field("", description="PyTorch version that trained the weights")
+    threads: int | None = Field(None, description="torch.get_num_threads() during training (reductions split by thread)")
+    cpu_capability: str = Field("", description="torch.backends.cpu.get_cpu_capability(): the SIMD kernels used")
+    device: str = Field("cpu", description="Device that trained the weights")
+
+
 class ModelCard(Record):
     """A typed record of one pretrained entry; ``render()`` is what ``dpzoo info`` prints."""
 
@@ -63,6 +72,7 @@ class ModelCard(Record):
     tolerance: float = Field(DEFAULT_TOLERANCE, description="Absolute tolerance for re-evaluating each metric")
     command: str = Field(description="The exact command that trained the weights")
     run: dict[str, Any] = Field(description="The run's full resolved config (loss, optimiser, trainer, ...)")
+    environment: Environment = Environment()
     dpzoo_version: str
     seed: int
     licence: str = "MIT"
@@ -104,6 +114,9 @@ class ModelCard(Record):
             lines.append(f"    how: {self.metrics[0].how}")
         lines += [
             f"  command: {self.command}",
+            f"  trained with: torch {self.environment.torch or '?'}, device {self.environment.device}, "
+            f"{self.environment.cpu_capability or '?'} kernels, {self.environment.threads or '?'} CPU thread(s) "
+            "(a bitwise rebuild needs the same)",
             f"  seed: {self.seed}   dpzoo {self.dpzoo_version}   published {self.created}",
             f"  licence: weights {self.licence}; data {self.data.licence or 'unknown'}",
             f"  weights sha256 (tensors only): {self.weights_sha256}",

@@ -92,6 +92,8 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
         print(f"{verb} {resolved['model']['name']} on {resolved['data']['name']} -> {run_dir}", flush=True)
 
     result = train(config, resume=args.resume, command="dpzoo train " + shlex.join(argv), announce=announce)
+    if not result.trainer.distributed.is_main:
+        return 0
     print(f"run: {result.run_dir}")
     for key, value in result.metrics.items():
         print(f"  {key}: {value:.4f}" if isinstance(value, float) else f"  {key}: {value}")

@@ -320,7 +320,7 @@ def _mismatch(path: Path, arch: str, expected: dict, stored: dict, overrides: di
     )
     if overrides:
         return ConfigError(
-            f"the overrides {sorted(overrides)} change the shapes of {arch!r}'s weights, so the pretrained file "
+            f"the overrides {sorted(overrides)} change the shapes of the weights of {arch!r}, so the pretrained file "
             f"{path} no longer fits ({detail}); leave them out, or build without pretrained weights"
         )
     return IntegrityError(f"{path} does not fit the architecture {arch!r}: {detail}")

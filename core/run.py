@@ -67,6 +67,11 @@ class RunConfig(BaseModel):
         classmethod(lambda cls, v: _section(v))
     )
 
+    @field_validator("optimiser", mode="before")
+    @classmethod
+    def _adam_by_default(cls, value: Any) -> Any:  # `--lr 0.01` alone tunes the default optimiser
+        return {"name": "adam", **value} if isinstance(value, dict) and "name" not in value else value
+
     @field_validator("optimisers", mode="before")
     @classmethod
     def _sections_of(cls, value: Any) -> Any:
@@ -181,7 +186,8 @@ def train(
         optimiser_sections[group] = resolved
     schedulers, scheduler_resolved = {}, None
     if cfg.scheduler is not None:
-        steps = max(1, total_steps(data.size("train"), trainer_config) // trainer_config.accumulate)
+        world_size = trainer.distributed.world_size
+        steps = max(1, total_steps(data.size("train"), trainer_config, world_size) // trainer_config.accumulate)
         for group, optimiser in optimisers.items():
             factory, sched_config, scheduler_resolved = _component("scheduler", cfg.scheduler)
             schedulers[group] = factory(optimiser, sched_config, steps)
@@ -199,7 +205,8 @@ def train(
         "run_name": run_dir.name,
     }
     trainer.hparams = {k: v for k, v in resolved.items() if k not in {"logdir", "run_name"}}
-    if resume is None:
+    main = trainer.distributed.is_main  # under torchrun only rank 0 writes files
+    if resume is None and main:
         run_dir.mkdir(parents=True, exist_ok=True)
         record = {
             **resolved,
@@ -210,17 +217,18 @@ def train(
         }
         atomic_write_bytes(run_dir / "config.json", json.dumps(record, indent=2).encode())
 
-    if announce is not None:
+    if announce is not None and main:
         announce(run_dir, resolved)
     final = trainer.fit(
         model, data, optimisers=optimisers, loss=loss, schedulers=schedulers, metrics=metrics, resume=resume is not None
     )
-    atomic_save_tensors(
-        {k: v.detach().clone() for k, v in model.state_dict().items()},
-        run_dir / "model.safetensors",
-        metadata={"dpzoo.model": json.dumps(model_section)},
-    )
-    atomic_write_bytes(run_dir / "metrics.json", json.dumps(final, indent=2).encode())
+    if main:
+        atomic_save_tensors(
+            {k: v.detach().clone() for k, v in model.state_dict().items()},
+            run_dir / "model.safetensors",
+            metadata={"dpzoo.model": json.dumps(model_section)},
+        )
+        atomic_write_bytes(run_dir / "metrics.json", json.dumps(final, indent=2).encode())
     return RunResult(run_dir, final, model, trainer, resolved)
 
 

@@ -1,10 +1,79 @@
-"""``dpzoo zoo publish|build|verify``: filled in by the zoo work (issue 3)."""
+"""``dpzoo zoo publish|build|verify``: make, rebuild and re-check pretrained entries."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("zoo", help="publish, rebuild and verify pretrained weights")
-    p.set_defaults(handler=lambda args: 1)
+    zoo = sub.add_parser("zoo", help="publish, rebuild and verify pretrained weights")
+    commands = zoo.add_subparsers(dest="zoo_command", required=True)
+
+    p = commands.add_parser("publish", help="turn a finished run into a zoo entry (weights + model card)")
+    p.add_argument("run_dir", type=Path, help="the run directory (holds config.json and model.safetensors)")
+    p.add_argument("--name", required=True, help="arch.tag, e.g. mlp.digits")
+    p.add_argument("--out", type=Path, help="directory to publish into (default: the installed zoo)")
+    p.add_argument("--summary", default="", help="one line saying what the weights are")
+    p.add_argument("--note", dest="notes", action="append", default=[], help="a note for the card (repeatable)")
+    p.add_argument("--default", action=argparse.BooleanOptionalAction, default=None,
+                   help="make this the architecture's default tag (default: if it has none yet)")
+    p.add_argument("--licence", default="MIT", help="licence of the weights")
+    p.add_argument("--threads", type=int, help="CPU threads the run trained with (default: this process's torch threads)")
+    p.set_defaults(handler=cmd_publish)
+
+    p = commands.add_parser("build", help="retrain an entry with its card's command and compare")
+    p.add_argument("name", help="arch.tag (or a .safetensors file with a card)")
+    p.add_argument("--out", type=Path, help="publish the rebuilt file here (default: compare only)")
+    p.set_defaults(handler=cmd_build)
+
+    p = commands.add_parser("verify", help="check hashes and re-evaluate every card metric")
+    p.add_argument("name", nargs="?", help="one entry (default: all)")
+    p.add_argument("--hashes-only", action="store_true", help="check files and cards, skip re-evaluation")
+    p.set_defaults(handler=cmd_verify)
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from .publish import publish
+
+    path, card = publish(
+        args.run_dir, args.name, out_dir=args.out, summary=args.summary, notes=args.notes,
+        default=args.default, licence=args.licence, threads=args.threads,
+    )
+    print(f"published {card.name} -> {path}")
+    print(card.render())
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from .publish import rebuild
+
+    report = rebuild(args.name, args.out, announce=lambda run_dir, _: print(f"training into {run_dir}", flush=True))
+    print(f"rebuilt {report.card.name} in {report.seconds:.1f} s with: {report.card.command}")
+    for line in report.drift:
+        print(f"  config drift: {line}")
+    same = "the same" if report.same_weights else "DIFFERENT"
+    print(f"  weights_sha256: {same} ({report.rebuilt.weights_sha256})")
+    differences = report.metric_differences()
+    for m in report.rebuilt.metrics:
+        print(f"  {m.name}: card {report.card.metric(m.name).value:.6f}, rebuilt {m.value:.6f}"
+              if any(c.name == m.name for c in report.card.metrics) else f"  {m.name}: rebuilt {m.value:.6f}")
+    if report.path is not None:
+        print(f"  published to {report.path}")
+    if report.same_weights and not differences:
+        return 0
+    print("  the rebuild does not reproduce the card" + (" (metrics differ beyond the tolerance)" if differences else ""))
+    return 1
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import verify
+
+    results = verify(args.name, evaluate=not args.hashes_only)
+    for r in results:
+        print(f"{r.name}: {r.status}")
+        for name, card, now in r.metrics:
+            print(f"  {name}: card {card:.6f}, now {now:.6f}")
+        for problem in r.problems:
+            print(f"  {problem}")
+    return 0 if all(r.status == "ok" for r in results) else 1

@@ -42,12 +42,23 @@ class InMemorySplits:
     def size(self, split: str) -> int:
         return len(next(iter(self.splits[split].values())))
 
-    def epoch_order(self, seed: int, epoch: int, batch_size: int, drop_last: bool) -> list[Tensor]:
-        """The index batches of one training epoch, the same for a given (seed, epoch)."""
+    def epoch_order(
+        self, seed: int, epoch: int, batch_size: int, drop_last: bool, rank: int = 0, world_size: int = 1
+    ) -> list[Tensor]:
+        """The index batches of one training epoch, the same for a given (seed, epoch).
+
+        With ``world_size`` processes each global batch of ``world_size * batch_size``
+        examples is cut into equal shares, and process ``rank`` takes its own; a
+        last global batch too small to share equally is dropped.
+        """
         generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
         n = self.size("train")
         device = next(iter(self.splits["train"].values())).device
-        batches = list(torch.randperm(n, generator=generator).to(device).split(batch_size))
+        order = torch.randperm(n, generator=generator).to(device)
+        if world_size > 1:
+            whole = order.split(batch_size * world_size)
+            return [b[rank * batch_size : (rank + 1) * batch_size] for b in whole if len(b) == batch_size * world_size]
+        batches = list(order.split(batch_size))
         if drop_last and batches and len(batches[-1]) < batch_size:
             batches.pop()
         return batches

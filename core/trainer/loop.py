@@ -31,17 +31,22 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .context import StepContext
 from .data import InMemorySplits
+from .distributed import Distributed
 from .evaluation import evaluate
 from .logger import RunLogger
 
 
-def steps_per_epoch(n_train: int, config: TrainConfig) -> int:
+def steps_per_epoch(n_train: int, config: TrainConfig, world_size: int = 1) -> int:
+    if world_size > 1:
+        return n_train // (config.batch_size * world_size)
     return n_train // config.batch_size if config.drop_last else math.ceil(n_train / config.batch_size)
 
 
-def total_steps(n_train: int, config: TrainConfig) -> int:
+def total_steps(n_train: int, config: TrainConfig, world_size: int = 1) -> int:
     """Training steps (batches) the run will take."""
-    return config.max_steps if config.max_steps is not None else config.epochs * steps_per_epoch(n_train, config)
+    if config.max_steps is not None:
+        return config.max_steps
+    return config.epochs * steps_per_epoch(n_train, config, world_size)
 
 
 class Trainer:
@@ -59,7 +64,8 @@ class Trainer:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.hparams = hparams or {}
         self.callbacks = list(callbacks)
-        self.device = resolve_device(self.config.device)
+        self.distributed = Distributed.from_environment()
+        self.device = self.distributed.device(resolve_device(self.config.device))
         self.logger: RunLogger | None = None
         self.ctx = StepContext(self)
         self.step = 0
@@ -85,6 +91,7 @@ class Trainer:
     ) -> dict[str, float]:
         """Train, evaluate, and return the final metrics (``validation/...``, ``test/...``)."""
         cfg = self.config
+        self.distributed.start(self.device)
         self.model, self.data, self.loss = model.to(self.device), data, loss
         self.optimisers, self.schedulers, self.metrics = optimisers, schedulers or {}, metrics or {}
         self.manual = callable(getattr(model, "training_step", None))
@@ -92,6 +99,7 @@ class Trainer:
             raise ConfigError("no loss: pass one, or give the model a training_step (manual mode)")
         if not self.manual and set(optimisers) != {"model"}:
             raise ConfigError(f"automatic mode uses one optimiser named 'model', got {sorted(optimisers)}")
+        self._forward = self.distributed.wrap(self.model, self.device, self.manual)
         self._params = {n: [p for g in o.param_groups for p in g["params"]] for n, o in optimisers.items()}
         self._plateau = {n: s for n, s in self.schedulers.items() if hasattr(s, "monitor")}
         self._per_step = {n: s for n, s in self.schedulers.items() if n not in self._plateau}
@@ -100,10 +108,10 @@ class Trainer:
         self._autocast = (lambda: torch.autocast(self.device.type, dtype=dtype)) if dtype else contextlib.nullcontext
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True)
-        self.total_steps = total_steps(data.size("train"), cfg)
+        self.total_steps = total_steps(data.size("train"), cfg, self.distributed.world_size)
         if resume:
             self._restore()
-        if self.run_dir is not None:
+        if self.run_dir is not None and self.distributed.is_main:
             self.logger = RunLogger(self.run_dir, purge_step=self.step if resume else None)
         self._pending: list[LossOutput] = []
         self._pending_extra: dict[str, list] = {}
@@ -114,6 +122,7 @@ class Trainer:
         finally:
             if self.logger is not None:
                 self.logger.close()
+            self.distributed.stop()
 
     def evaluate(self, split: str) -> dict[str, float]:
         """Mean loss, loss terms and metrics over a split (see ``evaluation.evaluate``)."""
@@ -139,13 +148,15 @@ class Trainer:
         cfg, data = self.config, self.data
         progress = self._progress_bar()
         anneal = cfg.temperature is not None
-        checkpoint_every = cfg.checkpoint_every if self.run_dir is not None else None
+        checkpoint_every = cfg.checkpoint_every if self._writes_checkpoints else None
         self.model.train()
         try:
             while not self._stop and self.step < self.total_steps:
                 if cfg.max_steps is None and self.epoch >= cfg.epochs:
                     break
-                batches = data.epoch_order(cfg.seed, self.epoch, cfg.batch_size, cfg.drop_last)
+                batches = data.epoch_order(
+                    cfg.seed, self.epoch, cfg.batch_size, cfg.drop_last, self.distributed.rank, self.distributed.world_size
+                )
                 for i in range(self.batch_in_epoch, len(batches)):
                     if anneal:
                         self._anneal()
@@ -175,7 +186,7 @@ class Trainer:
                 self._pending.append(LossOutput.of(out))
         else:
             with self._autocast():
-                output = self.model(batch)
+                output = self._forward(batch)
                 loss = LossOutput.of(self.loss(output, batch))
             self._optimise("model", loss.total)
             self._pending.append(loss)
@@ -226,7 +237,7 @@ class Trainer:
                 scheduler.step(self._monitored(values, scheduler.monitor, "scheduler.monitor"))
             if cfg.early_stopping is not None:
                 self._early_stopping(values)
-        if self.run_dir is not None and cfg.checkpoint_epochs and self.epoch % cfg.checkpoint_epochs == 0:
+        if self._writes_checkpoints and cfg.checkpoint_epochs and self.epoch % cfg.checkpoint_epochs == 0:
             self.save_checkpoint()
 
     def _early_stopping(self, values: dict[str, float]) -> None:
@@ -305,7 +316,7 @@ class Trainer:
         if self.config.test and "test" in self.data:
             final.update(self._record(self.evaluate("test")))
         final.update({"step": self.step, "epoch": self.epoch, "seconds": time.perf_counter() - self._started})
-        if self.run_dir is not None:
+        if self._writes_checkpoints:
             self.save_checkpoint()
         if self.logger is not None:
             log_media = getattr(self.model, "log_media", None)
@@ -320,6 +331,10 @@ class Trainer:
         return final
 
     # -- checkpoints -------------------------------------------------------------------
+    @property
+    def _writes_checkpoints(self) -> bool:
+        return self.run_dir is not None and self.distributed.is_main
+
     def checkpoint_state(self) -> dict[str, Any]:
         np_state = np.random.get_state()
         rng = {
