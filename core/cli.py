@@ -105,7 +105,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from .components import registry
     from .registry import KINDS
 
-    if args.pretrained:
+    if args.pretrained or args.kind == "pretrained":
         from . import pretrained
 
         rows = pretrained.list_rows(args.pattern)
@@ -147,7 +147,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     from .components import registry
     from .registry import KINDS
 
-    if args.kind is None and pretrained.is_pretrained_name(args.name):
+    if args.kind == "pretrained" or (args.kind is None and pretrained.is_pretrained_name(args.name)):
         print(pretrained.model_card(args.name).render())
         return 0
     kinds = [args.kind] if args.kind else [k for k in KINDS if k != "pretrained"]

@@ -14,7 +14,8 @@ the cache never holds a partial or wrong file under a final name.
 Every load checks the full sha256. Hashing a file again is skipped only when
 this process hashed the same path, size, inode and modification time before,
 and the file was already older than ``RACY_S`` seconds then (a file changed
-within the clock's resolution of being hashed could keep its mtime).
+within the clock's resolution of being hashed could keep its mtime). The
+parsed header and card are remembered under the same rule.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
+from .files import sha256_file
 from .errors import DpzooError, IntegrityError
 
 SCHEMES = ("https://", "http://", "file://")
@@ -35,7 +38,7 @@ TIMEOUT_S = 30.0
 RACY_S = 2.0
 CHUNK = 1 << 20
 
-_verified: dict[tuple, str] = {}
+_remembered: dict[tuple, Any] = {}
 
 
 class OfflineError(DpzooError):
@@ -59,44 +62,52 @@ def offline() -> bool:
     return os.environ.get("DPZOO_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def sha256_of(path: Path) -> str:
-    """The file's sha256, remembered per (path, size, inode, mtime) once the file is not racily new."""
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_ino, stat.st_mtime_ns)
-    if key in _verified:
-        return _verified[key]
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
-    value = digest.hexdigest()
+def remembered(path: Path, what: str, compute, stat: os.stat_result | None = None):
+    """``compute()``, remembered per (what, path, size, inode, mtime) once the file is not racily new."""
+    stat = stat or os.stat(path)
+    name = os.fspath(path)
+    key = (what, name if os.path.isabs(name) else os.path.abspath(name), stat.st_size, stat.st_ino, stat.st_mtime_ns)
+    if key in _remembered:
+        return _remembered[key]
+    value = compute()
     if time.time() - stat.st_mtime > RACY_S:
-        _verified[key] = value
+        _remembered[key] = value
     return value
+
+
+def sha256_of(path: Path, stat: os.stat_result | None = None) -> str:
+    """The file's sha256 (remembered, see ``remembered``)."""
+
+    return remembered(path, "sha256", lambda: sha256_file(path), stat)
 
 
 def forget_hashes() -> None:
     """Empty the verification cache: the next check of every file hashes it in full."""
-    _verified.clear()
+    _remembered.clear()
 
 
-def check_file(path: Path, sha256: str, size: int | None, what: str) -> None:
-    """Refuse ``path`` unless its size and full sha256 are the expected ones."""
-    if not path.is_file():
-        raise IntegrityError(f"{what}: weight file {path} is missing; reinstall dpzoo or rebuild it (`dpzoo zoo build`)")
-    actual_size = path.stat().st_size
+def check_file(path: Path, sha256: str, size: int | None, what: str) -> os.stat_result:
+    """Refuse ``path`` unless its size and full sha256 are the expected ones; returns its ``os.stat``."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        raise IntegrityError(
+            f"{what}: weight file {path} is missing; reinstall dpzoo or rebuild it (`dpzoo zoo build`)"
+        ) from None
+    actual_size = stat.st_size
     if size is not None and actual_size != size:
         raise IntegrityError(
             f"{what}: weight file {path} is {actual_size} bytes, expected {size} "
             f"({'truncated' if actual_size < size else 'replaced'}); expected sha256 {sha256}"
         )
-    actual = sha256_of(path)
+    actual = sha256_of(path, stat)
     if actual != sha256:
         raise IntegrityError(
             f"{what}: weight file {path} fails its hash check: expected sha256 {sha256}, actual {actual}. "
             "The file is corrupt or was replaced; reinstall it, delete it to download it again, "
             "or rebuild it with `dpzoo zoo build`"
         )
+    return stat
 
 
 def fetch(url: str, sha256: str, size: int | None, filename: str) -> Path:

@@ -10,10 +10,10 @@ its default tag. Entries come from two places:
   ``register("arch.tag", "https://...", sha256=..., size=..., summary=..., default=False)``,
   qualified as ``PLUGIN:NAME``; the file is downloaded into the cache once.
 
-Every load checks the file's full sha256 (see ``hub``), reads the model card
-from the file's header, builds the architecture from the card's config and
-refuses weights whose names, shapes or dtypes do not fit it. Nothing is ever
-unpickled. Listing reads only the index and the registry: no torch import.
+Every load checks the file's size and full sha256 (see ``hub``), reads the
+model card from the file's header, builds the architecture from the card's
+config and refuses weights whose names or shapes do not fit it. Nothing is
+ever unpickled. Listing reads only the index and the registry: no torch import.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from . import hub
-from .card import ModelCard, card_from_header
+from .card import CARD_KEY, ModelCard, card_from_header
 from .errors import AmbiguousNameError, ConfigError, DpzooError, IntegrityError, UnknownNameError
-from .safetensors_file import Header, read_header
+from .safetensors_file import Header, read_header, tensors_sha256
 
 __all__ = ["ModelCard", "create_pretrained", "is_pretrained_name", "list_pretrained", "list_rows", "model_card", "resolve"]
 
@@ -72,20 +72,21 @@ class Weights:
     def is_url(self) -> bool:
         return self.location.startswith(hub.SCHEMES)
 
-    def local_path(self) -> Path:
+    def local_path(self) -> str:
         """The file on disk, downloading it into the cache first for a URL."""
         if not self.is_url:
-            return Path(self.location)
-        return hub.fetch(self.location, self.sha256, self.size, f"{self.name}-{self.sha256[:16]}.safetensors")
+            return self.location
+        return str(hub.fetch(self.location, self.sha256, self.size, f"{self.name}-{self.sha256[:16]}.safetensors"))
 
 
 # -- the catalogue --------------------------------------------------------------
+@lru_cache(maxsize=None)
 def zoo_dir() -> Path:
     """The directory of the weights shipped with dpzoo (the ``dpzoo.zoo`` package)."""
     from importlib.util import find_spec
 
     spec = find_spec("dpzoo.zoo")
-    return Path(next(iter(spec.submodule_search_locations)))
+    return Path(next(iter(spec.submodule_search_locations))).absolute()
 
 
 def read_index(directory: Path) -> dict[str, Any]:
@@ -101,15 +102,23 @@ def _headline_text(headline: Any) -> str:
     return str(headline or "")
 
 
-def _shipped() -> list[Weights]:
+def _shipped() -> tuple[Weights, ...]:
     directory = zoo_dir()
-    return [
-        Weights(
-            name, SHIPPED, str(directory / row["file"]), row["sha256"], row.get("size"),
-            row.get("summary", ""), _headline_text(row.get("headline")), bool(row.get("default")),
+
+    def read() -> tuple[Weights, ...]:
+        return tuple(
+            Weights(
+                name, SHIPPED, str(directory / row["file"]), row["sha256"], row.get("size"),
+                row.get("summary", ""), _headline_text(row.get("headline")), bool(row.get("default")),
+            )
+            for name, row in read_index(directory)["entries"].items()
         )
-        for name, row in read_index(directory)["entries"].items()
-    ]
+
+    try:
+        stat = os.stat(directory / INDEX)
+    except FileNotFoundError:
+        return ()
+    return hub.remembered(directory / INDEX, "index", read, stat)
 
 
 def _registered() -> list[Weights]:
@@ -142,7 +151,7 @@ def _registered() -> list[Weights]:
 
 def catalogue() -> list[Weights]:
     """Every pretrained entry, shipped and registered, sorted by name."""
-    return sorted(_shipped() + _registered(), key=lambda w: (w.name, w.source != SHIPPED, w.source))
+    return sorted((*_shipped(), *_registered()), key=lambda w: (w.name, w.source != SHIPPED, w.source))
 
 
 def resolve(name: str) -> Weights:
@@ -193,17 +202,22 @@ def model_card(name: str) -> ModelCard:
     """The card of a pretrained entry (its file is hash-checked), or of a local ``.safetensors`` file."""
     if name.endswith(".safetensors") and Path(name).is_file():
         return card_from_header(read_header(name))
-    weights = resolve(name)
+    return _verified(resolve(name))[1]
+
+
+def _verified(weights: Weights) -> tuple[Header, ModelCard]:
+    """The hash-checked file's header and card (parsed once per unchanged file)."""
     path = weights.local_path()
-    hub.check_file(path, weights.sha256, weights.size, weights.qualified_name)
-    return _checked_card(weights, read_header(path))
-
-
-def _checked_card(weights: Weights, header: Header) -> ModelCard:
-    card = card_from_header(header)
+    stat = hub.check_file(path, weights.sha256, weights.size, weights.qualified_name)
+    header, card = hub.remembered(path, "card", lambda: _header_and_card(path), stat)
     if card.name != weights.name:
-        raise IntegrityError(f"{header.path} holds the card of {card.name!r}, not of {weights.name!r}")
-    return card
+        raise IntegrityError(f"{path} holds the card of {card.name!r}, not of {weights.name!r}")
+    return header, card
+
+
+def _header_and_card(path: Path) -> tuple[Header, ModelCard]:
+    header = read_header(path)
+    return header, card_from_header(header)
 
 
 # -- building -------------------------------------------------------------------
@@ -215,33 +229,27 @@ def create_pretrained(name: str, pretrained: bool | str | os.PathLike = True, **
     that leave the weights' shapes alone (dropout, say); others are refused.
     """
     if isinstance(pretrained, (str, os.PathLike)):
-        return load_local(name, Path(pretrained), **overrides)
-    weights = resolve(name)
-    path = weights.local_path()
-    hub.check_file(path, weights.sha256, weights.size, weights.qualified_name)
-    header = read_header(path)
-    card = _checked_card(weights, header)
+        return load_local(name, pretrained, **overrides)
+    header, card = _verified(resolve(name))
     if not pretrained:
         return _model_class(card.arch)(_config(card.arch, card.config, overrides))
     return _load(header, card.arch, card.config, overrides)
 
 
-def load_local(name: str, path: Path, **overrides: Any):
+def load_local(name: str, path: str | os.PathLike, **overrides: Any):
     """Weights from a local ``.safetensors`` file: its card, else a run's ``dpzoo.model`` record, else ``name``."""
-    text = str(path)
+    text = os.fspath(path)
     if text.startswith(hub.SCHEMES):
         raise DpzooError(
             f"pretrained={text!r}: a URL needs its sha256; register it from a plugin with "
             "register('arch.tag', url, sha256=..., size=...), or download it and pass the local path"
         )
+    path = Path(text).expanduser()
     if not path.is_file():
         raise DpzooError(f"pretrained={text!r}: no such file")
     if path.suffix != ".safetensors":
         raise DpzooError(f"pretrained={text!r}: dpzoo loads only .safetensors files (never pickles)")
     header = read_header(path)
-    from .card import CARD_KEY
-    from .safetensors_file import tensors_sha256
-
     if CARD_KEY in header.metadata:
         card = card_from_header(header)
         actual = tensors_sha256(path, header)
@@ -273,34 +281,29 @@ def _config(arch: str, config: dict[str, Any], overrides: dict[str, Any]):
     return validate(_model_class(arch).Config, {**config, **overrides}, f"model {arch!r}")
 
 
-@lru_cache(maxsize=None)
-def _torch_dtypes() -> dict[str, Any]:
-    import torch
-
-    return {
-        torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16",
-        torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8",
-        torch.uint8: "U8", torch.bool: "BOOL",
-    }
-
-
 def _load(header: Header, arch: str, config: dict[str, Any], overrides: dict[str, Any]):
-    """Build ``arch`` without initialising it (on the meta device), then take the file's tensors."""
-    import torch
+    """Build ``arch`` without drawing initial parameters, then load every tensor of the file into it.
+
+    ``strict`` loading fills every parameter and persistent buffer or fails;
+    a failure is explained from the file's header: missing and unexpected
+    keys, and shapes that differ.
+    """
     from safetensors.torch import load_file as read_tensors
 
+    from .lazy_init import parameter_init_skipped
+
     cls, cfg = _model_class(arch), _config(arch, config, overrides)
-    with torch.device("meta"):
+    with parameter_init_skipped():
         model = cls(cfg)
-    expected = {k: (tuple(v.shape), _torch_dtypes().get(v.dtype, str(v.dtype))) for k, v in model.state_dict().items()}
-    stored = {k: (t.shape, t.dtype) for k, t in header.tensors.items()}
-    if expected != stored:
-        raise _mismatch(header.path, arch, expected, stored, overrides)
-    model.load_state_dict(read_tensors(str(header.path)), strict=True, assign=True)
-    if any(t.is_meta for t in (*model.parameters(), *model.buffers())):
-        # a buffer the state dict does not hold (non-persistent): build normally instead
-        model = cls(cfg)
-        model.load_state_dict(read_tensors(str(header.path)), strict=True)
+    try:
+        # assign: the module takes the file's tensors themselves (no copy), in the dtypes they were published in
+        model.load_state_dict(read_tensors(str(header.path)), strict=True, assign=True)
+    except RuntimeError as exc:
+        expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+        stored = {k: t.shape for k, t in header.tensors.items()}
+        if expected == stored:
+            raise
+        raise _mismatch(header.path, arch, expected, stored, overrides) from exc
     return model
 
 
@@ -308,14 +311,14 @@ def _mismatch(path: Path, arch: str, expected: dict, stored: dict, overrides: di
     missing = sorted(set(expected) - set(stored))
     unexpected = sorted(set(stored) - set(expected))
     different = [
-        f"{k}: model {list(expected[k][0])} {expected[k][1]}, file {list(stored[k][0])} {stored[k][1]}"
+        f"{k}: model {list(expected[k])}, file {list(stored[k])}"
         for k in sorted(set(expected) & set(stored)) if expected[k] != stored[k]
     ]
     detail = "; ".join(
         part for part in (
             f"missing keys {missing}" if missing else "",
             f"unexpected keys {unexpected}" if unexpected else "",
-            f"different shapes or dtypes: {', '.join(different)}" if different else "",
+            f"different shapes: {', '.join(different)}" if different else "",
         ) if part
     )
     if overrides:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shlex
 import tempfile
 import time
@@ -26,7 +27,8 @@ from typing import Any
 from .card import DataRecord, Environment, Evaluation, MetricRecord, ModelCard, read_card
 from .errors import ConfigError, DpzooError, IntegrityError
 
-RUN_ONLY = {"model", "data", "command", "created", "dpzoo_version", "data_fingerprints", "logdir", "run_name"}
+# run-record keys the card keeps elsewhere (or drops: where the run was written)
+RUN_ONLY = {"model", "data", "command", "created", "dpzoo_version", "data_fingerprints", "environment", "logdir", "run_name"}
 EVAL_SPLITS = ("test", "validation")
 COMMAND_PREFIXES = (["dpzoo", "train"], ["python", "tools/train.py"], ["tools/train.py"])
 
@@ -48,10 +50,12 @@ def publish(
     recorded its ``environment`` says it itself, otherwise it defaults to this
     process's ``torch.get_num_threads()``.
     """
+    from safetensors.torch import load_file
+
     from . import pretrained
     from .run import load_run_config
     from .safetensors_file import read_header, tensors_sha256
-    from .trainer.checkpoint import atomic_save_tensors
+    from .files import atomic_save_tensors
     from .verify import evaluate_on_cpu, load_data
 
     run_dir = Path(run_dir)
@@ -102,7 +106,7 @@ def publish(
         metrics=metrics,
         evaluation=Evaluation(device="cpu", precision="32", batch_size=batch_size),
         command=config["command"],
-        run={k: v for k, v in config.items() if k not in RUN_ONLY | {"environment"}},
+        run={k: v for k, v in config.items() if k not in RUN_ONLY},
         environment=config.get("environment") or _environment(config, threads),
         dpzoo_version=config.get("dpzoo_version", ""),
         seed=config["trainer"]["seed"],
@@ -114,9 +118,8 @@ def publish(
     out_dir = Path(out_dir) if out_dir is not None else pretrained.zoo_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{name}.safetensors"
-    from safetensors.torch import load_file
-
     atomic_save_tensors(load_file(str(source)), target, metadata=card.to_metadata())
+    os.chmod(target, 0o644)  # published to be read by others (the temporary file was private)
     if tensors_sha256(target) != card.weights_sha256:  # pragma: no cover - would be a bug in saving
         raise IntegrityError(f"{target} was written with different tensors than {source}")
     add_to_index(out_dir, card, target, default)
@@ -160,7 +163,7 @@ def add_to_index(out_dir: Path, card: ModelCard, path: Path, default: bool | Non
     """Record ``path``'s sha256 and size in ``out_dir/index.json`` and refresh ``README.md``."""
     from . import hub
     from .pretrained import INDEX, read_index
-    from .trainer.checkpoint import atomic_write_bytes
+    from .files import atomic_write_bytes
 
     index = read_index(out_dir)
     entries = index["entries"]
@@ -202,7 +205,10 @@ def readme(out_dir: Path) -> str:
         'print(dpzoo.model_card("NAME").render())',
         "```",
         "",
-        "Re-check every entry with `dpzoo zoo verify`; rebuild one with `dpzoo zoo build NAME`.",
+        "`dpzoo zoo verify` re-checks every file's hash and re-evaluates every card metric on its",
+        "recorded split. `dpzoo zoo build NAME` retrains an entry with its card's command and CPU",
+        "thread count and compares the tensors' sha256 (`weights_sha256`; the file's own sha256",
+        "differs because the card records when it was published).",
         "",
         "| name | headline | data | weights licence | data licence | command |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -245,6 +251,12 @@ class BuildReport:
     drift: list[str] = field(default_factory=list)  # config values that resolve differently today
 
     @property
+    def same_environment(self) -> bool:
+        """Whether PyTorch, the CPU kernels and the thread count match: what bitwise equality needs."""
+        a, b = self.card.environment, self.rebuilt.environment
+        return (a.torch, a.cpu_capability, a.threads, a.device) == (b.torch, b.cpu_capability, b.threads, b.device)
+
+    @property
     def same_weights(self) -> bool:
         return self.card.weights_sha256 == self.rebuilt.weights_sha256
 
@@ -276,6 +288,8 @@ def rebuild(name: str, out_dir: str | Path | None = None, announce=None) -> Buil
             result.run_dir, card.name, out_dir=target, summary=card.summary, notes=card.notes,
             default=default, licence=card.licence, threads=threads,
         )
+    if rebuilt.data.fingerprints != card.data.fingerprints:
+        drift.append(f"data fingerprints: card {card.data.fingerprints}, now {rebuilt.data.fingerprints}")
     return BuildReport(card, rebuilt, path if out_dir is not None else None, seconds, drift)
 
 

@@ -49,7 +49,8 @@ class Entry:
 
     @property
     def is_lazy(self) -> bool:
-        return isinstance(self.target, str)
+        """A ``"module:attr"`` string (a pretrained entry's URL target is data, not code)."""
+        return isinstance(self.target, str) and "://" not in self.target
 
     def load(self) -> Any:
         """The component itself, importing a lazy ``"module:attr"`` target once."""

@@ -31,7 +31,7 @@ from . import components
 from .config import merge, validate
 from .errors import ConfigError
 from .trainer import InMemorySplits, TrainConfig, Trainer, fingerprint, total_steps
-from .trainer.checkpoint import atomic_save_tensors, atomic_write_bytes
+from .files import atomic_save_tensors, atomic_write_bytes
 
 
 class Section(BaseModel):
@@ -214,6 +214,7 @@ def train(
             "dpzoo_version": _version(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "data_fingerprints": {split: fingerprint(columns) for split, columns in data.splits.items()},
+            "environment": environment(trainer.device),
         }
         atomic_write_bytes(run_dir / "config.json", json.dumps(record, indent=2).encode())
 
@@ -237,6 +238,16 @@ def _default_loss(model, dataset, manual: bool) -> Section | None:
     if name is None and not manual:
         raise ConfigError("no loss given and neither the model nor the data names a default: pass --loss NAME")
     return Section(name=name) if name else None
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    """What bitwise-repeatable training depends on besides the seed and the config."""
+    return {
+        "torch": torch.__version__.split("+")[0],
+        "threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "device": device.type,
+    }
 
 
 def _version() -> str:

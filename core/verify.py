@@ -91,15 +91,12 @@ def verify(name: str | None = None, evaluate: bool = True) -> list[VerifyResult]
 def verify_entry(weights, evaluate: bool = True) -> VerifyResult:
     from . import pretrained
     from .errors import DpzooError
-    from .safetensors_file import read_header, tensors_sha256
+    from .safetensors_file import tensors_sha256
 
     result = VerifyResult(weights.name if weights.source == pretrained.SHIPPED else weights.qualified_name)
     try:
-        path = weights.local_path()
-        hub.check_file(path, weights.sha256, weights.size, weights.qualified_name)
-        header = read_header(path)
-        card = pretrained._checked_card(weights, header)
-        actual = tensors_sha256(path, header)
+        header, card = pretrained._verified(weights)
+        actual = tensors_sha256(header.path, header)
         if actual != card.weights_sha256:
             result.fail(f"tensors sha256 {actual} differs from the card's weights_sha256 {card.weights_sha256}")
             return result

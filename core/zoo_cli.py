@@ -55,13 +55,19 @@ def cmd_build(args: argparse.Namespace) -> int:
     same = "the same" if report.same_weights else "DIFFERENT"
     print(f"  weights_sha256: {same} ({report.rebuilt.weights_sha256})")
     differences = report.metric_differences()
+    recorded = {m.name: m.value for m in report.card.metrics}
     for m in report.rebuilt.metrics:
-        print(f"  {m.name}: card {report.card.metric(m.name).value:.6f}, rebuilt {m.value:.6f}"
-              if any(c.name == m.name for c in report.card.metrics) else f"  {m.name}: rebuilt {m.value:.6f}")
+        before = f"card {recorded[m.name]:.6f}, " if m.name in recorded else ""
+        print(f"  {m.name}: {before}rebuilt {m.value:.6f}")
     if report.path is not None:
         print(f"  published to {report.path}")
     if report.same_weights and not differences:
         return 0
+    if not report.same_environment:
+        card, now = report.card.environment, report.rebuilt.environment
+        print(f"  the card was trained with torch {card.torch}, {card.cpu_capability} kernels, {card.threads} thread(s) "
+              f"on {card.device}; this rebuild used torch {now.torch}, {now.cpu_capability}, {now.threads} on {now.device}: "
+              "bitwise equality needs the same, so compare the metrics")
     print("  the rebuild does not reproduce the card" + (" (metrics differ beyond the tolerance)" if differences else ""))
     return 1
 

@@ -295,7 +295,9 @@ def test_a_crash_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, mon
         Path(filename).write_bytes(b"\x00" * 100)  # a torn write...
         raise OSError("disk full")  # ...then the crash
 
-    monkeypatch.setattr(ckpt, "save_file", crash_halfway)
+    import safetensors.torch
+
+    monkeypatch.setattr(safetensors.torch, "save_file", crash_halfway)
     with pytest.raises(OSError):
         ckpt.save_checkpoint(directory, 2, {"w": torch.zeros(6), "progress": {"step": 2}})
     step, restored = ckpt.load_checkpoint(directory)

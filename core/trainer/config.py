@@ -40,6 +40,9 @@ class TrainConfig(Config):
     drop_last: bool = Field(False, description="Drop the last, smaller training batch of each epoch")
     device: str = Field("auto", description="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")
     seed: int = Field(0, description="Seed for initialisation, shuffling and dropout")
+    threads: int | None = Field(
+        None, ge=1, description="CPU threads for PyTorch (default: PyTorch's); CPU results are bitwise repeatable per thread count"
+    )
     grad_clip: float | None = Field(None, gt=0, description="Clip the gradient norm of each optimiser's parameters")
     accumulate: int = Field(1, ge=1, description="Batches whose gradients add up before each optimiser step")
     precision: Literal["32", "bf16", "fp16"] = Field("32", description="Autocast precision (fp16 uses a gradient scaler)")

@@ -64,6 +64,8 @@ class Trainer:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.hparams = hparams or {}
         self.callbacks = list(callbacks)
+        if self.config.threads is not None:
+            torch.set_num_threads(self.config.threads)
         self.distributed = Distributed.from_environment()
         self.device = self.distributed.device(resolve_device(self.config.device))
         self.logger: RunLogger | None = None

@@ -1,0 +1,477 @@
+"""The zoo: pretrained weights by name, their cards, their integrity, their sources and their rebuild.
+
+Re-evaluation tolerance: each card states its own (``card.tolerance``,
+1e-6 absolute for the shipped entries); metrics are recomputed on the CPU in
+float32 exactly as ``dpzoo zoo publish`` computed them.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+import dpzoo
+from dpzoo import hub, pretrained
+from dpzoo.card import read_card
+from dpzoo.errors import AmbiguousNameError, ConfigError, IntegrityError, UnknownNameError
+from dpzoo.hub import OfflineError
+from dpzoo.safetensors_file import read_header, tensors_sha256
+
+ZOO = pretrained.zoo_dir()
+INDEX = json.loads((ZOO / "index.json").read_text())["entries"]
+SHIPPED = sorted(INDEX)
+
+
+@pytest.fixture
+def zoo_copy(tmp_path, monkeypatch) -> Path:
+    """A copy of the shipped zoo that the test may damage; ``dpzoo`` reads it instead."""
+    copy = tmp_path / "zoo"
+    shutil.copytree(ZOO, copy, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    monkeypatch.setattr(pretrained, "zoo_dir", lambda: copy)
+    return copy
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "cache"
+    monkeypatch.setenv("DPZOO_CACHE", str(path))
+    monkeypatch.delenv("DPZOO_OFFLINE", raising=False)
+    return path
+
+
+def flip_byte(path: Path, offset_from_end: int = 100) -> None:
+    data = bytearray(path.read_bytes())
+    data[-offset_from_end] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def write_entry(path: Path, name: str, source: Path, **changes) -> Path:
+    """A copy of ``source``'s weights whose card is renamed ``name`` (a third party's weights, say)."""
+    tensors = load_file(str(source))
+    card = read_card(source).model_copy(update={"name": name, **changes})
+    save_file(tensors, str(path), metadata=card.to_metadata())
+    return path
+
+
+class Plugin:
+    """A third-party plugin that registers pretrained weights at a URL."""
+
+    def __init__(self, *entries):
+        self.entries = entries
+
+    @dpzoo.hookimpl
+    def dpzoo_register_pretrained(self, register):
+        for name, url, info in self.entries:
+            register(name, url, **info)
+
+
+@pytest.fixture
+def plugin():
+    names = []
+
+    def add(*entries):
+        name = f"test-zoo-{len(names)}"
+        dpzoo.register_plugin(Plugin(*entries), name)
+        names.append(name)
+        return name
+
+    yield add
+    for name in names:
+        dpzoo.unregister_plugin(name)
+
+
+def same_weights(a: torch.nn.Module, b: dict[str, torch.Tensor]) -> bool:
+    state = a.state_dict()
+    return state.keys() == b.keys() and all(torch.equal(state[k], b[k]) for k in state)
+
+
+# -- names and listing ---------------------------------------------------------------
+def test_first_entries_are_shipped_and_listed():
+    assert {"mlp.digits", "mlp.mnist"} <= set(SHIPPED)
+    assert dpzoo.list_models("mlp*", pretrained=True) == sorted(n for n in SHIPPED if n.startswith("mlp"))
+    assert dpzoo.list_models("cnn.nothing*", pretrained=True) == []
+
+
+def test_listing_pretrained_imports_no_torch():
+    code = "import sys, dpzoo; print(dpzoo.list_models(pretrained=True)); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
+    assert "mlp.digits" in out and out.strip().endswith("False")
+
+
+def test_create_model_by_name_loads_the_shipped_file():
+    model = dpzoo.create_model("mlp.digits", pretrained=True)
+    assert same_weights(model, load_file(str(ZOO / INDEX["mlp.digits"]["file"])))
+    assert model.config.model_dump() == {**read_card(ZOO / INDEX["mlp.digits"]["file"]).config}
+
+
+def test_arch_alone_means_its_default_tag():
+    default = [n for n in SHIPPED if n.startswith("mlp.") and INDEX[n]["default"]]
+    assert default == ["mlp.digits"]
+    assert same_weights(dpzoo.create_model("mlp", pretrained=True), load_file(str(ZOO / "mlp.digits.safetensors")))
+
+
+def test_tagged_name_without_pretrained_builds_the_architecture_untrained():
+    model = dpzoo.create_model("mlp.digits")
+    card = dpzoo.model_card("mlp.digits")
+    assert model.config.model_dump() == card.config
+    assert not same_weights(model, load_file(str(ZOO / "mlp.digits.safetensors")))
+
+
+def test_unknown_name_suggests_the_closest():
+    with pytest.raises(UnknownNameError, match="mlp.digits"):
+        dpzoo.create_model("mlp.digts", pretrained=True)
+
+
+def test_overrides_may_not_change_the_weights_shapes():
+    assert dpzoo.create_model("mlp.digits", pretrained=True, dropout=0.2).config.dropout == 0.2
+    with pytest.raises(ConfigError, match=r"\['hidden'\].*hidden.0.linear.weight"):
+        dpzoo.create_model("mlp.digits", pretrained=True, hidden=[32])
+
+
+# -- cards ------------------------------------------------------------------------------
+def test_digits_card_shows_its_accuracy_and_command():
+    card = dpzoo.model_card("mlp.digits")
+    assert isinstance(card, dpzoo.ModelCard)
+    assert card.metric("test/accuracy").value >= 0.97
+    assert card.metric("test/accuracy").split == "test" and "360 examples" in card.metric("test/accuracy").how
+    assert card.command.startswith("dpzoo train --model mlp --data digits")
+    assert card.data.examples["test"] == 360 and len(card.data.fingerprints["test"]) == 64
+    assert (card.licence, card.data.licence) == ("MIT", "CC BY 4.0")
+    assert card.seed == card.run["trainer"]["seed"]
+    assert card.tolerance == 1e-6
+    assert "dpzoo train" in card.render() and "test/accuracy" in card.render()
+
+
+def test_mnist_card_meets_the_issue_bar():
+    card = dpzoo.model_card("mlp.mnist")
+    assert card.config["hidden"] == [784] and card.config["input_shape"] == [1, 28, 28]
+    assert card.metric("test/accuracy").value >= 0.98
+    assert card.data.examples["test"] == 10_000
+    assert card.data.licence == "CC BY-SA 3.0"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_index_records_each_files_hash_size_and_headline(name):
+    row = INDEX[name]
+    path = ZOO / row["file"]
+    assert row["size"] == path.stat().st_size
+    assert row["sha256"] == hub.sha256_of(path)
+    card = read_card(path)
+    assert card.name == name and card.weights_sha256 == tensors_sha256(path)
+    assert row["headline"] == {"name": card.headline.name, "value": card.headline.value}
+    assert name in (ZOO / "README.md").read_text()
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_entry_reproduces_its_card(name, monkeypatch):
+    """Re-evaluate each card metric on its recorded split (fingerprint checked) within card.tolerance."""
+    from dpzoo.plugins.data.mnist import DATA_DIR_VARIABLE
+    from dpzoo.verify import verify
+
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
+    if not os.environ.get(DATA_DIR_VARIABLE) and shared.is_dir():
+        monkeypatch.setenv(DATA_DIR_VARIABLE, str(shared))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # never reach for the network in a test
+    (result,) = verify(name)
+    if result.status == "skipped":
+        pytest.skip(result.problems[0])
+    assert result.status == "ok", result.problems
+    card = dpzoo.model_card(name)
+    assert {m for m, _, _ in result.metrics} == {m.name for m in card.metrics}
+    for metric, recorded, now in result.metrics:
+        assert abs(now - recorded) <= card.tolerance, metric
+
+
+# -- integrity ------------------------------------------------------------------------------
+def test_a_flipped_byte_is_refused_with_both_hashes(zoo_copy):
+    path = zoo_copy / "mlp.digits.safetensors"
+    old = os.stat(path)
+    os.utime(path, ns=(old.st_atime_ns, old.st_mtime_ns - 10**10))  # old enough to enter the hash cache
+    dpzoo.create_model("mlp.digits", pretrained=True)
+    flip_byte(path)
+    with pytest.raises(IntegrityError) as error:
+        dpzoo.create_model("mlp.digits", pretrained=True)
+    message = str(error.value)
+    assert str(path) in message and INDEX["mlp.digits"]["sha256"] in message and hub.sha256_of(path) in message
+
+
+def test_verify_hashes_in_full_even_when_the_mtime_was_put_back(zoo_copy):
+    from dpzoo.verify import verify
+
+    path = zoo_copy / "mlp.digits.safetensors"
+    stat = os.stat(path)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns - 10**10))
+    stat = os.stat(path)
+    dpzoo.create_model("mlp.digits", pretrained=True)
+    flip_byte(path)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # hide the change from the cache
+    (result,) = verify("mlp.digits", evaluate=False)
+    assert result.status == "failed" and "sha256" in result.problems[0]
+
+
+def test_a_truncated_file_is_refused(zoo_copy):
+    path = zoo_copy / "mlp.digits.safetensors"
+    path.write_bytes(path.read_bytes()[:-1000])
+    with pytest.raises(IntegrityError, match="truncated"):
+        dpzoo.create_model("mlp.digits", pretrained=True)
+    with pytest.raises(IntegrityError, match="truncated"):
+        read_header(path)
+
+
+def test_weights_that_do_not_fit_the_architecture_are_refused(zoo_copy, tmp_path):
+    path = zoo_copy / "mlp.digits.safetensors"
+    tensors = load_file(str(path))
+    tensors["extra.weight"] = tensors.pop("output.bias")
+    save_file(tensors, str(path), metadata=read_header(path).metadata)
+    index = json.loads((zoo_copy / "index.json").read_text())
+    index["entries"]["mlp.digits"].update(sha256=hub.sha256_of(path), size=path.stat().st_size)
+    (zoo_copy / "index.json").write_text(json.dumps(index))
+    with pytest.raises(IntegrityError, match=r"missing keys \['output.bias'\].*unexpected keys \['extra.weight'\]"):
+        dpzoo.create_model("mlp.digits", pretrained=True)
+
+
+def test_nothing_is_unpickled(monkeypatch, tmp_path):
+    def refuse(*args, **kwargs):
+        raise AssertionError("something tried to unpickle")
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "Unpickler", refuse)
+    monkeypatch.setattr(torch, "load", refuse)
+    dpzoo.create_model("mlp.digits", pretrained=True)
+    checkpoint = tmp_path / "model.pt"
+    checkpoint.write_bytes(b"not looked at")
+    with pytest.raises(dpzoo.DpzooError, match="only .safetensors"):
+        dpzoo.create_model("mlp", pretrained=checkpoint)
+
+
+# -- sources ------------------------------------------------------------------------------
+def test_a_local_file_loads_and_its_tensors_are_checked_against_its_card(tmp_path):
+    path = tmp_path / "mine.safetensors"
+    shutil.copy(ZOO / "mlp.digits.safetensors", path)
+    assert same_weights(dpzoo.create_model("mlp", pretrained=str(path)), load_file(str(path)))
+    flip_byte(path)
+    with pytest.raises(IntegrityError, match="weights_sha256"):
+        dpzoo.create_model("mlp", pretrained=path)
+
+
+def test_a_runs_own_weights_load_from_their_run_record(tmp_path):
+    tensors = load_file(str(ZOO / "mlp.digits.safetensors"))
+    section = {"name": "mlp", **dpzoo.model_card("mlp.digits").config}
+    path = tmp_path / "model.safetensors"
+    save_file(tensors, str(path), metadata={"dpzoo.model": json.dumps(section)})
+    assert same_weights(dpzoo.create_model("mlp", pretrained=path), tensors)
+    with pytest.raises(ConfigError, match="holds weights for 'mlp'"):
+        dpzoo.create_model("cnn", pretrained=path)
+
+
+def test_a_file_url_is_downloaded_into_the_cache(plugin, cache, tmp_path):
+    source = write_entry(tmp_path / "mirror.safetensors", "mlp.mirror", ZOO / "mlp.digits.safetensors")
+    digest, size = hub.sha256_of(source), source.stat().st_size
+    name = plugin(("mlp.mirror", source.as_uri(), {"sha256": digest, "size": size, "summary": "a mirror"}))
+    assert "mlp.mirror" in dpzoo.list_models(pretrained=True)
+    model = dpzoo.create_model("mlp.mirror", pretrained=True)
+    assert same_weights(model, load_file(str(source)))
+    assert [p.name for p in (cache / "pretrained").iterdir()] == [f"mlp.mirror-{digest[:16]}.safetensors"]
+    assert dpzoo.model_card(f"{name}:mlp.mirror").name == "mlp.mirror"
+
+
+def test_a_plugin_entry_with_a_shipped_name_is_ambiguous_until_qualified(plugin, cache):
+    row = INDEX["mlp.digits"]
+    name = plugin(("mlp.digits", (ZOO / row["file"]).as_uri(), {"sha256": row["sha256"], "size": row["size"]}))
+    with pytest.raises(AmbiguousNameError, match=f"zoo:mlp.digits.*{name}:mlp.digits"):
+        dpzoo.create_model("mlp.digits", pretrained=True)
+    dpzoo.create_model("zoo:mlp.digits", pretrained=True)
+    dpzoo.create_model(f"{name}:mlp.digits", pretrained=True)
+
+
+def test_a_registration_without_sha256_is_skipped_with_a_warning(plugin):
+    plugin(("mlp.unsafe", "https://example.invalid/w.safetensors", {}))
+    with pytest.warns(UserWarning, match="sha256"):
+        assert "mlp.unsafe" not in dpzoo.list_models(pretrained=True)
+
+
+class Server:
+    """A static file server on 127.0.0.1 that counts the requests it answers."""
+
+    def __init__(self, directory: Path):
+        self.requests: list[str] = []
+        outer = self
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=str(directory), **kwargs)
+
+            def do_GET(self):
+                outer.requests.append(self.path)
+                super().do_GET()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.timeout = 5
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{name}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.mark.timeout(60)
+def test_http_download_is_verified_cached_and_offline_aware(plugin, cache, tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    served = tmp_path / "served"
+    served.mkdir()
+    good = write_entry(served / "good.safetensors", "mlp.served", ZOO / "mlp.digits.safetensors")
+    (served / "bad.safetensors").write_bytes(good.read_bytes()[:-10] + b"0123456789")
+    digest, size = hub.sha256_of(good), good.stat().st_size
+    with Server(served) as server:
+        plugin(
+            ("mlp.served", server.url("good.safetensors"), {"sha256": digest, "size": size}),
+            ("mlp.tampered", server.url("bad.safetensors"), {"sha256": digest, "size": size}),
+        )
+        monkeypatch.setenv("DPZOO_OFFLINE", "1")
+        with pytest.raises(OfflineError, match="DPZOO_OFFLINE"):
+            dpzoo.create_model("mlp.served", pretrained=True)
+        assert server.requests == []  # refused before any connection
+
+        monkeypatch.delenv("DPZOO_OFFLINE")
+        model = dpzoo.create_model("mlp.served", pretrained=True)
+        assert same_weights(model, load_file(str(good)))
+        assert server.requests == ["/good.safetensors"]
+
+        monkeypatch.setenv("DPZOO_OFFLINE", "1")  # now served from the cache
+        dpzoo.create_model("mlp.served", pretrained=True)
+        assert server.requests == ["/good.safetensors"]
+
+        monkeypatch.delenv("DPZOO_OFFLINE")
+        with pytest.raises(IntegrityError, match=f"expected sha256 {digest}, actual"):
+            dpzoo.create_model("mlp.tampered", pretrained=True)
+    left = sorted(p.name for p in (cache / "pretrained").iterdir())
+    assert left == [f"mlp.served-{digest[:16]}.safetensors"]  # no partial or wrong file was kept
+
+
+def test_a_url_passed_directly_is_refused_without_its_hash():
+    with pytest.raises(dpzoo.DpzooError, match="needs its sha256"):
+        dpzoo.create_model("mlp", pretrained="https://example.invalid/w.safetensors")
+
+
+# -- command line -------------------------------------------------------------------------------
+def test_cli_lists_and_describes_pretrained_entries(capsys):
+    from dpzoo.cli import main
+
+    assert main(["list", "--pretrained"]) == 0
+    out = capsys.readouterr().out
+    assert "mlp.digits" in out and "test/accuracy" in out
+    assert main(["info", "mlp.digits"]) == 0
+    out = capsys.readouterr().out
+    assert "command: dpzoo train --model mlp --data digits" in out and "test/accuracy" in out
+    assert main(["zoo", "verify", "mlp.digits", "--hashes-only"]) == 0
+
+
+# -- rebuilding ----------------------------------------------------------------------------------
+def test_rebuilding_mlp_digits_from_its_card_gives_the_same_weights(tmp_path):
+    """Train again with the card's command and thread count; compare the tensors' sha256.
+
+    The file's own sha256 differs (the card inside records when it was
+    published), so the weights are compared by ``weights_sha256``. CPU kernels
+    differ between instruction sets and PyTorch versions, so bitwise equality
+    is asserted only where those match the card's; elsewhere the test accuracy
+    must agree to within 0.01 (about 3 of the 360 test images).
+    """
+    from dpzoo.publish import rebuild
+
+    card = dpzoo.model_card("mlp.digits")
+    report = rebuild("mlp.digits", tmp_path / "out")
+    assert report.drift == []
+    assert report.path == tmp_path / "out" / "mlp.digits.safetensors"
+    assert report.rebuilt.command == card.command
+    assert report.rebuilt.environment.threads == card.environment.threads  # the rebuild sets it
+    if report.same_environment:
+        assert report.same_weights and report.metric_differences() == []
+    else:  # pragma: no cover - depends on the machine
+        assert abs(report.rebuilt.metric("test/accuracy").value - card.metric("test/accuracy").value) <= 0.01
+    assert json.loads((tmp_path / "out" / "index.json").read_text())["entries"]["mlp.digits"]["default"]
+
+
+def test_publish_writes_a_card_an_index_row_and_a_readme(tmp_path, capsys):
+    from dpzoo.cli import main
+    from dpzoo.publish import publish
+
+    run = dpzoo.train(
+        {"model": {"name": "mlp", "hidden": [16]}, "data": "digits", "trainer": {"epochs": 1, "device": "cpu"},
+         "logdir": str(tmp_path / "runs"), "run_name": "tiny"},
+        command="dpzoo train --model mlp --data digits --set model.hidden=[16] --epochs 1 --device cpu",
+    )
+    out = tmp_path / "zoo"
+    assert main(["zoo", "publish", str(run.run_dir), "--name", "mlp.tiny", "--out", str(out), "--summary", "tiny"]) == 0
+    card = read_card(out / "mlp.tiny.safetensors")
+    assert card.command.endswith("--epochs 1 --device cpu") and card.summary == "tiny"
+    assert card.metric("test/accuracy").value == pytest.approx(run.metrics["test/accuracy"], abs=1e-6)
+    assert card.data.fingerprints == json.loads((run.run_dir / "config.json").read_text())["data_fingerprints"]
+    assert card.weights_sha256 == tensors_sha256(run.run_dir / "model.safetensors")
+    row = json.loads((out / "index.json").read_text())["entries"]["mlp.tiny"]
+    assert row["sha256"] == hub.sha256_of(out / "mlp.tiny.safetensors") and row["default"]
+    assert "`mlp.tiny` (default)" in (out / "README.md").read_text()
+    assert same_weights(dpzoo.create_model("mlp", pretrained=out / "mlp.tiny.safetensors"), load_file(str(run.run_dir / "model.safetensors")))
+    with pytest.raises(ConfigError, match="must be mlp.TAG"):
+        publish(run.run_dir, "cnn.tiny", out_dir=out)
+
+
+def test_verify_catches_a_card_whose_metric_the_weights_do_not_deliver(zoo_copy):
+    from dpzoo.verify import verify
+
+    path = zoo_copy / "mlp.digits.safetensors"
+    card = read_card(path)
+    inflated = [m.model_copy(update={"value": 0.999}) if m.name == "test/accuracy" else m for m in card.metrics]
+    write_entry(path, "mlp.digits", ZOO / "mlp.digits.safetensors", metrics=inflated)
+    index = json.loads((zoo_copy / "index.json").read_text())
+    index["entries"]["mlp.digits"].update(sha256=hub.sha256_of(path), size=path.stat().st_size)
+    (zoo_copy / "index.json").write_text(json.dumps(index))
+    (result,) = verify("mlp.digits")
+    assert result.status == "failed"
+    assert any(p.startswith("test/accuracy: card 0.99900000, now 0.98055") for p in result.problems)
+
+
+def test_skipping_parameter_init_leaves_buffers_and_other_threads_alone():
+    from dpzoo.lazy_init import parameter_init_skipped
+
+    original = torch.nn.init.kaiming_uniform_
+    seen = {}
+
+    def other_thread():
+        layer = torch.nn.Linear(4, 4)
+        torch.nn.init.zeros_(layer.weight)
+        seen["other"] = bool((layer.weight == 0).all())
+
+    with parameter_init_skipped():
+        buffer = torch.full((3,), 5.0)
+        torch.nn.init.zeros_(buffer)
+        parameter = torch.nn.Parameter(torch.full((3,), 5.0))
+        torch.nn.init.zeros_(parameter)
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+    assert (buffer == 0).all() and (parameter == 5).all() and seen["other"]
+    assert torch.nn.init.kaiming_uniform_ is original
