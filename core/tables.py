@@ -65,5 +65,22 @@ def to_arrays(split: datasets.Dataset, columns: Iterable[str]) -> dict[str, np.n
     for name in columns:
         column = table.column(name).combine_chunks()
         array = column.to_numpy(zero_copy_only=False)
+        if array.dtype == object:  # a Sequence/list column: one array per example
+            array = _stack(name, array)
         arrays[name] = np.require(array, requirements=["C", "W"])  # copies only Arrow's read-only buffers
     return arrays
+
+
+def _stack(name: str, examples: np.ndarray) -> np.ndarray:
+    """``[N]`` objects, each an array (nested lists come back as arrays of arrays), to one ``[N, ...]`` array."""
+    def dense(value):
+        value = np.asarray(value)
+        return np.stack([dense(v) for v in value]) if value.dtype == object else value
+
+    try:
+        return np.stack([dense(example) for example in examples]) if len(examples) else examples
+    except ValueError:
+        raise ValueError(
+            f"column {name!r} holds examples of different shapes; dpzoo batches in-memory tensors, "
+            "so every example of a column needs the same shape (pad it, or use an ArrayXD feature)"
+        ) from None
