@@ -299,3 +299,16 @@ def test_defaults_reach_the_zoo_bar_on_digits(name):
     with torch.no_grad():
         accuracy = (model(data["test"]["x"]).argmax(1) == data["test"]["y"]).float().mean().item()
     assert accuracy >= 0.985
+
+
+# -- zoo entries (issue 4): the cards' figures, re-checked by tests/test_zoo.py --------------
+@pytest.mark.parametrize("name, bar", [("cnn.digits", 0.985), ("resnet.digits", 0.985), ("cnn.mnist", 0.992), ("resnet.mnist", 0.992)])
+def test_zoo_entries_meet_their_bars_and_beat_the_mlp(name, bar):
+    card = dpzoo.model_card(name)
+    accuracy = card.metric("test/accuracy").value
+    assert accuracy >= bar
+    mlp = dpzoo.model_card("mlp." + name.split(".")[1]).metric("test/accuracy").value
+    assert accuracy > mlp
+    assert card.command.startswith("dpzoo train --model " + name.split(".")[0])
+    model = dpzoo.create_model(name, pretrained=True)
+    assert not any(t.is_meta for t in (*model.parameters(), *model.buffers()))
