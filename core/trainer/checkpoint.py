@@ -66,7 +66,7 @@ def save_checkpoint(directory: Path, step: int, state: Any, keep: int = 2) -> Pa
     tensor_path = directory / f"{stem}.safetensors"
     atomic_save_tensors(tensors, tensor_path)
     record = {"step": step, "tensors": tensor_path.name, "sha256": sha256_file(tensor_path), "state": skeleton}
-    text = json.dumps(record, indent=1).encode()
+    text = json.dumps(record, separators=(",", ":")).encode()
     atomic_write_bytes(directory / f"{stem}.json", text)
     atomic_write_bytes(directory / LAST, text)
     _prune(directory, keep)

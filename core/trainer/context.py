@@ -54,7 +54,7 @@ class StepContext:
         self._trainer._optimise(name, loss)
 
     def log(self, name: str, value: Tensor | float) -> None:
-        self._trainer._pending_extra.setdefault(name, []).append(value)
+        self._trainer._remember_terms({name: value})
 
     def predict(self, split: str, target: str = "y") -> tuple[Any, Tensor]:
         """Model outputs and targets over a whole split, in order (for confusion matrices and the like)."""

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import math
-import random
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -115,8 +113,9 @@ class Trainer:
             self._restore()
         if self.run_dir is not None and self.distributed.is_main:
             self.logger = RunLogger(self.run_dir, purge_step=self.step if resume else None)
-        self._pending: list[LossOutput] = []
-        self._pending_extra: dict[str, list] = {}
+        # training values since the last log, detached: "loss", the loss's terms, ctx.log(...)
+        self._pending: dict[str, list] = {"loss": []}
+        self._pending_loss = self._pending["loss"]
         self._started = time.perf_counter()
         try:
             self._train()
@@ -185,13 +184,15 @@ class Trainer:
         if self.manual:
             out = self.model.training_step(batch, self.ctx)
             if out is not None:
-                self._pending.append(LossOutput.of(out))
+                self._remember(LossOutput.of(out))
         else:
             with self._autocast():
                 output = self._forward(batch)
                 loss = LossOutput.of(self.loss(output, batch))
             self._optimise("model", loss.total)
-            self._pending.append(loss)
+            self._pending_loss.append(loss.total.detach())
+            if loss.terms:
+                self._remember_terms(loss.terms)
         if self.scaler is not None:
             self.scaler.update()
 
@@ -272,23 +273,25 @@ class Trainer:
         return values
 
     # -- logging -------------------------------------------------------------------
+    def _remember(self, loss: LossOutput) -> None:
+        self._pending_loss.append(loss.total.detach())
+        self._remember_terms(loss.terms)
+
+    def _remember_terms(self, values: dict[str, Any]) -> None:
+        for name, value in values.items():
+            self._pending.setdefault(name, []).append(value.detach() if isinstance(value, Tensor) else value)
+
     def _log_training(self, progress=None) -> None:
-        if not self._pending and not self._pending_extra:
+        names = [name for name, items in self._pending.items() if items]
+        if not names:
             return
-        names: list[str] = []
-        means: list[Tensor] = []
-        if self._pending:
-            names.append("train/loss")
-            means.append(torch.stack([p.total.detach().float() for p in self._pending]).mean())
-            for term in self._pending[0].terms:
-                names.append(f"train/{term}")
-                means.append(torch.stack([p.terms[term].detach().float() for p in self._pending]).mean())
-        for name, items in self._pending_extra.items():
-            names.append(f"train/{name}")
-            means.append(torch.stack([torch.as_tensor(v, dtype=torch.float32, device=self.device).detach() for v in items]).mean())
-        values = dict(zip(names, torch.stack(means).tolist()))  # the one sync per interval
-        self._pending.clear()
-        self._pending_extra.clear()
+        means = [
+            torch.stack([torch.as_tensor(v, device=self.device).float() for v in self._pending[name]]).mean()
+            for name in names
+        ]
+        values = {f"train/{name}": value for name, value in zip(names, torch.stack(means).tolist())}  # one sync
+        for items in self._pending.values():
+            items.clear()
         for name, optimiser in self.optimisers.items():
             key = "train/lr" if len(self.optimisers) == 1 else f"train/lr/{name}"
             values[key] = optimiser.param_groups[0]["lr"]
@@ -338,12 +341,7 @@ class Trainer:
         return self.run_dir is not None and self.distributed.is_main
 
     def checkpoint_state(self) -> dict[str, Any]:
-        np_state = np.random.get_state()
-        rng = {
-            "torch": torch.get_rng_state(),
-            "python": random.getstate(),
-            "numpy": [np_state[0], torch.from_numpy(np_state[1].copy()), *np_state[2:]],
-        }
+        rng = {"torch": torch.get_rng_state()}  # the only generator the trainer and torch's layers draw from
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         return {
@@ -381,9 +379,6 @@ class Trainer:
             self.scaler.load_state_dict(state["scaler"])
         rng = state["rng"]
         torch.set_rng_state(rng["torch"])
-        random.setstate(rng["python"])
-        name, keys, *rest = rng["numpy"]
-        np.random.set_state((name, keys.numpy(), *rest))
         if "cuda" in rng and self.device.type == "cuda":
             torch.cuda.set_rng_state(rng["cuda"], self.device)
         progress = state["progress"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
+import torch
 from torch import Tensor
 
 import dpzoo
@@ -43,4 +44,6 @@ def classes_last(output: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     Classes are the last dimension, so a sequence model's ``(N, T, K)`` logits
     with ``(N, T)`` targets count every position as one example.
     """
-    return output.reshape(-1, output.shape[-1]), target.reshape(-1).long()
+    if output.dim() != 2:  # (N, T, K) sequences; the common (N, K) case skips the views (they cost in backward)
+        output, target = output.reshape(-1, output.shape[-1]), target.reshape(-1)
+    return output, target if target.dtype == torch.long else target.long()
