@@ -11,10 +11,10 @@ For each shipped entry, in one process, three ways to get the same model:
 * ``dpzoo_cold`` - the same with the verification cache emptied before each
   load, so the whole file is hashed every time (a process's first load).
 
-dpzoo builds the architecture on the ``meta`` device and takes the file's
-tensors as its parameters without copying them, skipping the random
-initialisation that ``by_hand`` pays for and then overwrites; that is where it
-earns back its checks. The ratio that
+dpzoo builds the architecture without drawing its initial parameters (see
+``dpzoo.lazy_init``) and takes the file's tensors as its parameters without
+copying them, skipping the random initialisation that ``by_hand`` pays for and
+then overwrites; that is where it earns back its checks. The ratio that
 matters for users who load a model more than once per process is ``dpzoo``'s;
 ``dpzoo_cold`` is the first load in a process.
 

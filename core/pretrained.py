@@ -282,36 +282,24 @@ def _config(arch: str, config: dict[str, Any], overrides: dict[str, Any]):
 
 
 def _load(header: Header, arch: str, config: dict[str, Any], overrides: dict[str, Any]):
-    """Build ``arch`` and load every tensor of the file into it.
+    """Build ``arch`` without drawing initial parameters, then load every tensor of the file into it.
 
-    The module is built on PyTorch's ``meta`` device, which allocates and
-    initialises nothing, then takes the file's tensors as its own (``assign``),
-    so no random initialisation is drawn only to be overwritten. ``strict``
-    loading fills every parameter and persistent buffer or fails; a failure is
-    explained from the file's header: missing and unexpected keys, and shapes
-    that differ. A model whose constructor needs real tensors, or that keeps
-    non-persistent buffers, is built the ordinary way instead.
+    ``strict`` loading fills every parameter and persistent buffer or fails;
+    a failure is explained from the file's header: missing and unexpected
+    keys, and shapes that differ.
     """
-    import torch
     from safetensors.torch import load_file as read_tensors
 
+    from .lazy_init import parameter_init_skipped
+
     cls, cfg = _model_class(arch), _config(arch, config, overrides)
-    tensors = read_tensors(str(header.path))
+    with parameter_init_skipped():
+        model = cls(cfg)
     try:
-        with torch.device("meta"):
-            model = cls(cfg)
-    except Exception:  # noqa: BLE001 - the constructor computes with real values: build it normally
-        model = None
-    try:
-        if model is not None:
-            model.load_state_dict(tensors, strict=True, assign=True)
-            if any(t.is_meta for t in (*model.parameters(), *model.buffers())):
-                model = None  # a non-persistent buffer is not in the file
-        if model is None:
-            model = cls(cfg)
-            model.load_state_dict(tensors, strict=True)
+        # assign: the module takes the file's tensors themselves (no copy), in the dtypes they were published in
+        model.load_state_dict(read_tensors(str(header.path)), strict=True, assign=True)
     except RuntimeError as exc:
-        expected = {k: tuple(v.shape) for k, v in (model or cls(cfg)).state_dict().items()}
+        expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
         stored = {k: t.shape for k, t in header.tensors.items()}
         if expected == stored:
             raise

@@ -455,3 +455,24 @@ def test_verify_catches_a_card_whose_metric_the_weights_do_not_deliver(zoo_copy)
     assert any(p.startswith("test/accuracy: card 0.99900000, now 0.98055") for p in result.problems)
 
 
+def test_skipping_parameter_init_leaves_buffers_and_other_threads_alone():
+    from dpzoo.lazy_init import parameter_init_skipped
+
+    original = torch.nn.init.kaiming_uniform_
+    seen = {}
+
+    def other_thread():
+        layer = torch.nn.Linear(4, 4)
+        torch.nn.init.zeros_(layer.weight)
+        seen["other"] = bool((layer.weight == 0).all())
+
+    with parameter_init_skipped():
+        buffer = torch.full((3,), 5.0)
+        torch.nn.init.zeros_(buffer)
+        parameter = torch.nn.Parameter(torch.full((3,), 5.0))
+        torch.nn.init.zeros_(parameter)
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+    assert (buffer == 0).all() and (parameter == 5).all() and seen["other"]
+    assert torch.nn.init.kaiming_uniform_ is original
