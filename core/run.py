@@ -136,6 +136,14 @@ def new_run_dir(logdir: str, run_name: str | None, default: str) -> Path:
     return path
 
 
+def find_run(run: str | Path, logdir: str | Path = "runs") -> Path:
+    """A run directory given as a path, or as a run name under ``logdir``."""
+    for candidate in (Path(run), Path(logdir) / run):
+        if (candidate / "config.json").exists():
+            return candidate
+    raise ConfigError(f"no run {str(run)!r}: neither {run} nor {Path(logdir) / run} holds a dpzoo run (config.json)")
+
+
 def load_run_config(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / "config.json"
     if not path.exists():
@@ -153,8 +161,9 @@ def train(
 ) -> RunResult:
     """Train the named model on the named data; see the module docstring for the layout."""
     if resume is not None:
-        saved = load_run_config(resume)
         overrides = config.model_dump(exclude_unset=True) if isinstance(config, BaseModel) else (config or {})
+        resume = find_run(resume, overrides.get("logdir", "runs"))
+        saved = load_run_config(resume)
         config = merge({k: v for k, v in saved.items() if k in RunConfig.model_fields}, overrides)
         command = saved.get("command", command)
     cfg = validate(RunConfig, config, "run")

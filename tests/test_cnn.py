@@ -312,3 +312,17 @@ def test_zoo_entries_meet_their_bars_and_beat_the_mlp(name, bar):
     assert card.command.startswith("dpzoo train --model " + name.split(".")[0])
     model = dpzoo.create_model(name, pretrained=True)
     assert not any(t.is_meta for t in (*model.parameters(), *model.buffers()))
+
+
+def test_a_training_run_writes_filters_and_confusion_matrix_to_tensorboard(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    result = dpzoo.train({"model": "cnn", "data": "digits", "trainer": {"max_steps": 20, "progress": False, "device": "cpu"},
+                          "logdir": str(tmp_path), "run_name": "media"})
+    events = EventAccumulator(str(result.run_dir), size_guidance={"images": 0, "tensors": 0})
+    events.Reload()
+    images = set(events.Tags()["images"])
+    assert {"media/first_layer_filters", "media/confusion_matrix"} <= images
+    confusion = events.Images("media/confusion_matrix")[-1]
+    assert confusion.step == 20 and confusion.width >= 10 and confusion.height >= 10
+    assert "media/confusion_matrix/text_summary" in events.Tags()["tensors"]

@@ -257,7 +257,7 @@ def test_resume_after_a_kill_is_bit_exact(tmp_path):
     with pytest.raises(Killed):
         dpzoo.train({**config, "run_name": "killed"}, callbacks=[kill_after_checkpoint])
     assert json.loads((tmp_path / "killed/checkpoints/last.json").read_text())["step"] == 25
-    resumed = dpzoo.train({}, resume=tmp_path / "killed")
+    resumed = dpzoo.train({"logdir": str(tmp_path)}, resume="killed")  # a run name under logdir, or a path
 
     assert resumed.metrics["step"] == straight.metrics["step"]
     a, b = load_file(tmp_path / "straight/model.safetensors"), load_file(tmp_path / "killed/model.safetensors")
