@@ -6,6 +6,7 @@ from typing import Any
 
 from . import plugin_manager
 from .config import validate
+from .errors import ConfigError
 from .registry import Entry
 
 
@@ -29,15 +30,9 @@ def make_config(kind: str, name: str, values: dict[str, Any] | None = None):
     cls = getattr(target, "Config", None)
     if cls is None:
         if values:
-            raise validate_error(kind, name, values)
+            raise ConfigError(f"{kind} {name!r} takes no options, got: {', '.join(sorted(values))}")
         return None
     return validate(cls, values or {}, f"{kind} {name!r}")
-
-
-def validate_error(kind: str, name: str, values: dict[str, Any]):
-    from .errors import ConfigError
-
-    return ConfigError(f"{kind} {name!r} takes no options, got: {', '.join(sorted(values))}")
 
 
 def create(kind: str, name: str, **overrides: Any) -> Any:

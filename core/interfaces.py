@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import torch
 from torch import Tensor, nn
 
 from .config import Config
@@ -160,7 +159,3 @@ class Metric:
 
     def __call__(self, output: Any, batch: Batch) -> Tensor:  # pragma: no cover - interface
         raise NotImplementedError
-
-
-def as_float_tensor(value: Any) -> Tensor:
-    return value if isinstance(value, Tensor) else torch.as_tensor(value, dtype=torch.float32)

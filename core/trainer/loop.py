@@ -297,7 +297,6 @@ class Trainer:
             values[key] = optimiser.param_groups[0]["lr"]
         if self.temperature is not None:
             values["train/temperature"] = self.temperature
-        self.last_training_values = values
         if self.logger is not None:
             self.logger.scalars(values, self.step)
         if progress is not None and "train/loss" in values:
