@@ -308,7 +308,7 @@ class Trainer:
             return None
         from tqdm.auto import tqdm
 
-        return tqdm(total=self.total_steps, initial=self.step, unit="step", dynamic_ncols=True)
+        return tqdm(total=self.total_steps, initial=self.step, unit="step")
 
     def _finish(self) -> dict[str, float]:
         self._log_training()
