@@ -105,7 +105,8 @@ class Trainer:
         self._per_step = {n: s for n, s in self.schedulers.items() if n not in self._plateau}
         self.scaler = torch.amp.GradScaler(self.device.type) if cfg.precision == "fp16" else None
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision)
-        self._autocast = (lambda: torch.autocast(self.device.type, dtype=dtype)) if dtype else contextlib.nullcontext
+        # None when off: the hot loop then skips the `with` altogether
+        self._autocast = (lambda: torch.autocast(self.device.type, dtype=dtype)) if dtype else None
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True)
         self.total_steps = total_steps(data.size("train"), cfg, self.distributed.world_size)
@@ -113,7 +114,7 @@ class Trainer:
             self._restore()
         if self.run_dir is not None and self.distributed.is_main:
             self.logger = RunLogger(self.run_dir, purge_step=self.step if resume else None)
-        # training values since the last log, detached: "loss", the loss's terms, ctx.log(...)
+        # training values since the last log: "loss", the loss's terms, ctx.log(...)
         self._pending: dict[str, list] = {"loss": []}
         self._pending_loss = self._pending["loss"]
         self._started = time.perf_counter()
@@ -129,7 +130,7 @@ class Trainer:
         """Mean loss, loss terms and metrics over a split (see ``evaluation.evaluate``)."""
         return evaluate(
             self.model, self.data, split, loss=self.loss, metrics=self.metrics,
-            batch_size=self.config.eval_batch_size, ctx=self.ctx, autocast=self._autocast,
+            batch_size=self.config.eval_batch_size, ctx=self.ctx, autocast=self._autocast or contextlib.nullcontext,
         )
 
     @torch.no_grad()
@@ -138,7 +139,7 @@ class Trainer:
         self.model.eval()
         outputs, targets = [], []
         for batch in self.data.batches(split, self.config.eval_batch_size):
-            with self._autocast():
+            with (self._autocast or contextlib.nullcontext)():
                 outputs.append(self.model(batch))
             targets.append(batch[target])
         self.model.train(was_training)
@@ -186,11 +187,17 @@ class Trainer:
             if out is not None:
                 self._remember(LossOutput.of(out))
         else:
-            with self._autocast():
+            if self._autocast is None:
                 output = self._forward(batch)
-                loss = LossOutput.of(self.loss(output, batch))
+                loss = self.loss(output, batch)
+            else:
+                with self._autocast():
+                    output = self._forward(batch)
+                    loss = self.loss(output, batch)
+            if type(loss) is not LossOutput:
+                loss = LossOutput.of(loss)
             self._optimise("model", loss.total)
-            self._pending_loss.append(loss.total.detach())
+            self._pending_loss.append(loss.total)  # detached when logged: no per-step work
             if loss.terms:
                 self._remember_terms(loss.terms)
         if self.scaler is not None:
@@ -274,21 +281,23 @@ class Trainer:
 
     # -- logging -------------------------------------------------------------------
     def _remember(self, loss: LossOutput) -> None:
-        self._pending_loss.append(loss.total.detach())
+        self._pending_loss.append(loss.total)
         self._remember_terms(loss.terms)
 
     def _remember_terms(self, values: dict[str, Any]) -> None:
         for name, value in values.items():
-            self._pending.setdefault(name, []).append(value.detach() if isinstance(value, Tensor) else value)
+            self._pending.setdefault(name, []).append(value)
+
+    def _mean(self, values: list) -> Tensor:
+        return torch.stack(
+            [v.detach().float() if isinstance(v, Tensor) else torch.tensor(float(v), device=self.device) for v in values]
+        ).mean()
 
     def _log_training(self, progress=None) -> None:
         names = [name for name, items in self._pending.items() if items]
         if not names:
             return
-        means = [
-            torch.stack([torch.as_tensor(v, device=self.device).float() for v in self._pending[name]]).mean()
-            for name in names
-        ]
+        means = [self._mean(self._pending[name]).to(self.device) for name in names]
         values = {f"train/{name}": value for name, value in zip(names, torch.stack(means).tolist())}  # one sync
         for items in self._pending.values():
             items.clear()
