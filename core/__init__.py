@@ -58,7 +58,9 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'dpzoo' has no attribute {name!r}")
-    return getattr(import_module(f"{__name__}.{module}"), name)
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # once imported, a plain attribute: `dpzoo.LossOutput` in a loss's hot path costs nothing
+    return value
 
 
 def list_plugins() -> list[dict[str, Any]]:

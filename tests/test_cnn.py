@@ -326,3 +326,40 @@ def test_a_training_run_writes_filters_and_confusion_matrix_to_tensorboard(tmp_p
     confusion = events.Images("media/confusion_matrix")[-1]
     assert confusion.step == 20 and confusion.width >= 10 and confusion.height >= 10
     assert "media/confusion_matrix/text_summary" in events.Tags()["tensors"]
+
+
+@pytest.mark.slow
+def test_a_deep_plain_network_trains_far_worse_than_the_resnet_of_equal_depth():
+    """Chapter 7's degradation problem: at depth 56 the plain stack barely trains; the ResNet does.
+
+    Same initial weights, batches and optimiser; only the identity shortcut differs
+    (benchmarks/plain_vs_residual.py prints the whole curves).
+    """
+    import torch.nn.functional as F
+
+    dataset = dpzoo.create("dataset", "digits")
+    train = dataset.load()["train"].with_format("torch")[:]
+    x, y = train["x"], train["y"]
+    final = {}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small convolutions: one thread is several times faster than two
+    try:
+        for shortcut in (True, False):
+            torch.manual_seed(0)
+            model = dpzoo.create_model("resnet", input_shape=[1, 8, 8], num_classes=10, blocks=[9, 9, 9], shortcut=shortcut)
+            assert model.depth == 56
+            optimiser = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+            order = torch.Generator().manual_seed(0)
+            losses = []
+            for _ in range(80):
+                index = torch.randint(len(y), (64,), generator=order)
+                loss = F.cross_entropy(model({"x": x[index]}), y[index])
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                losses.append(loss.item())
+            final[shortcut] = sum(losses[-20:]) / 20
+    finally:
+        torch.set_num_threads(threads)
+    assert final[False] > 1.5  # the plain network is still near chance (ln 10 = 2.30)
+    assert final[True] < 0.5 * final[False]

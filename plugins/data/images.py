@@ -36,6 +36,8 @@ class ImageClassification(dpzoo.Dataset):
 
     def transform(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         x = batch["x"]
+        if x.is_floating_point() and not self.config.normalise:
+            return batch  # already floats in [0, 1] (digits): nothing to do on each batch
         if not x.is_floating_point():
             x = x.float() / self.pixel_max
         if self.config.normalise:
