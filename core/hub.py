@@ -30,13 +30,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .files import sha256_file
+from .files import CHUNK, sha256_file
 from .errors import DpzooError, IntegrityError
 
 SCHEMES = ("https://", "http://", "file://")
 TIMEOUT_S = 30.0
 RACY_S = 2.0
-CHUNK = 1 << 20
 
 _remembered: dict[tuple, Any] = {}
 

@@ -30,7 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from . import components
 from .config import merge, validate
 from .errors import ConfigError
-from .trainer import InMemorySplits, TrainConfig, Trainer, fingerprint, total_steps
+from .fingerprint import fingerprint
+from .trainer import InMemorySplits, TrainConfig, Trainer, total_steps
 from .files import atomic_save_tensors, atomic_write_bytes
 
 

@@ -34,7 +34,8 @@ def load_data(section: dict[str, Any], splits: list[str]) -> SplitData:
     import torch
 
     from .components import create
-    from .trainer import InMemorySplits, fingerprint
+    from .fingerprint import fingerprint
+    from .trainer import InMemorySplits
 
     options = {k: v for k, v in section.items() if k != "name"}
     dataset = create("dataset", section["name"], **options)

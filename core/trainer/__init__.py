@@ -2,7 +2,8 @@
 
 from .config import EarlyStopping, TemperatureSchedule, TrainConfig
 from .context import StepContext
-from .data import InMemorySplits, fingerprint
+from ..fingerprint import fingerprint
+from .data import InMemorySplits
 from .evaluation import evaluate
 from .loop import Trainer, total_steps
 

@@ -21,7 +21,7 @@ from safetensors.torch import load_file
 from torch import Tensor
 
 from ..errors import IntegrityError
-from ..files import atomic_save_tensors, atomic_write_bytes, sha256_file  # noqa: F401  (re-exported)
+from ..files import atomic_save_tensors, atomic_write_bytes, sha256_file
 
 LAST = "last.json"
 _STEP_FILE = re.compile(r"step-(\d+)\.(safetensors|json)$")

@@ -14,7 +14,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..fingerprint import fingerprint  # noqa: F401  (re-exported: dpzoo.trainer.fingerprint)
 from ..tables import to_arrays
 
 Columns = dict[str, Tensor]

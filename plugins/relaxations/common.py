@@ -1,4 +1,4 @@
-"""What every relaxation here shares: a default temperature and an exact straight-through."""
+"""What every relaxation here shares: a default temperature tau from the config."""
 
 from __future__ import annotations
 
@@ -21,12 +21,5 @@ class TemperatureRelaxation(dpzoo.Relaxation):
         return self.config.tau if tau is None else tau
 
     def straight_through(self, x: Tensor, tau: float | Tensor | None = None) -> Tensor:
-        """Forward ``hard(x)``, backward the gradient of ``soft(x, tau)``.
-
-        Written hard + (soft - stopgrad(soft)) rather than the book's
-        soft + stopgrad(hard - soft): the gradients are the same, but
-        soft - soft is exactly zero while soft + (hard - soft) can be off from
-        hard by a rounding error, and the forward value should be hard, exactly.
-        """
-        soft = self.soft(x, tau)
-        return self.hard(x).detach() + (soft - soft.detach())
+        """``dpzoo.Relaxation.straight_through`` at the configured tau when none is given."""
+        return super().straight_through(x, tau)
