@@ -82,6 +82,7 @@ class Trainer:
         self._stop = False
         self._checkpoint_due = False
         self._media_step: int | None = None
+        self._logged_step: int | None = None
 
     # -- public ----------------------------------------------------------------
     def fit(
@@ -341,6 +342,9 @@ class Trainer:
         ).mean()
 
     def _log_training(self, progress=None) -> None:
+        if self._logged_step == self.step:  # the end of a run that just logged
+            return
+        self._logged_step = self.step
         names = [name for name, items in self._pending.items() if items]
         values: dict[str, float] = {}
         if names:
@@ -348,8 +352,6 @@ class Trainer:
             values = {f"train/{name}": value for name, value in zip(names, torch.stack(means).tolist())}  # one sync
             for items in self._pending.values():
                 items.clear()
-        elif not self.schedule_values:
-            return
         for name, optimiser in self.optimisers.items():
             key = "train/lr" if len(self.optimisers) == 1 else f"train/lr/{name}"
             values[key] = optimiser.param_groups[0]["lr"]
@@ -437,4 +439,5 @@ class Trainer:
         self.step, self.epoch, self.batch_in_epoch = progress["step"], progress["epoch"], progress["batch_in_epoch"]
         self._best, self._bad_evaluations, self._stop = progress["best"], progress["bad_evaluations"], progress["stop"]
         self.schedule_values = {n: v for n, v in progress["schedules"].items() if n in self.schedules}
+        self._logged_step = self.step  # logged (or lost with the killed process) before the checkpoint
         self._set_schedule_attributes()

@@ -94,11 +94,12 @@ class Stepper:
                 scaler.unscale_(optimiser)
             nn.utils.clip_grad_norm_(params, self.grad_clip)
         if scaler is not None:
-            scaler.step(optimiser)
-            scaler.update()
+            scaler.step(optimiser)  # skipped by the scaler itself when a gradient is inf/NaN
+            self.steps[name] += 1
+            scaler.update()  # once per real step: the scale changes only between this optimiser's windows
         else:
             optimiser.step()
-        self.steps[name] += 1
+            self.steps[name] += 1
         scheduler = self.schedulers.get(name)
         if scheduler is not None:
             scheduler.step()
