@@ -427,7 +427,13 @@ class Trainer:
         if self.run_dir is None:
             raise ConfigError("resume needs the run directory")
         _, state = load_checkpoint(self.run_dir / "checkpoints")
-        self.model.load_state_dict(state["model"])
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError as exc:
+            raise ConfigError(
+                f"the checkpoint in {self.run_dir} does not fit this model ({str(exc).splitlines()[0]}); "
+                "resume with the model options the run was started with, or start a new run"
+            ) from None
         self.stepper.load_state_dict(state["stepper"])
         for name, scheduler in self._plateau.items():
             scheduler.load_state_dict(state["plateau"][name])
