@@ -84,7 +84,7 @@ def test_installed_example_is_listed_with_what_it_registers(example_site):
     assert example["module"] == "dpzoo_plugin_example.plugin"
     assert example["distribution"] == "dpzoo-plugin-example"
     assert example["version"] == "0.1.0"
-    assert example["registers"] == {"model": ["tiny_mlp"], "dataset": ["two_moons"]}
+    assert example["registers"] == {"model": ["tiny_gan", "tiny_mlp"], "dataset": ["two_moons"]}
 
 
 def test_shared_environment_is_untouched(example_site):
