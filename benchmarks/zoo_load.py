@@ -12,7 +12,7 @@ For each shipped entry, in one process, three ways to get the same model:
   load, so the whole file is hashed every time (a process's first load).
 
 dpzoo builds the architecture without drawing its initial parameters (see
-``dpzoo.lazy_init``) and takes the file's tensors as its parameters without
+``dpzoo.pretrained.lazy_init``) and takes the file's tensors as its parameters without
 copying them, skipping the random initialisation that ``by_hand`` pays for and
 then overwrites; that is where it earns back its checks. The ratio that
 matters for users who load a model more than once per process is ``dpzoo``'s;
@@ -36,7 +36,9 @@ import torch
 from safetensors.torch import load_file
 
 import dpzoo
-from dpzoo import hub, pretrained
+from dpzoo import pretrained
+from dpzoo.pretrained import entries
+from dpzoo.pretrained import sources as hub
 
 
 def arm_by_hand(name: str, model_cls, config: dict, path: str):
@@ -66,7 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    names = args.names or [w.name for w in pretrained.catalogue() if w.source == pretrained.SHIPPED]
+    names = args.names or [w.name for w in pretrained.catalogue() if w.source == entries.SHIPPED]
     setups = {}
     for name in names:
         card = dpzoo.model_card(name)

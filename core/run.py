@@ -31,6 +31,7 @@ from . import components
 from .config import merge, validate
 from .errors import ConfigError
 from .fingerprint import fingerprint
+from .provenance import environment, version
 from .trainer import InMemorySplits, TrainConfig, Trainer, total_steps
 from .files import atomic_save_tensors, atomic_write_bytes
 
@@ -101,17 +102,8 @@ def _component(kind: str, section: Section, fill: dict[str, Any] | None = None) 
     for config fields the user left unset.
     """
     target = components.get(kind, section.name).load()
-    options = section.options
-    cls = getattr(target, "Config", None)
-    if cls is None:
-        if options:
-            raise ConfigError(f"{kind} {section.name!r} takes no options, got: {', '.join(sorted(options))}")
-        return target, None, {"name": section.name}
-    for key, value in (fill or {}).items():
-        if key in cls.model_fields and options.get(key) is None:
-            options[key] = value
-    config = validate(cls, options, f"{kind} {section.name!r}")
-    return target, config, {"name": section.name, **config.model_dump(mode="json")}
+    config = components.make_config(kind, section.name, section.options, fill)
+    return target, config, {"name": section.name, **(config.model_dump(mode="json") if config is not None else {})}
 
 
 def _build(kind: str, section: Section) -> tuple[Any, dict[str, Any]]:
@@ -221,10 +213,10 @@ def train(
         record = {
             **resolved,
             "command": command,
-            "dpzoo_version": _version(),
+            "dpzoo_version": version(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "data_fingerprints": {split: fingerprint(columns) for split, columns in data.splits.items()},
-            "environment": environment(trainer.device),
+            "environment": environment(trainer.device.type),
         }
         atomic_write_bytes(run_dir / "config.json", json.dumps(record, indent=2).encode())
 
@@ -248,19 +240,3 @@ def _default_loss(model, dataset, manual: bool) -> Section | None:
     if name is None and not manual:
         raise ConfigError("no loss given and neither the model nor the data names a default: pass --loss NAME")
     return Section(name=name) if name else None
-
-
-def environment(device: torch.device) -> dict[str, Any]:
-    """What bitwise-repeatable training depends on besides the seed and the config."""
-    return {
-        "torch": torch.__version__.split("+")[0],
-        "threads": torch.get_num_threads(),
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "device": device.type,
-    }
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__

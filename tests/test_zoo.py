@@ -22,11 +22,13 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import dpzoo
-from dpzoo import hub, pretrained
-from dpzoo.card import read_card
+from dpzoo import pretrained
 from dpzoo.errors import AmbiguousNameError, ConfigError, IntegrityError, UnknownNameError
-from dpzoo.hub import OfflineError
-from dpzoo.safetensors_file import read_header, tensors_sha256
+from dpzoo.pretrained import entries
+from dpzoo.pretrained import sources as hub
+from dpzoo.pretrained.card import read_card
+from dpzoo.pretrained.safetensors_file import read_header, tensors_sha256
+from dpzoo.pretrained.sources import OfflineError
 
 ZOO = pretrained.zoo_dir()
 INDEX = json.loads((ZOO / "index.json").read_text())["entries"]
@@ -38,7 +40,7 @@ def zoo_copy(tmp_path, monkeypatch) -> Path:
     """A copy of the shipped zoo that the test may damage; ``dpzoo`` reads it instead."""
     copy = tmp_path / "zoo"
     shutil.copytree(ZOO, copy, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    monkeypatch.setattr(pretrained, "zoo_dir", lambda: copy)
+    monkeypatch.setattr(entries, "zoo_dir", lambda: copy)
     return copy
 
 
@@ -103,10 +105,41 @@ def test_first_entries_are_shipped_and_listed():
     assert dpzoo.list_models("cnn.nothing*", pretrained=True) == []
 
 
-def test_listing_pretrained_imports_no_torch():
-    code = "import sys, dpzoo; print(dpzoo.list_models(pretrained=True)); print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
-    assert "mlp.digits" in out and out.strip().endswith("False")
+def test_list_components_pretrained_is_what_dpzoo_list_shows(plugin, capsys):
+    from dpzoo.cli import main
+
+    row = INDEX["mlp.digits"]
+    name = plugin(("mlp.digits", (ZOO / row["file"]).as_uri(), {"sha256": row["sha256"], "size": row["size"]}))
+    assert main(["list", "--kind", "pretrained", "--json"]) == 0
+    shown = sorted(r["name"] for r in json.loads(capsys.readouterr().out))
+    assert dpzoo.list_components("pretrained") == dpzoo.list_models(pretrained=True) == shown
+    assert {"zoo:mlp.digits", f"{name}:mlp.digits", "cnn.digits"} <= set(shown)  # a clash is shown qualified
+
+
+@pytest.mark.parametrize(
+    "text, parsed",
+    [
+        ("mlp.digits", (None, "mlp", "digits")),
+        ("zoo:mlp.digits", ("zoo", "mlp", "digits")),
+        ("my-plugin:resnet.mnist.v2", ("my-plugin", "resnet", "mnist.v2")),
+        ("mlp", (None, "mlp", "")),
+    ],
+)
+def test_one_reading_of_arch_tag_names(text, parsed):
+    from dpzoo.registry import ZooName
+
+    name = ZooName.parse(text)
+    assert tuple(name) == parsed and name.entry == text.rpartition(":")[2]
+    assert name.is_entry == bool(parsed[2])
+
+
+def test_a_qualified_name_loads_a_local_file_for_its_arch(tmp_path):
+    """``zoo:mlp.digits`` names the arch ``mlp`` wherever a name is read, a local file's check included."""
+    path = tmp_path / "mine.safetensors"
+    shutil.copy(ZOO / "mlp.digits.safetensors", path)
+    assert same_weights(dpzoo.create_model("zoo:mlp.digits", pretrained=path), load_file(str(path)))
+    with pytest.raises(ConfigError, match="holds weights for 'mlp'"):
+        dpzoo.create_model("zoo:cnn.digits", pretrained=path)
 
 
 def test_create_model_by_name_loads_the_shipped_file():
@@ -174,14 +207,12 @@ def test_index_records_each_files_hash_size_and_headline(name):
 
 
 @pytest.mark.parametrize("name", SHIPPED)
-def test_every_shipped_entry_reproduces_its_card(name, monkeypatch):
+def test_every_shipped_entry_reproduces_its_card(name, monkeypatch, request):
     """Re-evaluate each card metric on its recorded split (fingerprint checked) within card.tolerance."""
-    from dpzoo.plugins.data.mnist import DATA_DIR_VARIABLE
-    from dpzoo.verify import verify
+    from dpzoo.pretrained.verify import verify
 
-    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
-    if not os.environ.get(DATA_DIR_VARIABLE) and shared.is_dir():
-        monkeypatch.setenv(DATA_DIR_VARIABLE, str(shared))
+    if dpzoo.model_card(name).data.name == "mnist":
+        request.getfixturevalue("mnist_dir")  # $DPZOO_DATA_DIR/mnist, or a skip that says so
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # never reach for the network in a test
     (result,) = verify(name)
     if result.status == "skipped":
@@ -207,7 +238,7 @@ def test_a_flipped_byte_is_refused_with_both_hashes(zoo_copy):
 
 
 def test_verify_hashes_in_full_even_when_the_mtime_was_put_back(zoo_copy):
-    from dpzoo.verify import verify
+    from dpzoo.pretrained.verify import verify
 
     path = zoo_copy / "mlp.digits.safetensors"
     stat = os.stat(path)
@@ -401,7 +432,7 @@ def test_rebuilding_a_digits_entry_from_its_card_gives_the_same_weights(name, tm
     is asserted only where those match the card's; elsewhere the test accuracy
     must agree to within 0.01 (about 3 of the 360 test images).
     """
-    from dpzoo.publish import rebuild
+    from dpzoo.pretrained.rebuild import rebuild
 
     card = dpzoo.model_card(name)
     report = rebuild(name, tmp_path / "out")
@@ -418,7 +449,7 @@ def test_rebuilding_a_digits_entry_from_its_card_gives_the_same_weights(name, tm
 
 def test_publish_writes_a_card_an_index_row_and_a_readme(tmp_path, capsys):
     from dpzoo.cli import main
-    from dpzoo.publish import publish
+    from dpzoo.pretrained.publish import publish
 
     run = dpzoo.train(
         {"model": {"name": "mlp", "hidden": [16]}, "data": "digits", "trainer": {"epochs": 1, "device": "cpu"},
@@ -441,7 +472,7 @@ def test_publish_writes_a_card_an_index_row_and_a_readme(tmp_path, capsys):
 
 
 def test_verify_catches_a_card_whose_metric_the_weights_do_not_deliver(zoo_copy):
-    from dpzoo.verify import verify
+    from dpzoo.pretrained.verify import verify
 
     path = zoo_copy / "mlp.digits.safetensors"
     card = read_card(path)
@@ -456,7 +487,7 @@ def test_verify_catches_a_card_whose_metric_the_weights_do_not_deliver(zoo_copy)
 
 
 def test_skipping_parameter_init_leaves_buffers_and_other_threads_alone():
-    from dpzoo.lazy_init import parameter_init_skipped
+    from dpzoo.pretrained.lazy_init import parameter_init_skipped
 
     original = torch.nn.init.kaiming_uniform_
     seen = {}

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import hub
+from ..errors import DpzooError, IntegrityError
+from . import entries, loading, sources
 from .card import ModelCard
-from .errors import IntegrityError
+from .safetensors_file import tensors_sha256
 
 CPU_PRECISION = "32"
 
@@ -33,9 +34,9 @@ def load_data(section: dict[str, Any], splits: list[str]) -> SplitData:
     """The dataset of a resolved ``data`` section; ``splits`` are read into CPU tensors."""
     import torch
 
-    from .components import create
-    from .fingerprint import fingerprint
-    from .trainer import InMemorySplits
+    from ..components import create
+    from ..fingerprint import fingerprint
+    from ..trainer import InMemorySplits
 
     options = {k: v for k, v in section.items() if k != "name"}
     dataset = create("dataset", section["name"], **options)
@@ -57,8 +58,8 @@ def load_data(section: dict[str, Any], splits: list[str]) -> SplitData:
 
 def evaluate_on_cpu(model, run: dict[str, Any], data, split: str, batch_size: int) -> dict[str, float]:
     """``{"split/name": value}`` for the run's loss (and its terms) and metrics."""
-    from .components import create
-    from .trainer import evaluate
+    from ..components import create
+    from ..trainer import evaluate
 
     loss_section = run.get("loss")
     loss = None
@@ -82,21 +83,15 @@ class VerifyResult:
 
 def verify(name: str | None = None, evaluate: bool = True) -> list[VerifyResult]:
     """Check every pretrained entry (or ``name``): full sha256, size, card, tensors, metrics."""
-    from . import pretrained
-
-    hub.forget_hashes()  # hash every file in full
-    entries = [pretrained.resolve(name)] if name else pretrained.catalogue()
-    return [verify_entry(w, evaluate) for w in entries]
+    sources.forget_hashes()  # hash every file in full
+    chosen = [entries.resolve(name)] if name else entries.catalogue()
+    return [verify_entry(w, evaluate) for w in chosen]
 
 
 def verify_entry(weights, evaluate: bool = True) -> VerifyResult:
-    from . import pretrained
-    from .errors import DpzooError
-    from .safetensors_file import tensors_sha256
-
-    result = VerifyResult(weights.name if weights.source == pretrained.SHIPPED else weights.qualified_name)
+    result = VerifyResult(weights.name if weights.source == entries.SHIPPED else weights.qualified_name)
     try:
-        header, card = pretrained._verified(weights)
+        header, card = loading._verified(weights)
         actual = tensors_sha256(header.path, header)
         if actual != card.weights_sha256:
             result.fail(f"tensors sha256 {actual} differs from the card's weights_sha256 {card.weights_sha256}")
@@ -106,7 +101,7 @@ def verify_entry(weights, evaluate: bool = True) -> VerifyResult:
         return result
     if evaluate:
         try:
-            model = pretrained._load(header, card.arch, card.config, {})
+            model = loading._load(header, card.arch, card.config, {})
             check_metrics(model, card, result)
         except FileNotFoundError as exc:  # the data is not on this machine
             result.status, result.problems = "skipped", [f"metrics not re-checked: {exc}"]

@@ -30,8 +30,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .files import CHUNK, sha256_file
-from .errors import DpzooError, IntegrityError
+from ..env import env_flag
+from ..errors import DpzooError, IntegrityError
+from ..files import CHUNK, sha256_file
+from ..provenance import version
 
 SCHEMES = ("https://", "http://", "file://")
 TIMEOUT_S = 30.0
@@ -58,7 +60,7 @@ def cache_dir() -> Path:
 
 
 def offline() -> bool:
-    return os.environ.get("DPZOO_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+    return env_flag("DPZOO_OFFLINE")
 
 
 def remembered(path: Path, what: str, compute, stat: os.stat_result | None = None):
@@ -143,10 +145,8 @@ def fetch(url: str, sha256: str, size: int | None, filename: str) -> Path:
 
 def _download(url: str, tmp: Path, size: int | None) -> tuple[str, int]:
     """Stream ``url`` into ``tmp``: (sha256, bytes). Stops early if it exceeds ``size``."""
-    from . import __version__
-
     digest, count = hashlib.sha256(), 0
-    request = urllib.request.Request(url, headers={"User-Agent": f"dpzoo/{__version__}"})
+    request = urllib.request.Request(url, headers={"User-Agent": f"dpzoo/{version()}"})
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response, open(tmp, "wb") as handle:
             for chunk in iter(lambda: response.read(CHUNK), b""):

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import IntegrityError
+from ..errors import IntegrityError
 from .safetensors_file import Header, read_header
 
 CARD_KEY = "dpzoo.card"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import IntegrityError
+from ..errors import IntegrityError
 
 MAX_HEADER = 100 * 1024 * 1024  # the limit the safetensors library enforces
 DTYPE_BYTES = {

@@ -46,7 +46,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .publish import rebuild
+    from .rebuild import rebuild
 
     report = rebuild(args.name, args.out, announce=lambda run_dir, _: print(f"training into {run_dir}", flush=True))
     print(f"rebuilt {report.card.name} in {report.seconds:.1f} s with: {report.card.command}")
