@@ -38,14 +38,19 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def temporary_beside(path: Path) -> tuple[int, Path]:
-    """A new, empty file next to ``path`` that only this call created: (descriptor, its path)."""
-    while True:
+def temporary_beside(path: Path, attempts: int = 16) -> tuple[int, Path]:
+    """A new, empty file next to ``path`` that only this call created: (descriptor, its path).
+
+    A name that exists already (a file or a planted symlink) is never opened:
+    another is drawn, ``attempts`` times at most, then ``FileExistsError``.
+    """
+    for _ in range(attempts):
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
         try:
             return os.open(tmp, _EXCLUSIVE, 0o666), tmp  # 0o666 less the umask, as open(path, "w") gives
-        except FileExistsError:  # pragma: no cover - 64 random bits taken: draw again
+        except FileExistsError:
             continue
+    raise FileExistsError(f"no free temporary name beside {path} after {attempts} attempts (files planted there?)")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

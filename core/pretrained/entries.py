@@ -1,27 +1,73 @@
 """The catalogue of pretrained entries: the shipped index and the plugins' registrations.
 
-Listing reads only ``index.json`` and the registry: no torch import, no weights read.
+``index.json`` is validated with a schema before use: every ``file`` is a
+plain file name inside the zoo directory (no separator, no ``..``, not
+absolute), every entry has its sha256 and size. A plugin's registration needs
+a URL, the file's sha256 and its size. Listing reads only the index and the
+registry: no torch import, no weights read, nothing remembered between calls.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
-import os
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
 from ..components import registry
-from ..errors import AmbiguousNameError, DpzooError, UnknownNameError
+from ..errors import AmbiguousNameError, DpzooError, IntegrityError, UnknownNameError
 from ..registry import ZooName
 from . import sources
 
 INDEX = "index.json"
 SHIPPED = "zoo"  # the source name of the weights shipped with dpzoo
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+SHA256 = r"^[0-9a-f]{64}$"
+
+
+class Headline(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(description="The card's headline metric, e.g. 'test/accuracy'")
+    value: float = Field(description="Its value on the card")
+
+    def text(self) -> str:
+        return f"{self.name} {self.value:.4f}"
+
+
+class IndexRow(BaseModel):
+    """One entry of ``index.json``: what the index vouches for about one file."""
+
+    model_config = ConfigDict(extra="forbid")
+    file: str = Field(description="File name inside the zoo directory")
+    sha256: str = Field(pattern=SHA256, description="sha256 of the whole file")
+    size: int = Field(ge=0, description="Size of the file in bytes")
+    default: bool = Field(False, description="Whether this is its architecture's default tag")
+    summary: str = Field("", description="One line saying what the weights are (the card's summary)")
+    headline: Headline | None = Field(None, description="The card's headline metric")
+
+    @field_validator("file")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if value in {"", ".", ".."} or "/" in value or "\\" in value or "\0" in value:
+            raise ValueError(f"{value!r} is not a plain file name inside the zoo directory")
+        return value
+
+
+class Index(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    format: int = Field(1, description="Index format version")
+    entries: dict[str, IndexRow] = Field({}, description="arch.tag -> its row")
+
+    @field_validator("entries")
+    @classmethod
+    def _entry_names(cls, value: dict[str, IndexRow]) -> dict[str, IndexRow]:
+        bad = [name for name in value if not ZooName.parse(name).is_entry or ZooName.parse(name).source]
+        if bad:
+            raise ValueError(f"entry names must be arch.tag, got {bad}")
+        return value
 
 
 class UnknownPretrainedError(UnknownNameError):
@@ -33,15 +79,15 @@ class UnknownPretrainedError(UnknownNameError):
 
 @dataclass(frozen=True)
 class Weights:
-    """Where one pretrained entry lives and how to check it."""
+    """Where one pretrained entry lives and what its index row or registration vouches for."""
 
     name: str  # arch.tag
     source: str  # "zoo" or the registering plugin
     location: str  # a file path (shipped) or a URL
     sha256: str
-    size: int | None
+    size: int
     summary: str = ""
-    headline: str = ""
+    headline: Headline | None = None
     default: bool = False
 
     @property
@@ -56,11 +102,11 @@ class Weights:
     def is_url(self) -> bool:
         return self.location.startswith(sources.SCHEMES)
 
-    def local_path(self) -> str:
-        """The file on disk, downloading it into the cache first for a URL."""
-        if not self.is_url:
-            return self.location
-        return str(sources.fetch(self.location, self.sha256, self.size, f"{self.name}-{self.sha256[:16]}.safetensors"))
+    def read(self) -> bytes:
+        """The file's bytes, read once and checked against the recorded size and sha256 (downloaded first for a URL)."""
+        if self.is_url:
+            return sources.fetch(self.location, self.sha256, self.size, self.qualified_name)
+        return sources.read_verified(self.location, self.sha256, self.size, self.qualified_name)
 
 
 # -- the catalogue --------------------------------------------------------------
@@ -73,36 +119,38 @@ def zoo_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))).absolute()
 
 
-def read_index(directory: Path) -> dict[str, Any]:
+# index.json's bytes -> its validated Index; keyed by the bytes themselves, so it cannot disagree with them
+_indexes: dict[bytes, Index] = {}
+
+
+def read_index(directory: Path) -> Index:
+    """``directory/index.json``, read on every call and validated (an empty index when there is none).
+
+    The ``Index`` may be shared with other callers: copy it before changing it.
+    """
     path = directory / INDEX
-    if not path.exists():
-        return {"format": 1, "entries": {}}
-    return json.loads(path.read_text())
-
-
-def _headline_text(headline: Any) -> str:
-    if isinstance(headline, dict) and "name" in headline:
-        return f"{headline['name']} {headline['value']:.4f}"
-    return str(headline or "")
-
-
-def _shipped() -> tuple[Weights, ...]:
-    directory = zoo_dir()
-
-    def read() -> tuple[Weights, ...]:
-        return tuple(
-            Weights(
-                name, SHIPPED, str(directory / row["file"]), row["sha256"], row.get("size"),
-                row.get("summary", ""), _headline_text(row.get("headline")), bool(row.get("default")),
-            )
-            for name, row in read_index(directory)["entries"].items()
-        )
-
     try:
-        stat = os.stat(directory / INDEX)
+        text = path.read_bytes()
     except FileNotFoundError:
-        return ()
-    return sources.remembered(directory / INDEX, "index", read, stat)
+        return Index()
+    if text in _indexes:
+        return _indexes[text]
+    try:
+        index = _indexes[text] = Index.model_validate(json.loads(text))
+        return index
+    except (ValueError, RecursionError) as exc:  # ValidationError is a ValueError
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3]
+        ) if isinstance(exc, ValidationError) else str(exc)
+        raise IntegrityError(f"{path} is not a valid zoo index ({detail}); reinstall dpzoo or republish it") from None
+
+
+def _shipped() -> list[Weights]:
+    directory = zoo_dir()
+    return [
+        Weights(name, SHIPPED, str(directory / row.file), row.sha256, row.size, row.summary, row.headline, row.default)
+        for name, row in read_index(directory).entries.items()
+    ]
 
 
 def _registered() -> list[Weights]:
@@ -111,23 +159,19 @@ def _registered() -> list[Weights]:
     out = []
     for entry in registry().entries("pretrained"):
         info = entry.info
-        problem = None
+        try:
+            row = IndexRow(file="registered", **{k: v for k, v in info.items() if k in IndexRow.model_fields})
+            problem = None
+        except ValidationError as exc:
+            row, problem = None, f"it needs sha256=<64 lowercase hex digits> and size=<bytes> of the file ({exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']})"
         if not ZooName.parse(entry.name).is_entry:
             problem = "its name is not of the form arch.tag"
         elif not isinstance(entry.target, str) or not entry.target.startswith(sources.SCHEMES):
             problem = f"its target must be a URL starting with {', '.join(sources.SCHEMES)}"
-        elif not _SHA256.match(str(info.get("sha256", ""))):
-            problem = "it needs sha256=<64 lowercase hex digits> of the file"
         if problem:
             warnings.warn(f"plugin {entry.plugin!r} registered pretrained {entry.name!r}, skipped: {problem}", stacklevel=2)
             continue
-        size = info.get("size")
-        out.append(
-            Weights(
-                entry.name, entry.plugin, entry.target, info["sha256"], int(size) if size is not None else None,
-                str(info.get("summary", "")), _headline_text(info.get("headline")), bool(info.get("default")),
-            )
-        )
+        out.append(Weights(entry.name, entry.plugin, entry.target, row.sha256, row.size, row.summary, row.headline, row.default))
     return out
 
 
@@ -163,7 +207,7 @@ def is_pretrained_name(name: str) -> bool:
     return not any(name in (e.name, e.qualified_name) for e in registry().entries("model"))
 
 
-def list_rows(pattern: str = "*") -> list[dict[str, str]]:
+def list_rows(pattern: str = "*") -> list[dict[str, Any]]:
     """What ``dpzoo list --pretrained`` shows: name, headline metric, summary, source.
 
     An entry is named as it resolves: ``arch.tag`` when no other source has
@@ -177,7 +221,8 @@ def list_rows(pattern: str = "*") -> list[dict[str, str]]:
     for w in entries:
         if fnmatch.fnmatchcase(w.name, pattern) or fnmatch.fnmatchcase(w.qualified_name, pattern):
             name = w.name if counts[w.name] == 1 else w.qualified_name
-            rows.append({"name": name, "headline": w.headline, "summary": w.summary, "source": w.location})
+            headline = w.headline.text() if w.headline else ""
+            rows.append({"name": name, "headline": headline, "summary": w.summary, "source": w.location})
     return rows
 
 

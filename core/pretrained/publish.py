@@ -11,18 +11,18 @@ with this module.
 
 from __future__ import annotations
 
-import json
+import hashlib
 import time
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DpzooError, IntegrityError
-from ..files import atomic_save_tensors, atomic_write_bytes
+from ..files import atomic_write_bytes
 from ..provenance import environment
 from ..registry import ZooName
-from . import entries, loading, sources
-from .card import DataRecord, Environment, Evaluation, MetricRecord, ModelCard, read_card
-from .safetensors_file import read_header, tensors_sha256
+from . import entries, loading
+from .card import DEFAULT_REBUILD_TOLERANCE, DataRecord, Environment, Evaluation, MetricRecord, ModelCard, read_card
+from .safetensors_file import parse_header, tensors_sha256
 from .verify import evaluate_on_cpu, load_data
 
 # run-record keys the card keeps elsewhere (or drops: where the run was written)
@@ -40,14 +40,18 @@ def publish(
     default: bool | None = None,
     licence: str = "MIT",
     threads: int | None = None,
+    rebuild_tolerance: dict[str, float] | None = None,
 ) -> tuple[Path, ModelCard]:
     """Write ``out_dir/name.safetensors`` with its card and index it; returns (path, card).
 
     ``threads`` is the number of CPU threads the run trained with; a run that
     recorded its ``environment`` says it itself, otherwise it defaults to this
-    process's ``torch.get_num_threads()``.
+    process's ``torch.get_num_threads()``. ``rebuild_tolerance`` maps metric
+    names to how far a rebuild on other CPU kernels may move them (absolute;
+    default ``DEFAULT_REBUILD_TOLERANCE`` each), recorded on the card.
     """
-    from safetensors.torch import load_file
+    from safetensors.torch import load as tensors_from
+    from safetensors.torch import save
 
     from ..run import load_run_config
 
@@ -66,8 +70,9 @@ def publish(
         )
 
     model_config = {k: v for k, v in config["model"].items() if k != "name"}
-    header = read_header(source)
-    model = loading._load(header, arch, model_config, {})
+    data = source.read_bytes()
+    header = parse_header(data, len(data), source)
+    model = loading.load(data, header, arch, model_config, {})
     splits = [s for s in EVAL_SPLITS if s in config.get("data_fingerprints", {})]
     if not config["trainer"].get("test", True):
         splits = [s for s in splits if s != "test"]
@@ -106,16 +111,21 @@ def publish(
         seed=config["trainer"]["seed"],
         licence=licence,
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        weights_sha256=tensors_sha256(source, header),
+        weights_sha256=tensors_sha256(header, data),
+        rebuild_tolerance={m.name: (rebuild_tolerance or {}).get(m.name, DEFAULT_REBUILD_TOLERANCE) for m in metrics},
         notes=list(notes),
     )
+    unknown = sorted(set(rebuild_tolerance or {}) - {m.name for m in metrics})
+    if unknown:
+        raise ConfigError(f"rebuild tolerances for metrics the card does not have: {unknown}; it has {[m.name for m in metrics]}")
     out_dir = Path(out_dir) if out_dir is not None else entries.zoo_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{name}.safetensors"
-    atomic_save_tensors(load_file(str(source)), target, metadata=card.to_metadata())
-    if tensors_sha256(target) != card.weights_sha256:  # pragma: no cover - would be a bug in saving
-        raise IntegrityError(f"{target} was written with different tensors than {source}")
-    add_to_index(out_dir, card, target, default)
+    published = save(tensors_from(data), metadata=card.to_metadata())
+    if tensors_sha256(parse_header(published, len(published), target), published) != card.weights_sha256:  # pragma: no cover
+        raise IntegrityError(f"{target} would be written with different tensors than {source}")  # a bug in saving
+    atomic_write_bytes(target, published)
+    add_to_index(out_dir, card, target, published, default)
     return target, card
 
 
@@ -141,33 +151,34 @@ def _how(key: str, config: dict[str, Any], loaded, batch_size: int) -> str:
 
 
 # -- the index ------------------------------------------------------------------
-def add_to_index(out_dir: Path, card: ModelCard, path: Path, default: bool | None) -> None:
-    """Record ``path``'s sha256 and size in ``out_dir/index.json`` and refresh ``README.md``."""
-    index = entries.read_index(out_dir)
-    rows = index["entries"]
+def add_to_index(out_dir: Path, card: ModelCard, path: Path, data: bytes, default: bool | None) -> None:
+    """Record the sha256 and size of ``data`` (``path``'s bytes) in ``out_dir/index.json``; refresh ``README.md``."""
+    index = entries.read_index(out_dir).model_copy(deep=True)
+    rows = index.entries
     same_arch = [n for n in rows if ZooName.parse(n).arch == card.arch and n != card.name]
     if default is None:
-        default = rows.get(card.name, {}).get("default", not any(rows[n].get("default") for n in same_arch))
+        default = rows[card.name].default if card.name in rows else not any(rows[n].default for n in same_arch)
     if default:
         for n in same_arch:
-            rows[n]["default"] = False
-    headline = card.headline
-    rows[card.name] = {
-        "file": path.name,
-        "sha256": sources.sha256_of(path),
-        "size": path.stat().st_size,
-        "default": bool(default),
-        "summary": card.summary,
-        "headline": {"name": headline.name, "value": headline.value} if headline else None,
-    }
-    index["entries"] = dict(sorted(rows.items()))
-    atomic_write_bytes(out_dir / entries.INDEX, (json.dumps(index, indent=2) + "\n").encode())
+            rows[n].default = False
+    rows[card.name] = index_row(card, path.name, hashlib.sha256(data).hexdigest(), len(data), bool(default))
+    index.entries = dict(sorted(rows.items()))
+    atomic_write_bytes(out_dir / entries.INDEX, (index.model_dump_json(indent=2) + "\n").encode())
     atomic_write_bytes(out_dir / "README.md", readme(out_dir).encode())
+
+
+def index_row(card: ModelCard, file: str, sha256: str, size: int, default: bool) -> entries.IndexRow:
+    """What the index vouches for: the file's name, sha256 and size, and the card's summary and headline."""
+    headline = card.headline
+    return entries.IndexRow(
+        file=file, sha256=sha256, size=size, default=default, summary=card.summary,
+        headline=entries.Headline(name=headline.name, value=headline.value) if headline else None,
+    )
 
 
 def readme(out_dir: Path) -> str:
     """``README.md`` of a zoo directory: one row per entry, from the index and the cards."""
-    read_index = entries.read_index
+    rows = entries.read_index(out_dir).entries
     lines = [
         "# dpzoo's pretrained weights",
         "",
@@ -190,15 +201,15 @@ def readme(out_dir: Path) -> str:
         "| name | headline | data | weights licence | data licence | command |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for name, row in read_index(out_dir)["entries"].items():
-        card = read_card(out_dir / row["file"])
+    for name, row in rows.items():
+        card = read_card(out_dir / row.file)
         headline = card.headline
         shown = f"{headline.name} = {headline.value:.4f}" if headline else ""
-        default = " (default)" if row.get("default") else ""
+        default = " (default)" if row.default else ""
         lines.append(
             f"| `{name}`{default} | {shown} | {card.data.name} | {card.licence} | {card.data.licence} | `{card.command}` |"
         )
-    notes = [(name, note) for name, row in read_index(out_dir)["entries"].items() for note in read_card(out_dir / row["file"]).notes]
+    notes = [(name, note) for name, row in rows.items() for note in read_card(out_dir / row.file).notes]
     if notes:
         lines += ["", "Notes:", ""] + [f"- `{name}`: {note}" for name, note in notes]
     return "\n".join(lines) + "\n"

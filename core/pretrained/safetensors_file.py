@@ -1,11 +1,14 @@
-"""Reading a ``.safetensors`` file's layout without torch.
+"""Reading a ``.safetensors`` file's layout without torch, and checking it before anything uses it.
 
 A safetensors file is an 8-byte little-endian header length N, N bytes of
 JSON (each tensor's dtype, shape and byte range, plus a ``__metadata__``
-mapping of strings), then the raw tensor bytes. The JSON alone tells us the
-tensors' names and shapes, the model card in the metadata, and how long a
-whole file must be, so a truncated file is caught before anything loads.
-No pickle is involved anywhere in the format.
+mapping of strings), then the raw tensor bytes. The header is validated with
+a schema before use: offsets are integers, the tensors tile the data section
+exactly (contiguous, no overlap, no hole, nothing after the last), every
+dimension is a non-negative integer and each byte range is its shape times
+its dtype's width. Every problem is an ``IntegrityError`` naming the file, so
+the safetensors library is never handed a layout it would refuse. No pickle
+is involved anywhere in the format.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError
 
 from ..errors import IntegrityError
 
@@ -27,14 +32,30 @@ DTYPE_BYTES = {
     "U32": 4, "I32": 4, "F32": 4,
     "U64": 8, "I64": 8, "F64": 8,
 }
+Dtype = Literal[
+    "BOOL", "U8", "I8", "F8_E4M3", "F8_E5M2", "U16", "I16", "F16", "BF16", "U32", "I32", "F32", "U64", "I64", "F64"
+]
 
 
-@dataclass(frozen=True)
-class TensorInfo:
-    dtype: str  # safetensors' name: F32, I64, ...
-    shape: tuple[int, ...]
-    begin: int  # byte range inside the data section
-    end: int
+class TensorInfo(BaseModel):
+    """One tensor's header entry, as the format defines it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    dtype: Dtype
+    shape: tuple[StrictInt, ...] = Field(description="Dimensions, each >= 0")
+    data_offsets: tuple[StrictInt, StrictInt] = Field(description="[begin, end) inside the data section")
+
+    @property
+    def begin(self) -> int:
+        return self.data_offsets[0]
+
+    @property
+    def end(self) -> int:
+        return self.data_offsets[1]
+
+
+_TENSORS = TypeAdapter(dict[str, TensorInfo])
+_METADATA = TypeAdapter(dict[str, str])
 
 
 @dataclass(frozen=True)
@@ -43,73 +64,87 @@ class Header:
     tensors: dict[str, TensorInfo]
     metadata: dict[str, str]
     data_start: int  # 8 + N
+    size: int  # of the whole file
 
-    @property
-    def expected_size(self) -> int:
-        return self.data_start + max((t.end for t in self.tensors.values()), default=0)
+
+def header_length(prefix: bytes, size: int, path: Path) -> int:
+    """N from the first 8 bytes of a ``size``-byte file, refused unless the header fits."""
+    if len(prefix) < 8:
+        raise IntegrityError(f"{path} is {size} bytes: too short to be a safetensors file (truncated?)")
+    n = int.from_bytes(prefix[:8], "little")
+    if n > MAX_HEADER or 8 + n > size:
+        raise IntegrityError(
+            f"{path} is not a whole safetensors file: its header claims {n} bytes but the file has {size} "
+            "(truncated, or another format; dpzoo loads only .safetensors, never pickles)"
+        )
+    return n
+
+
+def parse_header(raw: bytes, size: int, path: str | os.PathLike) -> Header:
+    """The validated header of a ``size``-byte file whose first ``8 + N`` bytes are ``raw``."""
+    path = Path(path)
+    n = header_length(raw, size, path)
+    try:
+        doc = json.loads(raw[8 : 8 + n])
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise IntegrityError(f"{path}: the safetensors header is not valid JSON ({exc}); the file is corrupt") from None
+    except RecursionError:  # json's parser recurses once per nesting level: a bounded depth, reported
+        raise IntegrityError(f"{path}: the safetensors header is nested too deeply; the file is corrupt") from None
+    if not isinstance(doc, dict):
+        raise IntegrityError(f"{path}: the safetensors header is not a JSON object; the file is corrupt")
+    try:
+        metadata = _METADATA.validate_python(doc.pop("__metadata__", None) or {})
+        tensors = _TENSORS.validate_python(doc)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        raise IntegrityError(f"{path}: malformed safetensors header at {where!r}: {problem['msg']}; the file is corrupt") from None
+    _check_layout(path, tensors, size - 8 - n)
+    return Header(path, tensors, metadata, 8 + n, size)
+
+
+def _check_layout(path: Path, tensors: dict[str, TensorInfo], data_size: int) -> None:
+    """The tensors tile ``[0, data_size)`` exactly, each range as long as its shape and dtype say."""
+    position = 0
+    for name, t in sorted(tensors.items(), key=lambda item: item[1].data_offsets):
+        if min(t.shape, default=0) < 0:
+            raise IntegrityError(f"{path}: tensor {name!r} has a negative dimension in shape {list(t.shape)}")
+        if t.end - t.begin != math.prod(t.shape) * DTYPE_BYTES[t.dtype] or t.begin != position:
+            raise IntegrityError(
+                f"{path}: tensor {name!r} ({t.dtype}, shape {list(t.shape)}) has byte range [{t.begin}, {t.end}] "
+                f"where the layout needs [{position}, {position + math.prod(t.shape) * DTYPE_BYTES[t.dtype]}] "
+                "(overlapping, gapped or mis-sized tensors); the file is corrupt"
+            )
+        position = t.end
+    if position != data_size:
+        raise IntegrityError(
+            f"{path} holds {data_size} bytes of tensor data but its header describes {position}: "
+            f"the file is {'truncated' if data_size < position else 'padded'}; download or rebuild it again"
+        )
 
 
 def read_header(path: str | os.PathLike) -> Header:
-    """The parsed header of ``path``; an ``IntegrityError`` naming the file if it is not whole safetensors."""
+    """The validated header of the file at ``path``, reading only its first ``8 + N`` bytes."""
     path = Path(path)
-    size = path.stat().st_size
     with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
         prefix = handle.read(8)
-        if len(prefix) < 8:
-            raise IntegrityError(f"{path} is {size} bytes: too short to be a safetensors file (truncated?)")
-        n = int.from_bytes(prefix, "little")
-        if n > MAX_HEADER or 8 + n > size:
-            raise IntegrityError(
-                f"{path} is not a whole safetensors file: its header claims {n} bytes but the file has {size} "
-                "(truncated, or another format; dpzoo loads only .safetensors, never pickles)"
-            )
-        raw = handle.read(n)
-    try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IntegrityError(f"{path}: the safetensors header is not valid JSON ({exc}); the file is corrupt") from None
-    if not isinstance(doc, dict):
-        raise IntegrityError(f"{path}: the safetensors header is not a JSON object; the file is corrupt")
-    metadata = doc.pop("__metadata__", None) or {}
-    tensors = {name: _tensor_info(path, name, spec) for name, spec in doc.items()}
-    header = Header(path, tensors, dict(metadata), 8 + n)
-    if header.expected_size != size:
-        raise IntegrityError(
-            f"{path} is {size} bytes but its header describes {header.expected_size}: "
-            f"the file is {'truncated' if size < header.expected_size else 'padded'}; download or rebuild it again"
-        )
-    return header
+        n = header_length(prefix, size, path)
+        raw = prefix + handle.read(n)
+    return parse_header(raw, size, path)
 
 
-def _tensor_info(path: Path, name: str, spec: Any) -> TensorInfo:
-    try:
-        dtype, shape, (begin, end) = spec["dtype"], tuple(int(d) for d in spec["shape"]), spec["data_offsets"]
-    except (KeyError, TypeError, ValueError):
-        raise IntegrityError(f"{path}: tensor {name!r} has a malformed header entry {spec!r}") from None
-    width = DTYPE_BYTES.get(dtype)
-    if width is None or end - begin != math.prod(shape) * width or begin < 0:
-        raise IntegrityError(f"{path}: tensor {name!r} ({dtype}, shape {list(shape)}) has byte range [{begin}, {end}]")
-    return TensorInfo(dtype, shape, int(begin), int(end))
-
-
-def tensors_sha256(path: str | os.PathLike, header: Header | None = None) -> str:
+def tensors_sha256(header: Header, data: bytes | memoryview) -> str:
     """sha256 over the tensors alone: for each name in sorted order, ``"name|dtype|[shape]|"`` then its bytes.
 
-    Unlike the file's own sha256 it ignores the metadata (the card, with its
-    date), so two trainings that produce the same numbers share it.
+    ``data`` is the whole file. Unlike the file's own sha256 it ignores the
+    metadata (the card, with its date), so two trainings that produce the same
+    numbers share it.
     """
-    header = header or read_header(path)
+    view = memoryview(data)
     digest = hashlib.sha256()
-    with open(header.path, "rb") as handle:
-        for name in sorted(header.tensors):
-            t = header.tensors[name]
-            digest.update(f"{name}|{t.dtype}|{json.dumps(list(t.shape))}|".encode())
-            handle.seek(header.data_start + t.begin)
-            remaining = t.end - t.begin
-            while remaining:
-                chunk = handle.read(min(remaining, 1 << 20))
-                if not chunk:
-                    raise IntegrityError(f"{header.path} ended inside tensor {name!r}: the file is truncated")
-                digest.update(chunk)
-                remaining -= len(chunk)
+    for name in sorted(header.tensors):
+        t = header.tensors[name]
+        digest.update(f"{name}|{t.dtype}|{json.dumps(list(t.shape))}|".encode())
+        digest.update(view[header.data_start + t.begin : header.data_start + t.end])
     return digest.hexdigest()

@@ -1,45 +1,47 @@
-"""Hashing, caching and downloading weight files.
+"""Reading weight files once, and downloading them into the cache.
 
 ``DPZOO_CACHE``
     Where downloaded weights are kept (default: ``~/.cache/dpzoo``, or the
     platform's user cache directory).
 ``DPZOO_OFFLINE``
-    ``1`` makes any download an error raised before a connection is opened;
-    ``file://`` URLs, which need no network, still work.
+    A flag (``dpzoo.env_flag``): set, any download is an error raised before
+    a connection is opened; ``file://`` URLs, which need no network, still work.
 
-A download goes to a temporary file beside its destination, is hashed while
-it streams, and is renamed into place only when its size and sha256 match, so
-the cache never holds a partial or wrong file under a final name.
+``read_verified`` is the one way a weight file is read: opened once without
+following a symlink, refused unless it is a regular file of the recorded
+size, read whole into memory, and hashed; the caller parses and loads those
+same bytes, so what was hashed is what loads, whatever happens to the path
+meanwhile. Nothing is remembered between loads: every load hashes in full.
 
-Every load checks the full sha256. Hashing a file again is skipped only when
-this process hashed the same path, size, inode and modification time before,
-and the file was already older than ``RACY_S`` seconds then (a file changed
-within the clock's resolution of being hashed could keep its mtime). The
-parsed header and card are remembered under the same rule.
+A download needs the file's sha256 and size. It streams into a private
+temporary file beside its destination, stopping as soon as it exceeds the
+size or the total ``DEADLINE_S``, and is renamed into place only when size and
+sha256 match. Cached files are named by their sha256, so a file in the cache
+is valid exactly when its bytes hash to its name; a registration that
+disagrees with a valid cached file (another size) is an error, and the file
+stays.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import secrets
+import stat
 import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 from ..env import env_flag
 from ..errors import DpzooError, IntegrityError
-from ..files import CHUNK, sha256_file
+from ..files import CHUNK, temporary_beside
 from ..provenance import version
 
 SCHEMES = ("https://", "http://", "file://")
-TIMEOUT_S = 30.0
-RACY_S = 2.0
-
-_remembered: dict[tuple, Any] = {}
+TIMEOUT_S = 30.0  # the longest wait for any one read from the server
+DEADLINE_S = 600.0  # the longest a whole download may take
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 
 class OfflineError(DpzooError):
@@ -63,100 +65,118 @@ def offline() -> bool:
     return env_flag("DPZOO_OFFLINE")
 
 
-def remembered(path: Path, what: str, compute, stat: os.stat_result | None = None):
-    """``compute()``, remembered per (what, path, size, inode, mtime) once the file is not racily new."""
-    stat = stat or os.stat(path)
-    name = os.fspath(path)
-    key = (what, name if os.path.isabs(name) else os.path.abspath(name), stat.st_size, stat.st_ino, stat.st_mtime_ns)
-    if key in _remembered:
-        return _remembered[key]
-    value = compute()
-    if time.time() - stat.st_mtime > RACY_S:
-        _remembered[key] = value
-    return value
+def read_verified(path: str | os.PathLike, sha256: str, size: int, what: str) -> bytearray:
+    """The bytes of ``path``, read once into private memory, refused unless they are ``size`` long and hash to ``sha256``.
 
-
-def sha256_of(path: Path, stat: os.stat_result | None = None) -> str:
-    """The file's sha256 (remembered, see ``remembered``)."""
-
-    return remembered(path, "sha256", lambda: sha256_file(path), stat)
-
-
-def forget_hashes() -> None:
-    """Empty the verification cache: the next check of every file hashes it in full."""
-    _remembered.clear()
-
-
-def check_file(path: Path, sha256: str, size: int | None, what: str) -> os.stat_result:
-    """Refuse ``path`` unless its size and full sha256 are the expected ones; returns its ``os.stat``."""
+    A symlink, a device (``/dev/zero``), a FIFO or a directory is refused
+    before a byte is read; so is a regular file of another size. Each chunk is
+    hashed as it arrives, while it is still in the CPU's cache.
+    """
     try:
-        stat = os.stat(path)
+        fd = os.open(path, _READ_FLAGS)
     except FileNotFoundError:
         raise IntegrityError(
             f"{what}: weight file {path} is missing; reinstall dpzoo or rebuild it (`dpzoo zoo build`)"
         ) from None
-    actual_size = stat.st_size
-    if size is not None and actual_size != size:
-        raise IntegrityError(
-            f"{what}: weight file {path} is {actual_size} bytes, expected {size} "
-            f"({'truncated' if actual_size < size else 'replaced'}); expected sha256 {sha256}"
-        )
-    actual = sha256_of(path, stat)
+    except OSError as exc:  # ELOOP: a symlink where a weight file should be
+        raise IntegrityError(f"{what}: weight file {path} cannot be opened as a regular file ({exc.strerror})") from None
+    with os.fdopen(fd, "rb", buffering=0) as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise IntegrityError(f"{what}: {path} is not a regular file; weights are read only from regular files")
+        if info.st_size != size:
+            raise IntegrityError(
+                f"{what}: weight file {path} is {info.st_size} bytes, expected {size} "
+                f"({'truncated' if info.st_size < size else 'replaced'}); expected sha256 {sha256}"
+            )
+        data, digest, count = bytearray(size), hashlib.sha256(), 0
+        view = memoryview(data)
+        while count < size and (n := handle.readinto(view[count : count + CHUNK])):
+            digest.update(view[count : count + n])
+            count += n
+        view.release()
+        grew = handle.read(1)  # a file that changed length since fstat is caught too
+    actual = digest.hexdigest() if count == size and not grew else None
     if actual != sha256:
         raise IntegrityError(
-            f"{what}: weight file {path} fails its hash check: expected sha256 {sha256}, actual {actual}. "
-            "The file is corrupt or was replaced; reinstall it, delete it to download it again, "
-            "or rebuild it with `dpzoo zoo build`"
+            f"{what}: weight file {path} fails its hash check: expected sha256 {sha256}, actual "
+            f"{actual or '(its length changed while it was read)'}. The file is corrupt or was replaced; reinstall it, "
+            "delete it to download it again, or rebuild it with `dpzoo zoo build`"
         )
-    return stat
+    return data
 
 
-def fetch(url: str, sha256: str, size: int | None, filename: str) -> Path:
-    """The verified local copy of ``url`` in the cache, downloading it if needed."""
+def cached_path(sha256: str) -> Path:
+    """Where the cache keeps the file whose sha256 is ``sha256``."""
+    return cache_dir() / "pretrained" / f"{sha256}.safetensors"
+
+
+def fetch(url: str, sha256: str, size: int, what: str) -> bytearray:
+    """The verified bytes of ``url``: from the cache, else downloaded into it first."""
     if not url.startswith(SCHEMES):
         raise DpzooError(f"cannot fetch {url!r}: dpzoo downloads {', '.join(SCHEMES)} URLs only")
-    target = cache_dir() / "pretrained" / filename
-    if target.exists():
-        try:
-            check_file(target, sha256, size, url)
-            return target
-        except IntegrityError:
-            if offline():
-                raise
-            target.unlink()  # a damaged cached copy: fetch it again
+    target = cached_path(sha256)
+    try:
+        return read_verified(target, sha256, size, what)
+    except IntegrityError as exc:
+        if target.exists() and _hashes_to(target, sha256):  # a valid copy: the registration is what is wrong
+            raise IntegrityError(
+                f"{what}: registered with size {size}, but the file whose sha256 is {sha256} is "
+                f"{target.stat().st_size} bytes ({target}); the registration is wrong: fix its size"
+            ) from None
+        if target.exists() and offline():
+            raise exc from None
     if offline() and not url.startswith("file://"):
         raise OfflineError(
             f"DPZOO_OFFLINE is set and {url} is not in the cache ({target}); unset DPZOO_OFFLINE to download it, "
             f"or copy the file there (sha256 {sha256})"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
+    fd, tmp = temporary_beside(target)
     try:
-        actual, count = _download(url, tmp, size)
-        if size is not None and count != size:
+        with os.fdopen(fd, "wb") as handle:
+            actual, count = _download(url, handle, size)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if count != size:
             raise IntegrityError(f"{url} gave {count} bytes, expected {size}; expected sha256 {sha256}")
         if actual != sha256:
             raise IntegrityError(f"{url} fails its hash check: expected sha256 {sha256}, actual {actual}")
-        os.replace(tmp, target)
+        os.replace(tmp, target)  # a corrupt copy under this name is replaced whole, never deleted first
     finally:
         tmp.unlink(missing_ok=True)
-    return target
+    return read_verified(target, sha256, size, what)
 
 
-def _download(url: str, tmp: Path, size: int | None) -> tuple[str, int]:
-    """Stream ``url`` into ``tmp``: (sha256, bytes). Stops early if it exceeds ``size``."""
+def _hashes_to(path: Path, sha256: str) -> bool:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest() == sha256
+
+
+def _download(url: str, handle, size: int) -> tuple[str, int]:
+    """Stream ``url`` into ``handle``: (sha256, bytes). Stops past ``size`` bytes or ``DEADLINE_S`` seconds."""
     digest, count = hashlib.sha256(), 0
+    deadline = time.monotonic() + DEADLINE_S
     request = urllib.request.Request(url, headers={"User-Agent": f"dpzoo/{version()}"})
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response, open(tmp, "wb") as handle:
-            for chunk in iter(lambda: response.read(CHUNK), b""):
+        with urllib.request.urlopen(request, timeout=min(TIMEOUT_S, DEADLINE_S)) as response:
+            announced = response.headers.get("Content-Length")
+            if announced is not None and announced.isdigit() and int(announced) > size:
+                raise IntegrityError(f"{url} announces {announced} bytes, more than the registered {size}; refusing it")
+            while chunk := response.read1(CHUNK):  # read1: returns what arrived, so the deadline is checked often
                 count += len(chunk)
-                if size is not None and count > size:
+                if count > size:
                     raise IntegrityError(f"{url} is longer than the registered {size} bytes; refusing it")
+                if time.monotonic() > deadline:
+                    raise DpzooError(
+                        f"cannot download {url}: not finished within {DEADLINE_S:g} s ({count} of {size} bytes); "
+                        "download it yourself and load it with pretrained='path/to/file.safetensors'"
+                    )
                 digest.update(chunk)
                 handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise DpzooError(
