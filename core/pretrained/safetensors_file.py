@@ -92,15 +92,19 @@ def parse_header(raw: bytes, size: int, path: str | os.PathLike) -> Header:
         raise IntegrityError(f"{path}: the safetensors header is nested too deeply; the file is corrupt") from None
     if not isinstance(doc, dict):
         raise IntegrityError(f"{path}: the safetensors header is not a JSON object; the file is corrupt")
-    try:
-        metadata = _METADATA.validate_python(doc.pop("__metadata__", None) or {})
-        tensors = _TENSORS.validate_python(doc)
-    except ValidationError as exc:
-        problem = exc.errors()[0]
-        where = ".".join(str(part) for part in problem["loc"])
-        raise IntegrityError(f"{path}: malformed safetensors header at {where!r}: {problem['msg']}; the file is corrupt") from None
+    metadata = _validated(_METADATA, doc.pop("__metadata__", None) or {}, path, "__metadata__")
+    tensors = _validated(_TENSORS, doc, path, "")
     _check_layout(path, tensors, size - 8 - n)
     return Header(path, tensors, metadata, 8 + n, size)
+
+
+def _validated(adapter: TypeAdapter, value, path: Path, prefix: str):
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in (prefix, *problem["loc"]) if part != "")
+        raise IntegrityError(f"{path}: malformed safetensors header at {where!r}: {problem['msg']}; the file is corrupt") from None
 
 
 def _check_layout(path: Path, tensors: dict[str, TensorInfo], data_size: int) -> None:

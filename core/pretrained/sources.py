@@ -80,10 +80,11 @@ def read_verified(path: str | os.PathLike, sha256: str, size: int, what: str) ->
         ) from None
     except OSError as exc:  # ELOOP: a symlink where a weight file should be
         raise IntegrityError(f"{what}: weight file {path} cannot be opened as a regular file ({exc.strerror})") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise IntegrityError(f"{what}: {path} is not a regular file; weights are read only from regular files")
     with os.fdopen(fd, "rb", buffering=0) as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise IntegrityError(f"{what}: {path} is not a regular file; weights are read only from regular files")
         if info.st_size != size:
             raise IntegrityError(
                 f"{what}: weight file {path} is {info.st_size} bytes, expected {size} "
