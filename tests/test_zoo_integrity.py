@@ -191,23 +191,27 @@ def test_dpzoo_offline_set_to_any_on_value_refuses_before_connecting(plugin, cac
         assert server.requests == []
 
 
-def test_a_registration_that_disagrees_with_a_valid_cached_file_is_an_error_and_the_file_stays(plugin, cache, served):
+@pytest.fixture
+def downloaded(plugin, cache, served) -> tuple[Path, Path]:
+    """A file:// registration loaded once: (the source file, its copy in the cache, named by its sha256)."""
     path, digest, size = served
     plugin(("mlp.served", path.as_uri(), {"sha256": digest, "size": size}))
     dpzoo.create_model("mlp.served", pretrained=True)
     cached = cache / "pretrained" / f"{digest}.safetensors"
     assert cached.read_bytes() == path.read_bytes()
+    return path, cached
+
+
+def test_a_registration_that_disagrees_with_a_valid_cached_file_is_an_error_and_the_file_stays(plugin, served, downloaded):
+    (path, cached), (_, digest, size) = downloaded, served
     name = plugin(("mlp.served", path.as_uri(), {"sha256": digest, "size": size + 1}))
     with pytest.raises(IntegrityError, match="the registration is wrong: fix its size"):
         dpzoo.create_model(f"{name}:mlp.served", pretrained=True)
     assert cached.read_bytes() == path.read_bytes()
 
 
-def test_a_corrupt_cached_file_is_replaced_by_a_fresh_download(plugin, cache, served):
-    path, digest, size = served
-    plugin(("mlp.served", path.as_uri(), {"sha256": digest, "size": size}))
-    dpzoo.create_model("mlp.served", pretrained=True)
-    cached = cache / "pretrained" / f"{digest}.safetensors"
+def test_a_corrupt_cached_file_is_replaced_by_a_fresh_download(downloaded):
+    path, cached = downloaded
     flip_byte(cached)
     assert same_weights(dpzoo.create_model("mlp.served", pretrained=True), load_file(str(path)))
     assert cached.read_bytes() == path.read_bytes()

@@ -118,6 +118,9 @@ class ModelCard(Record):
             lines.append(f"    {m.name} = {m.value:.6f}")
         if self.metrics:
             lines.append(f"    how: {self.metrics[0].how}")
+        if self.rebuild_tolerance:
+            shown = ", ".join(f"{k} +-{v:g}" for k, v in self.rebuild_tolerance.items())
+            lines.append(f"  a rebuild on other CPU kernels reproduces it with identical predictions and {shown}")
         lines += [
             f"  command: {self.command}",
             f"  trained with: torch {self.environment.torch or '?'}, device {self.environment.device}, "

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from ..env import env_flag
 from ..errors import DpzooError, IntegrityError
-from ..files import CHUNK, temporary_beside
+from ..files import CHUNK, sha256_file, temporary_beside
 from ..provenance import version
 
 SCHEMES = ("https://", "http://", "file://")
@@ -120,7 +120,7 @@ def fetch(url: str, sha256: str, size: int, what: str) -> bytearray:
     try:
         return read_verified(target, sha256, size, what)
     except IntegrityError as exc:
-        if target.exists() and _hashes_to(target, sha256):  # a valid copy: the registration is what is wrong
+        if target.is_file() and sha256_file(target) == sha256:  # a valid copy: the registration is what is wrong
             raise IntegrityError(
                 f"{what}: registered with size {size}, but the file whose sha256 is {sha256} is "
                 f"{target.stat().st_size} bytes ({target}); the registration is wrong: fix its size"
@@ -147,14 +147,6 @@ def fetch(url: str, sha256: str, size: int, what: str) -> bytearray:
     finally:
         tmp.unlink(missing_ok=True)
     return read_verified(target, sha256, size, what)
-
-
-def _hashes_to(path: Path, sha256: str) -> bool:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest() == sha256
 
 
 def _download(url: str, handle, size: int) -> tuple[str, int]:
