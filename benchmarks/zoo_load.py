@@ -1,6 +1,6 @@
 """What does loading by name, with every check, cost over loading the file by hand?
 
-For each shipped entry, three ways to get the same model:
+For each shipped entry, two ways to get the same model:
 
 * ``by_hand``  - build the module from its known config, then
   ``safetensors.torch.load_file`` + ``load_state_dict`` (no checks at all);
@@ -8,14 +8,16 @@ For each shipped entry, three ways to get the same model:
   index validation, the file read once, its size and full sha256 checked,
   the header validated, the card read and checked (name, arch, the tensors'
   ``weights_sha256``), names, shapes and dtypes compared with the
-  architecture, the tensors built from the same bytes. Nothing is
-  remembered between loads, so every load does all of it.
+  architecture, the tensors built over the same bytes. Every load reads
+  and hashes the whole file; only parsing the header and hashing the
+  tensors against the card are remembered, per file sha256.
 
 Warm: both arms in one process, interleaved over rounds, each round timing
 ``--loads`` loads; the median round is reported. Cold: the first load in a
-fresh process (after importing torch and dpzoo and resolving the model
-class, which both arms need), one process per arm and round, interleaved;
-the median is reported.
+fresh process (after importing torch and dpzoo and the model's class, which
+both arms need; dpzoo has not read the file yet, so its per-sha256 memo of
+the parsed header is empty and the tensors are hashed too), one process per
+arm and round, interleaved; the median is reported.
 
 dpzoo builds the architecture without drawing its initial parameters (see
 ``dpzoo.pretrained.lazy_init``), skipping the random initialisation that
@@ -58,8 +60,9 @@ COLD = """
 import sys, time, torch, dpzoo
 from safetensors.torch import load_file
 torch.set_num_threads({threads})
+from dpzoo.pretrained.card import read_card
 name, arm = {name!r}, {arm!r}
-card = dpzoo.model_card(name)
+card = read_card({path!r})  # the header alone: nothing about this file is parsed or checked by dpzoo yet
 cls = dpzoo.get("model", card.arch).load()
 start = time.perf_counter()
 if arm == "by_hand":
