@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import IntegrityError
+from ..registry import ZooName
 from .safetensors_file import Header, read_header
 
 CARD_KEY = "dpzoo.card"
@@ -88,7 +89,7 @@ class ModelCard(Record):
 
     @property
     def tag(self) -> str:
-        return self.name.partition(".")[2]
+        return ZooName.parse(self.name).tag
 
     @property
     def headline(self) -> MetricRecord | None:
