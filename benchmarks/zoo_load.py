@@ -17,7 +17,8 @@ Warm: both arms in one process, interleaved over rounds, each round timing
 fresh process (after importing torch and dpzoo and the model's class, which
 both arms need; dpzoo has not read the file yet, so its per-sha256 memo of
 the parsed header is empty and the tensors are hashed too), one process per
-arm and round, interleaved; the median is reported.
+arm and round, interleaved; the median is reported. The garbage collector is off while timing, in both
+arms, as ``timeit`` has it.
 
 dpzoo builds the architecture without drawing its initial parameters (see
 ``dpzoo.pretrained.lazy_init``), skipping the random initialisation that
@@ -31,6 +32,7 @@ entry, and dpzoo's ratio to ``by_hand``, warm and cold.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import subprocess
@@ -57,13 +59,15 @@ def arm_dpzoo(name: str, *_):
 ARMS = {"by_hand": arm_by_hand, "dpzoo": arm_dpzoo}
 
 COLD = """
-import sys, time, torch, dpzoo
+import gc, sys, time, torch, dpzoo
 from safetensors.torch import load_file
 torch.set_num_threads({threads})
 from dpzoo.pretrained.card import read_card
 name, arm = {name!r}, {arm!r}
 card = read_card({path!r})  # the header alone: nothing about this file is parsed or checked by dpzoo yet
 cls = dpzoo.get("model", card.arch).load()
+gc.collect()
+gc.disable()  # as timeit does: a cyclic collection of the imports' objects would land in either arm at random
 start = time.perf_counter()
 if arm == "by_hand":
     model = cls(cls.Config(**card.config)); model.load_state_dict(load_file({path!r}))
@@ -101,6 +105,8 @@ def main() -> None:
             assert all(torch.equal(state[k], reference[k]) for k in reference), (name, arm)
 
     times: dict[str, dict[str, list[float]]] = {n: {a: [] for a in ARMS} for n in names}
+    gc.collect()
+    gc.disable()  # as timeit does
     for _ in range(args.rounds):
         for name in names:
             for arm_name, arm in ARMS.items():
@@ -108,6 +114,7 @@ def main() -> None:
                 for _ in range(args.loads):
                     arm(name, *setups[name])
                 times[name][arm_name].append((time.perf_counter() - start) / args.loads)
+    gc.enable()
     cold: dict[str, dict[str, list[float]]] = {n: {a: [] for a in ARMS} for n in names}
     for _ in range(args.cold_rounds):
         for name in names:

@@ -102,11 +102,12 @@ class Weights:
     def is_url(self) -> bool:
         return self.location.startswith(sources.SCHEMES)
 
-    def read(self) -> bytes:
-        """The file's bytes, read once and checked against the recorded size and sha256 (downloaded first for a URL)."""
+    def read(self, alongside=None) -> tuple[bytearray, Any]:
+        """The file's bytes, read once and checked against the recorded size and sha256 (downloaded first
+        for a URL), and ``alongside(bytes)`` computed while they are hashed (see ``sources.read_verified``)."""
         if self.is_url:
-            return sources.fetch(self.location, self.sha256, self.size, self.qualified_name)
-        return sources.read_verified(self.location, self.sha256, self.size, self.qualified_name)
+            return sources.fetch(self.location, self.sha256, self.size, self.qualified_name, alongside)
+        return sources.read_verified(self.location, self.sha256, self.size, self.qualified_name, alongside)
 
 
 # -- the catalogue --------------------------------------------------------------

@@ -63,15 +63,13 @@ _parsed: dict[str, tuple[Header, ModelCard]] = {}
 
 def verified(weights: Weights) -> Checked:
     """The entry's file read once and checked: size, sha256, header, card name and arch, tensors' sha256."""
-    data = weights.read()  # hashes to weights.sha256, or raised
     where = weights.location
     if weights.sha256 in _parsed:
+        data, _ = weights.read()  # hashes to weights.sha256, or raised
         header, card = _parsed[weights.sha256]
         header = replace(header, path=Path(where))
     else:
-        header = parse_header(data, len(data), where)
-        card = card_from_header(header)
-        _check_tensors(data, header, card)
+        data, (header, card) = weights.read(alongside=lambda data: _parse_and_check(data, where))
         _parsed[weights.sha256] = header, card
     if card.name != weights.name:
         raise IntegrityError(f"{where} holds the card of {card.name!r}, not of {weights.name!r}")
@@ -80,6 +78,13 @@ def verified(weights: Weights) -> Checked:
             f"{where}: entry {weights.name!r} names the architecture {weights.arch!r} but its card says {card.arch!r}"
         )
     return Checked(data, header, card)
+
+
+def _parse_and_check(data: bytearray, where: str) -> tuple[Header, ModelCard]:
+    header = parse_header(data, len(data), where)
+    card = card_from_header(header)
+    _check_tensors(data, header, card)
+    return header, card
 
 
 def _check_tensors(data: bytes, header: Header, card: ModelCard) -> None:
