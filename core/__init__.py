@@ -13,17 +13,10 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from .components import (
-    config_class,
-    create,
-    create_model,
-    create_optimiser,
-    create_scheduler,
-    get,
-    list_components,
-    list_models,
-)
+from .api import create_model, list_components, list_models
+from .components import config_class, create, create_optimiser, create_scheduler, get
 from .config import Config
+from .env import env_flag
 from .errors import (
     AmbiguousNameError,
     ConfigError,
@@ -34,8 +27,6 @@ from .errors import (
 )
 from .hookspecs import hookimpl
 from .plugin_manager import register_plugin, reload as reload_plugins, unregister_plugin
-
-__version__ = "0.1.0"
 
 # Names that need torch are imported on first access, keeping `import dpzoo` light.
 _LAZY = {
@@ -55,6 +46,10 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # from the installed distribution's metadata: pyproject.toml is its one home
+        from .provenance import version
+
+        return version()
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'dpzoo' has no attribute {name!r}")
@@ -91,5 +86,6 @@ __all__ = [
     "register_plugin",
     "reload_plugins",
     "unregister_plugin",
+    "env_flag",
     *_LAZY,
 ]

@@ -1,4 +1,4 @@
-"""The ``dpzoo`` command: train, list, info, plugins (and zoo, see ``zoo_cli``)."""
+"""The ``dpzoo`` command: train, list, info, plugins (and zoo, see ``pretrained.cli``)."""
 
 from __future__ import annotations
 
@@ -10,77 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DpzooError
-
-# flag -> dotted key in the run config
-TRAIN_FLAGS = {
-    "model": "model.name",
-    "data": "data.name",
-    "loss": "loss.name",
-    "optimiser": "optimiser.name",
-    "scheduler": "scheduler.name",
-    "lr": "optimiser.lr",
-    "epochs": "trainer.epochs",
-    "max_steps": "trainer.max_steps",
-    "batch_size": "trainer.batch_size",
-    "device": "trainer.device",
-    "seed": "trainer.seed",
-    "logdir": "logdir",
-    "run_name": "run_name",
-}
-
-
-def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", help="registered model name (dpzoo list --kind model)")
-    p.add_argument("--data", help="registered dataset name (dpzoo list --kind dataset)")
-    p.add_argument("--loss", help="loss name (default: the model's, else the data's)")
-    p.add_argument("--optimiser", "--optimizer", dest="optimiser", help="optimiser name (default: adam)")
-    p.add_argument("--scheduler", help="learning-rate schedule name (default: none)")
-    p.add_argument("--metrics", help="comma-separated metric names (default: the model's, else the data's)")
-    p.add_argument("--config", type=Path, help="YAML or JSON run config; flags and --set override it")
-    p.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
-                   help="set any config value, e.g. --set model.hidden=[128,64] --set trainer.grad_clip=1.0")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--max-steps", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float, help="learning rate of the optimiser")
-    p.add_argument("--device", help="auto (cuda > mps > cpu), cpu, cuda, mps")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--logdir", help="directory that holds runs (default: runs)")
-    p.add_argument("--run-name", help="run directory name (default: model-data-timestamp)")
-    p.add_argument("--resume", metavar="RUN", help="continue the run in directory RUN from its last checkpoint")
-
-
-def run_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    from .config import merge, parse_assignments, set_path
-
-    config: dict[str, Any] = {}
-    if args.config is not None:
-        config = _read_config_file(args.config)
-    flags: dict[str, Any] = {}
-    for flag, key in TRAIN_FLAGS.items():
-        value = getattr(args, flag)
-        if value is not None:
-            set_path(flags, key, value)
-    if args.metrics is not None:
-        flags["metrics"] = [m.strip() for m in args.metrics.split(",") if m.strip()]
-    config = merge(merge(config, flags), parse_assignments(args.assignments))
-    if args.lr is not None:
-        from .optimiser_groups import check_cli_lr
-
-        check_cli_lr(config)
-    return config
-
-
-def _read_config_file(path: Path) -> dict[str, Any]:
-    import yaml
-
-    if not path.exists():
-        raise DpzooError(f"config file {path} does not exist")
-    data = yaml.safe_load(path.read_text())  # JSON is YAML too
-    if not isinstance(data, dict):
-        raise DpzooError(f"config file {path} must hold a mapping, got {type(data).__name__}")
-    return data
-
+from .provenance import version
+from .train_command import add_train_arguments, run_config_from_args
 
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
     from .run import train
@@ -193,7 +124,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dpzoo", description="Model zoo and trainer for the book's models")
-    parser.add_argument("--version", action="version", version=f"dpzoo {_version()}")
+    parser.add_argument("--version", action="version", version=f"dpzoo {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a registered model on a registered dataset")
@@ -212,18 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plugins", help="list discovered plugins and their status")
     p.add_argument("--json", action="store_true")
 
-    from . import zoo_cli
     from .plugin_manager import host
+    from .pretrained import cli as zoo_cli
 
     zoo_cli.add_parser(sub)
     host().add_commands(sub)  # plugins' commands (dpzoo_register_commands), after the built-in ones
     return parser
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 def main(argv: list[str] | None = None) -> int:

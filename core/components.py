@@ -1,4 +1,8 @@
-"""Build registered components by name: the functions users call."""
+"""Registered components by name: look one up, validate its config, build it.
+
+The registry layer; the zoo (``pretrained``) builds on it, and ``api`` gives
+users one door to both.
+"""
 
 from __future__ import annotations
 
@@ -24,15 +28,23 @@ def config_class(kind: str, name: str):
     return getattr(get(kind, name).load(), "Config", None)
 
 
-def make_config(kind: str, name: str, values: dict[str, Any] | None = None):
-    """Validate ``values`` against the component's config; errors name the key."""
+def make_config(kind: str, name: str, values: dict[str, Any] | None = None, fill: dict[str, Any] | None = None):
+    """Validate ``values`` against the component's config; errors name the key.
+
+    ``fill`` supplies values the data knows (``input_shape``, ``num_classes``)
+    for the config's fields that ``values`` leaves unset or ``None``.
+    """
     target = get(kind, name).load()
     cls = getattr(target, "Config", None)
     if cls is None:
         if values:
             raise ConfigError(f"{kind} {name!r} takes no options, got: {', '.join(sorted(values))}")
         return None
-    return validate(cls, values or {}, f"{kind} {name!r}")
+    values = dict(values or {})
+    for key, value in (fill or {}).items():
+        if key in cls.model_fields and values.get(key) is None:
+            values[key] = value
+    return validate(cls, values, f"{kind} {name!r}")
 
 
 def create(kind: str, name: str, **overrides: Any) -> Any:
@@ -48,20 +60,6 @@ def create(kind: str, name: str, **overrides: Any) -> Any:
     return target if config is None else target(config)
 
 
-def create_model(name: str, pretrained: bool | str = False, **overrides: Any):
-    """Build a registered model: ``create_model("mlp", hidden=[128, 64])``.
-
-    ``pretrained=True`` loads the zoo's weights for an ``arch.tag`` name (or
-    the architecture's default tag); a path loads a local ``.safetensors`` file.
-    """
-    from . import pretrained as zoo
-
-    if pretrained or zoo.is_pretrained_name(name):
-        return zoo.create_pretrained(name, pretrained=pretrained, **overrides)
-    target = get("model", name).load()
-    return target(make_config("model", name, overrides))
-
-
 def create_optimiser(name: str, params, **overrides: Any):
     """A ``torch.optim.Optimizer`` over ``params`` from a registered factory."""
     factory = get("optimiser", name).load()
@@ -72,17 +70,3 @@ def create_scheduler(name: str, optimizer, total_steps: int, **overrides: Any):
     """A learning-rate scheduler for ``optimizer`` from a registered factory."""
     factory = get("scheduler", name).load()
     return factory(optimizer, make_config("scheduler", name, overrides), total_steps)
-
-
-def list_components(kind: str, pattern: str = "*") -> list[str]:
-    """Short names of ``kind`` matching a wildcard pattern, sorted."""
-    return sorted({e.name for e in registry().entries(kind, pattern)})
-
-
-def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
-    """Model names matching ``pattern``; with ``pretrained=True``, the zoo's ``arch.tag`` entries."""
-    if pretrained:
-        from . import pretrained as zoo
-
-        return zoo.list_pretrained(pattern)
-    return list_components("model", pattern)

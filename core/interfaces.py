@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from torch import Tensor, nn
 
 from .config import Config
+from .errors import ConfigError
 
 if TYPE_CHECKING:
     import datasets
@@ -41,10 +42,13 @@ class Model(nn.Module):
     Subclasses set ``Config`` (a :class:`dpzoo.Config`), build their layers in
     ``__init__(config)`` and implement ``forward(batch)``. Config fields named
     like keys of the dataset's ``info()`` (``input_shape``, ``num_classes``)
-    are filled from the data when the user leaves them unset.
+    are filled from the data when the user leaves them unset; those listed in
+    ``data_fields`` must then have a value, or building the model is an error
+    that says so.
     """
 
     Config: ClassVar[type[Config]] = Config
+    data_fields: ClassVar[tuple[str, ...]] = ()  # config fields the data fills; None there is an error
     input_key: ClassVar[str] = "x"
     default_loss: ClassVar[str | None] = None
     default_metrics: ClassVar[tuple[str, ...]] = ()
@@ -57,6 +61,12 @@ class Model(nn.Module):
             base = config.model_dump() if config is not None else {}
             config = validate(self.Config, {**base, **overrides}, type(self).__name__)
         self.config = config
+        missing = [name for name in self.data_fields if getattr(config, name) is None]
+        if missing:
+            raise ConfigError(
+                f"model {type(self).__name__} needs {' and '.join(missing)}: set them "
+                f"({', '.join(f'model.{name}=...' for name in missing)}) or train with --data so they are read from the data"
+            )
 
     def inputs(self, batch: Batch | Tensor) -> Tensor:
         """The model's input tensor, from a batch dict or a bare tensor."""

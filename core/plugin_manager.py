@@ -9,7 +9,7 @@ use the same group. Three environment variables steer loading:
 ``DPZOO_DISABLE_PLUGINS``
     Comma-separated plugins to skip.
 ``DPZOO_STRICT_PLUGINS``
-    ``1`` makes a broken plugin an error instead of a warning.
+    A flag (see ``dpzoo.env``): set, a broken plugin is an error instead of a warning.
 
 A plugin that fails to import, defines a hook dpzoo does not know (a typo such
 as ``dpzoo_register_model``) or raises while registering is skipped, reported
@@ -29,6 +29,7 @@ from typing import Any, Callable
 import pluggy
 
 from . import hookspecs
+from .env import env_flag
 from .errors import PluginError, closest
 from .registry import KINDS, Entry, Registry
 
@@ -73,10 +74,6 @@ def _env_list(name: str) -> list[str] | None:
 def _normalise(name: str | None) -> str | None:
     """Plugin and distribution names compare as pip compares them: case, '-', '_' and '.' alike."""
     return None if name is None else re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _strict() -> bool:
-    return os.environ.get("DPZOO_STRICT_PLUGINS", "").lower() in {"1", "true", "yes", "on"}
 
 
 class PluginHost:
@@ -203,7 +200,7 @@ class PluginHost:
     def _broken(self, info: PluginInfo, error: str) -> None:
         info.status, info.error = "broken", error
         message = f"dpzoo plugin {info.name!r} ({info.module}) is broken and was skipped: {error}"
-        if _strict():
+        if env_flag("DPZOO_STRICT_PLUGINS"):
             raise PluginError(message + " (DPZOO_STRICT_PLUGINS is set)")
         warnings.warn(message, PluginWarning, stacklevel=3)
 

@@ -2,14 +2,17 @@
 
 An entry's target may be the object itself or a lazy ``"module:attr"`` string;
 lazy targets are imported on first ``load()``, so listing imports no model code.
+Pretrained entries are named ``[source:]arch.tag``; ``ZooName`` is the one
+reading of such a name.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import importlib
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import AmbiguousNameError, PluginError, UnknownNameError
 
@@ -24,6 +27,39 @@ KINDS: dict[str, str] = {
     "metric": "dpzoo_register_metrics",
     "pretrained": "dpzoo_register_pretrained",
 }
+
+
+_PART = re.compile(r"^[A-Za-z0-9_\-]+$")
+_TAG = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
+
+
+class ZooName(NamedTuple):
+    """A pretrained entry's name ``[source:]arch[.tag]``: ``zoo:mlp.digits``, ``mlp.digits``, ``mlp``.
+
+    ``source`` is the shipped zoo (``zoo``) or the plugin that registered the
+    weights (everything before the last ``:``), ``arch`` the registered model
+    that builds them, ``tag`` what they were trained for (``""``: the default).
+    """
+
+    source: str | None
+    arch: str
+    tag: str
+
+    @classmethod
+    def parse(cls, text: str) -> ZooName:
+        source, colon, rest = text.rpartition(":")
+        arch, _, tag = rest.partition(".")
+        return cls(source if colon else None, arch, tag)
+
+    @property
+    def entry(self) -> str:
+        """``arch.tag`` (``arch`` alone when no tag is named), without the source."""
+        return f"{self.arch}.{self.tag}" if self.tag else self.arch
+
+    @property
+    def is_entry(self) -> bool:
+        """Whether this names one entry: an ``arch`` and a ``tag`` of letters, digits, ``_``, ``-`` (and dots)."""
+        return bool(_PART.match(self.arch) and _TAG.match(self.tag))
 
 
 @dataclass

@@ -32,6 +32,7 @@ from .config import merge, validate
 from .errors import ConfigError
 from .fingerprint import fingerprint
 from .optimiser_groups import group_sections
+from .provenance import environment, version
 from .trainer import InMemorySplits, TrainConfig, Trainer, total_steps
 from .trainer.evaluation import direction
 from .trainer.schedules import resolve_schedules
@@ -106,17 +107,8 @@ def _component(kind: str, section: Section, fill: dict[str, Any] | None = None) 
     for config fields the user left unset.
     """
     target = components.get(kind, section.name).load()
-    options = section.options
-    cls = getattr(target, "Config", None)
-    if cls is None:
-        if options:
-            raise ConfigError(f"{kind} {section.name!r} takes no options, got: {', '.join(sorted(options))}")
-        return target, None, {"name": section.name}
-    for key, value in (fill or {}).items():
-        if key in cls.model_fields and options.get(key) is None:
-            options[key] = value
-    config = validate(cls, options, f"{kind} {section.name!r}")
-    return target, config, {"name": section.name, **config.model_dump(mode="json")}
+    config = components.make_config(kind, section.name, section.options, fill)
+    return target, config, {"name": section.name, **(config.model_dump(mode="json") if config is not None else {})}
 
 
 def _build(kind: str, section: Section) -> tuple[Any, dict[str, Any]]:
@@ -238,11 +230,11 @@ def train(
         record = {
             **resolved,
             "command": command,
-            "dpzoo_version": _version(),
+            "dpzoo_version": version(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "data_fingerprints": {split: fingerprint(columns, tuple(columns)) for split, columns in data.splits.items()},
             "provenance": provenance(resolved),
-            "environment": environment(trainer.device),
+            "environment": environment(trainer.device.type),
         }
         atomic_write_bytes(run_dir / "config.json", json.dumps(record, indent=2).encode())
 
@@ -328,19 +320,3 @@ def _plateau_mode(section: Section, metrics: dict[str, Any]) -> dict[str, str]:
         return {}
     monitor = section.options.get("monitor") or fields["monitor"].default
     return {"mode": direction(monitor, metrics)}
-
-
-def environment(device: torch.device) -> dict[str, Any]:
-    """What bitwise-repeatable training depends on besides the seed and the config."""
-    return {
-        "torch": torch.__version__.split("+")[0],
-        "threads": torch.get_num_threads(),
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "device": device.type,
-    }
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__

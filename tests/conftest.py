@@ -1,4 +1,4 @@
-"""Shared fixtures: the repository root, the shared offline data, quiet plugin warnings."""
+"""Shared helpers: the repository root, the offline MNIST copy, running the CLI."""
 
 from __future__ import annotations
 
@@ -9,20 +9,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
+DATA_DIR_VARIABLE = "DPZOO_DATA_DIR"  # what the MNIST data plugin reads too
+MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
 
 @pytest.fixture(scope="session")
-def repo_root() -> Path:
-    return ROOT
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """``../shared/data`` (full MNIST, tiny-shakespeare); tests that need it skip without it."""
-    if not (SHARED_DATA / "mnist").is_dir():
-        pytest.skip(f"offline data not found at {SHARED_DATA} (see the README's data section)")
-    return SHARED_DATA
+def mnist_dir() -> Path:
+    """``$DPZOO_DATA_DIR/mnist`` with MNIST's four IDX files; a test that needs it skips, saying why, without it."""
+    data_dir = os.environ.get(DATA_DIR_VARIABLE)
+    if not data_dir:
+        pytest.skip(f"{DATA_DIR_VARIABLE} is not set: MNIST tests read $DPZOO_DATA_DIR/mnist (see the README's data section)")
+    path = Path(data_dir).expanduser() / "mnist"
+    missing = [name for name in MNIST_FILES if not (path / name).is_file()]
+    if missing:
+        pytest.skip(f"{path} lacks {', '.join(missing)} (see the README's data section)")
+    return path
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, timeout: float = 600):

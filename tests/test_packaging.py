@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -38,11 +39,48 @@ def test_ci_runs_the_readme_commands_verbatim():
         assert command in ci
 
 
-def test_import_loads_neither_torch_nor_plugins():
-    code = "import sys, dpzoo; dpzoo.list_models(); assert 'torch' not in sys.modules, 'torch imported'"
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
-
-
 def test_tools_train_is_dpzoo_train():
     out = subprocess.run([sys.executable, str(ROOT / "tools/train.py"), "--help"], capture_output=True, text=True, check=True)
     assert "--resume" in out.stdout and "--set" in out.stdout
+
+
+def core_imports() -> dict[str, set[str]]:
+    """dpzoo module -> the dpzoo modules it imports anywhere in its text (inside functions too)."""
+    modules = {}
+    for path in (ROOT / "core").rglob("*.py"):
+        parts = path.relative_to(ROOT / "core").with_suffix("").parts
+        package = ("dpzoo", *parts[:-1])
+        name = ".".join(package if parts[-1] == "__init__" else (*package, parts[-1]))
+        modules[name] = (path, package)
+    graph = {}
+    for name, (path, package) in modules.items():
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                edges |= {alias.name for alias in node.names if alias.name in modules}
+            elif isinstance(node, ast.ImportFrom) and node.level:
+                anchor = package[: len(package) - node.level + 1]
+                base = ".".join((*anchor, *(node.module.split(".") if node.module else ())))
+                for alias in node.names:  # `from . import sources` imports a module; `from .x import f` imports x
+                    edges.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base)
+        graph[name] = edges & set(modules) - {name}
+    return graph
+
+
+def test_the_core_imports_in_layers_without_cycles():
+    """STYLE: a lower layer never imports a higher one, even inside a function: no module reaches itself."""
+    graph = core_imports()
+    assert {"dpzoo.pretrained", "dpzoo.pretrained.loading", "dpzoo.components", "dpzoo.cli"} <= set(graph)
+
+    def reaches(start: str) -> set[str]:
+        seen, todo = set(), [start]
+        while todo:
+            for child in graph[todo.pop()] - seen:
+                seen.add(child)
+                todo.append(child)
+        return seen
+
+    cycles = {name for name in graph if name in reaches(name)}
+    # StepContext <-> Trainer is issue 7's to cut (core7 branch); once merged, empty this allowance.
+    allowed = {"dpzoo.trainer.context", "dpzoo.trainer.loop"}
+    assert not cycles - allowed, f"modules that import themselves through others: {sorted(cycles - allowed)}"

@@ -41,16 +41,12 @@ class ConvClassifier(dpzoo.Model):
 
     default_loss = "cross_entropy"
     default_metrics = ("accuracy",)
+    data_fields = ("input_shape", "num_classes")
     registered_name: ClassVar[str]  # the name the plugin registers, for error messages
 
     def __init__(self, config: dpzoo.Config | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
         c = self.config
-        if c.input_shape is None or c.num_classes is None:
-            raise dpzoo.ConfigError(
-                f"model {self.registered_name!r} needs input_shape and num_classes: set them "
-                "(input_shape=[1, 28, 28], num_classes=10) or train with --data so they are read from the data"
-            )
         shape = list(c.input_shape)
         if len(shape) == 2:  # a grey image given as [H, W]
             shape = [1, *shape]

@@ -8,9 +8,9 @@ copy that ``datasets`` cached earlier.
 
 from __future__ import annotations
 
-import os
-
 import datasets
+
+import dpzoo
 
 from .errors import DataUnavailableError
 
@@ -20,7 +20,7 @@ TIMEOUT_S = 5.0
 
 def load_from_hub(repo_id: str, instead: str) -> datasets.DatasetDict:
     """``datasets.load_dataset(repo_id)``, or a ``DataUnavailableError`` that ends with ``instead``."""
-    offline_by_env = [name for name in OFFLINE_VARIABLES if _is_true(os.environ.get(name))]
+    offline_by_env = [name for name in OFFLINE_VARIABLES if dpzoo.env_flag(name)]
     if offline_by_env and not datasets.config.HF_HUB_OFFLINE:
         # Set after `datasets` was imported, which only reads it at import: respect it ourselves.
         raise _unavailable(repo_id, f"{'/'.join(offline_by_env)} is set", instead)
@@ -44,7 +44,3 @@ def _check_reachable(repo_id: str, instead: str) -> None:
 
 def _unavailable(repo_id: str, reason: str, instead: str) -> DataUnavailableError:
     return DataUnavailableError(f"cannot download {repo_id!r} from the Hugging Face hub ({reason}). {instead}")
-
-
-def _is_true(value: str | None) -> bool:
-    return (value or "").strip().upper() in {"1", "ON", "YES", "TRUE"}

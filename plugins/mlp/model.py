@@ -60,14 +60,11 @@ class MLP(dpzoo.Model):
     Config = MLPConfig
     default_loss = "cross_entropy"
     default_metrics = ("accuracy",)
+    data_fields = ("input_shape", "num_classes")
 
     def __init__(self, config: MLPConfig | None = None, **overrides):
         super().__init__(config, **overrides)
         c = self.config
-        if c.input_shape is None or c.num_classes is None:
-            raise dpzoo.ConfigError(
-                "model 'mlp' needs input_shape and num_classes: set them, or train with --data so they are read from the data"
-            )
         widths = [math.prod(c.input_shape), *c.hidden]
         self.hidden = nn.Sequential(
             *(HiddenLayer(a, b, c.activation, c.dropout, c.residual) for a, b in zip(widths, widths[1:]))

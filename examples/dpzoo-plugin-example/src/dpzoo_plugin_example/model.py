@@ -28,15 +28,11 @@ class TinyMLP(dpzoo.Model):
     # What `tools/train.py` uses when the command line names no loss or metric.
     default_loss = "cross_entropy"
     default_metrics = ("accuracy",)
+    data_fields = ("input_shape", "num_classes")  # filled from the data by `dpzoo train`
 
     def __init__(self, config: TinyMLPConfig | None = None, **overrides):
         super().__init__(config, **overrides)
         c = self.config
-        if c.input_shape is None or c.num_classes is None:
-            raise dpzoo.ConfigError(
-                "model 'tiny_mlp' needs input_shape and num_classes: set them, "
-                "or train with --data so they are read from the data"
-            )
         self.hidden = nn.Sequential(nn.Linear(math.prod(c.input_shape), c.hidden), nn.Tanh())
         self.output = nn.Linear(c.hidden, c.num_classes)
 

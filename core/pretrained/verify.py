@@ -1,4 +1,8 @@
-"""Re-checking pretrained weights: the file's hashes, then every metric on its card.
+"""Re-checking pretrained weights: the file as its index row records it, the card, then every metric.
+
+The file is read once and checked as every load checks it (size, sha256,
+header, card name and arch, ``weights_sha256``); then each field the index
+row shows (``dpzoo list``: headline, summary) must be the card's.
 
 Metrics are recomputed the way ``dpzoo zoo publish`` computed them: on the
 CPU in float32, with ``dpzoo.trainer.evaluate`` over the whole recorded
@@ -12,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import hub
+from ..errors import DpzooError, IntegrityError
+from . import entries, loading
 from .card import ModelCard
-from .errors import IntegrityError
 
 CPU_PRECISION = "32"
 
@@ -33,9 +37,9 @@ def load_data(section: dict[str, Any], splits: list[str]) -> SplitData:
     """The dataset of a resolved ``data`` section; ``splits`` are read into CPU tensors."""
     import torch
 
-    from .components import create
-    from .fingerprint import fingerprint
-    from .trainer import InMemorySplits
+    from ..components import create
+    from ..fingerprint import fingerprint
+    from ..trainer import InMemorySplits
 
     options = {k: v for k, v in section.items() if k != "name"}
     dataset = create("dataset", section["name"], **options)
@@ -57,8 +61,8 @@ def load_data(section: dict[str, Any], splits: list[str]) -> SplitData:
 
 def evaluate_on_cpu(model, run: dict[str, Any], data, split: str, batch_size: int) -> dict[str, float]:
     """``{"split/name": value}`` for the run's loss (and its terms) and metrics."""
-    from .components import create
-    from .trainer import evaluate
+    from ..components import create
+    from ..trainer import evaluate
 
     loss_section = run.get("loss")
     loss = None
@@ -81,38 +85,49 @@ class VerifyResult:
 
 
 def verify(name: str | None = None, evaluate: bool = True) -> list[VerifyResult]:
-    """Check every pretrained entry (or ``name``): full sha256, size, card, tensors, metrics."""
-    from . import pretrained
-
-    hub.forget_hashes()  # hash every file in full
-    entries = [pretrained.resolve(name)] if name else pretrained.catalogue()
-    return [verify_entry(w, evaluate) for w in entries]
+    """Check every pretrained entry (or ``name``): size, sha256, card, tensors, index row, metrics."""
+    chosen = [entries.resolve(name)] if name else entries.catalogue()
+    return [verify_entry(w, evaluate) for w in chosen]
 
 
-def verify_entry(weights, evaluate: bool = True) -> VerifyResult:
-    from . import pretrained
-    from .errors import DpzooError
-    from .safetensors_file import tensors_sha256
-
-    result = VerifyResult(weights.name if weights.source == pretrained.SHIPPED else weights.qualified_name)
+def verify_entry(weights: entries.Weights, evaluate: bool = True) -> VerifyResult:
+    result = VerifyResult(weights.name if weights.source == entries.SHIPPED else weights.qualified_name)
     try:
-        header, card = pretrained._verified(weights)
-        actual = tensors_sha256(header.path, header)
-        if actual != card.weights_sha256:
-            result.fail(f"tensors sha256 {actual} differs from the card's weights_sha256 {card.weights_sha256}")
-            return result
+        checked = loading.verified(weights)  # size, sha256, header, card name and arch, weights_sha256
     except DpzooError as exc:
         result.fail(str(exc))
         return result
+    card = checked.card
+    for problem in index_disagreements(weights, card):
+        result.fail(problem)
     if evaluate:
         try:
-            model = pretrained._load(header, card.arch, card.config, {})
+            model = loading.load(checked.data, checked.header, card.arch, card.config, {})
             check_metrics(model, card, result)
         except FileNotFoundError as exc:  # the data is not on this machine
             result.status, result.problems = "skipped", [f"metrics not re-checked: {exc}"]
         except DpzooError as exc:
             result.fail(str(exc))
     return result
+
+
+def index_disagreements(weights: entries.Weights, card: ModelCard) -> list[str]:
+    """Where the index row (or a plugin's registration) says other than the card: headline, summary.
+
+    Size and sha256 were checked against the bytes by the load. A
+    registration may leave summary and headline out; the index may not.
+    """
+    shipped = weights.source == entries.SHIPPED
+    problems = []
+    headline = card.headline
+    if shipped or weights.headline is not None:
+        shown = (weights.headline.name, weights.headline.value) if weights.headline else None
+        expected = (headline.name, headline.value) if headline else None
+        if shown != expected:
+            problems.append(f"the index's headline {shown} is not the card's {expected} (what `dpzoo list` shows)")
+    if (shipped or weights.summary) and weights.summary != card.summary:
+        problems.append(f"the index's summary {weights.summary!r} is not the card's {card.summary!r}")
+    return problems
 
 
 def check_metrics(model, card: ModelCard, result: VerifyResult) -> None:

@@ -20,9 +20,11 @@ def add_parser(sub) -> None:
                    help="make this the architecture's default tag (default: if it has none yet)")
     p.add_argument("--licence", default="MIT", help="licence of the weights")
     p.add_argument("--threads", type=int, help="CPU threads the run trained with (default: this process's torch threads)")
+    p.add_argument("--rebuild-tolerance", action="append", default=[], metavar="METRIC=VALUE",
+                   help="how far a rebuild on other CPU kernels may move METRIC, absolute (repeatable; default 0.01)")
     p.set_defaults(handler=cmd_publish)
 
-    p = commands.add_parser("build", help="retrain an entry with its card's command and compare")
+    p = commands.add_parser("build", help="retrain an entry with its card's command and compare (exit 1 if results differ)")
     p.add_argument("name", help="arch.tag (or a .safetensors file with a card)")
     p.add_argument("--out", type=Path, help="publish the rebuilt file here (default: compare only)")
     p.set_defaults(handler=cmd_build)
@@ -36,9 +38,18 @@ def add_parser(sub) -> None:
 def cmd_publish(args: argparse.Namespace) -> int:
     from .publish import publish
 
+    from ..config import parse_value
+    from ..errors import ConfigError
+
+    tolerance = {}
+    for item in args.rebuild_tolerance:
+        metric, sep, value = item.partition("=")
+        if not sep or not isinstance(parse_value(value), (int, float)):
+            raise ConfigError(f"--rebuild-tolerance expects METRIC=NUMBER (test/loss=0.01), got {item!r}")
+        tolerance[metric] = float(parse_value(value))
     path, card = publish(
         args.run_dir, args.name, out_dir=args.out, summary=args.summary, notes=args.notes,
-        default=args.default, licence=args.licence, threads=args.threads,
+        default=args.default, licence=args.licence, threads=args.threads, rebuild_tolerance=tolerance,
     )
     print(f"published {card.name} -> {path}")
     print(card.render())
@@ -46,30 +57,31 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .publish import rebuild
+    """Exit 0 when the rebuild is bitwise equal or reproduced up to kernels, 1 when its results differ."""
+    from .rebuild import DIFFERS, rebuild
 
     report = rebuild(args.name, args.out, announce=lambda run_dir, _: print(f"training into {run_dir}", flush=True))
     print(f"rebuilt {report.card.name} in {report.seconds:.1f} s with: {report.card.command}")
     for line in report.drift:
         print(f"  config drift: {line}")
-    same = "the same" if report.same_weights else "DIFFERENT"
+    same = "the same" if report.same_weights else "different"
     print(f"  weights_sha256: {same} ({report.rebuilt.weights_sha256})")
-    differences = report.metric_differences()
+    for split, same_predictions in report.predictions.items():
+        shown = {True: "identical", False: "DIFFERENT", None: "not compared (outputs are not class scores)"}
+        print(f"  predictions on {split}: {shown[same_predictions]}")
     recorded = {m.name: m.value for m in report.card.metrics}
     for m in report.rebuilt.metrics:
         before = f"card {recorded[m.name]:.6f}, " if m.name in recorded else ""
-        print(f"  {m.name}: {before}rebuilt {m.value:.6f}")
+        print(f"  {m.name}: {before}rebuilt {m.value:.6f} (tolerance {report.tolerance(m.name):g})")
     if report.path is not None:
         print(f"  published to {report.path}")
-    if report.same_weights and not differences:
-        return 0
-    if not report.same_environment:
+    if not report.same_weights and not report.same_environment:
         card, now = report.card.environment, report.rebuilt.environment
         print(f"  the card was trained with torch {card.torch}, {card.cpu_capability} kernels, {card.threads} thread(s) "
               f"on {card.device}; this rebuild used torch {now.torch}, {now.cpu_capability}, {now.threads} on {now.device}: "
-              "bitwise equality needs the same, so compare the metrics")
-    print("  the rebuild does not reproduce the card" + (" (metrics differ beyond the tolerance)" if differences else ""))
-    return 1
+              "bitwise equality needs the same")
+    print(f"verdict: {report.verdict}")
+    return 1 if report.verdict == DIFFERS else 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -1,0 +1,223 @@
+"""Loading pretrained weights from one read: hash, parse, check and build tensors from the same bytes.
+
+For an entry of the zoo, the file is read once into memory (``sources.read_verified``:
+a regular file of the recorded size whose bytes hash to the recorded sha256),
+and everything after works on those bytes: the header is validated, the card
+read from it must name the entry and its architecture, the tensors must hash
+to the card's ``weights_sha256`` and match the architecture's names, shapes
+and dtypes, and ``safetensors.torch.load`` builds the tensors from the same
+buffer. What was hashed is therefore what loads, even if the file is swapped
+meanwhile. The result of parsing and checking is kept per file sha256 (see
+``_parsed``): the file is still read and hashed in full on every load. A local
+``.safetensors`` file is read once the same way and its tensors checked
+against its own card. Nothing is ever unpickled, and the model comes back in
+eval mode.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ..components import get
+from ..config import validate
+from ..errors import ConfigError, DpzooError, IntegrityError
+from ..registry import ZooName
+from .card import CARD_KEY, ModelCard, card_from_header
+from .entries import Weights, resolve
+from .safetensors_file import Header, parse_header, read_header, tensors_sha256
+
+# safetensors dtype -> torch dtype name, for the dtype check before loading
+TORCH_DTYPES = {
+    "BOOL": "bool", "U8": "uint8", "I8": "int8", "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2",
+    "U16": "uint16", "I16": "int16", "F16": "float16", "BF16": "bfloat16",
+    "U32": "uint32", "I32": "int32", "F32": "float32", "U64": "uint64", "I64": "int64", "F64": "float64",
+}
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A weight file's bytes after every check: its header and card describe exactly these bytes."""
+
+    data: bytearray
+    header: Header
+    card: ModelCard
+
+
+def model_card(name: str) -> ModelCard:
+    """The card of a pretrained entry (its file is hash-checked), or of a local ``.safetensors`` file."""
+    if name.endswith(".safetensors") and Path(name).is_file():
+        return card_from_header(read_header(name))
+    return verified(resolve(name)).card
+
+
+# file sha256 -> (header, card) of the bytes with that digest, parsed and checked against each other once.
+# Keyed by the content's own hash, it cannot disagree with the bytes: a later load reads and hashes the
+# file in full again, and only bytes with the same sha256 (the same bytes, short of a sha256 collision)
+# reuse the result of parsing and checking them. What it saves is the second hash over the tensors.
+_parsed: dict[str, tuple[Header, ModelCard]] = {}
+
+
+def verified(weights: Weights) -> Checked:
+    """The entry's file read once and checked: size, sha256, header, card name and arch, tensors' sha256."""
+    where = weights.location
+    if weights.sha256 in _parsed:
+        data, _ = weights.read()  # hashes to weights.sha256, or raised
+        header, card = _parsed[weights.sha256]
+        header = replace(header, path=Path(where))
+    else:
+        data, (header, card) = weights.read(alongside=lambda data: _parse_and_check(data, where))
+        _parsed[weights.sha256] = header, card
+    if card.name != weights.name:
+        raise IntegrityError(f"{where} holds the card of {card.name!r}, not of {weights.name!r}")
+    if card.arch != weights.arch:
+        raise IntegrityError(
+            f"{where}: entry {weights.name!r} names the architecture {weights.arch!r} but its card says {card.arch!r}"
+        )
+    return Checked(data, header, card)
+
+
+def _parse_and_check(data: bytearray, where: str) -> tuple[Header, ModelCard]:
+    header = parse_header(data, len(data), where)
+    card = card_from_header(header)
+    _check_tensors(data, header, card)
+    return header, card
+
+
+def _check_tensors(data: bytes, header: Header, card: ModelCard) -> None:
+    actual = tensors_sha256(header, data)
+    if actual != card.weights_sha256:
+        raise IntegrityError(
+            f"{header.path}: its tensors do not match its card: expected weights_sha256 {card.weights_sha256}, actual {actual}"
+        )
+
+
+def create_pretrained(name: str, pretrained: bool | str | os.PathLike = True, **overrides: Any):
+    """The model ``name`` with pretrained weights (``pretrained`` true or a local file), in eval mode, or untrained.
+
+    With ``pretrained=False`` an ``arch.tag`` name builds the tagged
+    architecture with fresh weights (in training mode, as any new model).
+    ``overrides`` may change config values that leave the weights' shapes
+    alone (dropout, say); others are refused.
+    """
+    if isinstance(pretrained, (str, os.PathLike)):
+        return load_local(name, pretrained, **overrides)
+    checked = verified(resolve(name))
+    card = checked.card
+    if not pretrained:
+        return _model_class(card.arch)(_config(card.arch, card.config, overrides))
+    return load(checked.data, checked.header, card.arch, card.config, overrides)
+
+
+def load_local(name: str, path: str | os.PathLike, **overrides: Any):
+    """Weights from a local ``.safetensors`` file: its card, else a run's ``dpzoo.model`` record, else ``name``."""
+    text = os.fspath(path)
+    if text.startswith(("https://", "http://", "file://")):
+        raise DpzooError(
+            f"pretrained={text!r}: a URL needs its sha256; register it from a plugin with "
+            "register('arch.tag', url, sha256=..., size=...), or download it and pass the local path"
+        )
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise DpzooError(f"pretrained={text!r}: no such file")
+    if path.suffix != ".safetensors":
+        raise DpzooError(f"pretrained={text!r}: dpzoo loads only .safetensors files (never pickles)")
+    data = bytearray(path.read_bytes())
+    header = parse_header(data, len(data), path)
+    if CARD_KEY in header.metadata:
+        card = card_from_header(header)
+        _check_tensors(data, header, card)
+        arch, config = card.arch, card.config
+    elif "dpzoo.model" in header.metadata:  # a run's final model.safetensors
+        section = json.loads(header.metadata["dpzoo.model"])
+        arch, config = section.pop("name"), section
+    else:
+        arch, config = ZooName.parse(name).arch, {}
+    if ZooName.parse(name).arch != arch:
+        raise ConfigError(f"{path} holds weights for {arch!r}, not {name!r}; call create_model({arch!r}, pretrained=...)")
+    return load(data, header, arch, config, overrides)
+
+
+def _model_class(arch: str):
+    return get("model", arch).load()
+
+
+def _config(arch: str, config: dict[str, Any], overrides: dict[str, Any]):
+    return validate(_model_class(arch).Config, {**config, **overrides}, f"model {arch!r}")
+
+
+def load(data: bytearray, header: Header, arch: str, config: dict[str, Any], overrides: dict[str, Any]):
+    """Build ``arch`` without drawing initial parameters, then load every tensor of ``data`` into it, in eval mode.
+
+    The file's names, shapes and dtypes must be the model's own (every
+    parameter and persistent buffer); a difference is explained from the
+    header before any tensor is built: missing and unexpected keys, shapes
+    and dtypes that differ.
+    """
+    from .lazy_init import parameter_init_skipped
+
+    cls, cfg = _model_class(arch), _config(arch, config, overrides)
+    with parameter_init_skipped():
+        model = cls(cfg)
+    expected = {k: (tuple(v.shape), str(v.dtype).removeprefix("torch.")) for k, v in model.state_dict().items()}
+    stored = {k: (t.shape, TORCH_DTYPES[t.dtype]) for k, t in header.tensors.items()}
+    if expected != stored:
+        raise _mismatch(header.path, arch, expected, stored, overrides)
+    # assign: the module takes the tensors built over the checked bytes as its own (no copy at all)
+    model.load_state_dict(tensors_over(data, header), strict=True, assign=True)
+    return model.eval()
+
+
+def tensors_over(data: bytearray | bytes, header: Header) -> dict[str, Any]:
+    """The file's tensors as views of ``data`` itself (``torch.frombuffer``), laid out as ``header`` says.
+
+    ``safetensors.torch.load(bytes)`` would build the same tensors from the
+    same bytes but copy each one first: on mlp.mnist (2.5 MB) that copy was a
+    third of the load (benchmarks/zoo_load.py). A tensor whose start is not a
+    multiple of its element size, or a big-endian host, gets a copy.
+    """
+    import sys
+
+    import torch
+
+    if sys.byteorder != "little" or isinstance(data, bytes):
+        from safetensors.torch import load as tensors_from
+
+        return tensors_from(bytes(data))
+    out = {}
+    for name, t in header.tensors.items():
+        dtype = getattr(torch, TORCH_DTYPES[t.dtype])
+        count, start = t.end - t.begin, header.data_start + t.begin
+        if count == 0:
+            out[name] = torch.empty(t.shape, dtype=dtype)
+            continue
+        tensor = torch.frombuffer(data, dtype=torch.uint8, count=count, offset=start)
+        if start % dtype.itemsize:
+            tensor = tensor.clone()
+        out[name] = tensor.view(dtype).reshape(t.shape)
+    return out
+
+
+def _mismatch(path: Path, arch: str, expected: dict, stored: dict, overrides: dict) -> DpzooError:
+    missing = sorted(set(expected) - set(stored))
+    unexpected = sorted(set(stored) - set(expected))
+    common = sorted(set(expected) & set(stored))
+    shapes = [f"{k}: model {list(expected[k][0])}, file {list(stored[k][0])}" for k in common if expected[k][0] != stored[k][0]]
+    dtypes = [f"{k}: model {expected[k][1]}, file {stored[k][1]}" for k in common if expected[k][1] != stored[k][1]]
+    detail = "; ".join(
+        part for part in (
+            f"missing keys {missing}" if missing else "",
+            f"unexpected keys {unexpected}" if unexpected else "",
+            f"different shapes: {', '.join(shapes)}" if shapes else "",
+            f"different dtypes: {', '.join(dtypes)}" if dtypes else "",
+        ) if part
+    )
+    if overrides and (missing or unexpected or shapes):
+        return ConfigError(
+            f"the overrides {sorted(overrides)} change the shapes of the weights of {arch!r}, so the pretrained file "
+            f"{path} no longer fits ({detail}); leave them out, or build without pretrained weights"
+        )
+    return IntegrityError(f"{path} does not fit the architecture {arch!r}: {detail}")
