@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 from pathlib import Path
 
 CHUNK = 1 << 20
@@ -28,24 +29,42 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file, flush it to disk, then rename it into place."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
+def temporary_name(path: Path) -> Path:
+    """A sibling name no other process or thread will pick: two writers never share a temporary file."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
+def _publish(tmp: Path, path: Path) -> None:
+    """Flush ``tmp`` to disk with the permissions a plain ``open`` would give, then rename it over ``path``."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # safetensors creates 0600; every file of a run reads alike
+    with open(tmp, "rb+") as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, path)
     fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file, flush it to disk, then rename it into place (whole or not at all)."""
+    tmp = temporary_name(path)
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        _publish(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk must not fill up further with our leftovers
+        raise
 
 
 def atomic_save_tensors(tensors, path: Path, metadata: dict[str, str] | None = None) -> None:
     """``safetensors`` file written as ``atomic_write_bytes`` writes: whole or not at all."""
     from safetensors.torch import save_file
 
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-    with open(tmp, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    tmp = temporary_name(path)
+    try:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+        _publish(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -56,3 +56,6 @@ class TrainConfig(Config):
     temperature: TemperatureSchedule | None = Field(None, description="Anneal the model's relaxation temperature")
     progress: bool | None = Field(None, description="Show a progress bar (default: only on a terminal)")
     deterministic: bool = Field(False, description="Ask PyTorch for deterministic algorithms")
+    on_nonfinite: Literal["stop", "skip", "ignore"] = Field(
+        "stop", description="On a NaN or infinite loss: stop (nothing saved from it), skip the step, or ignore it"
+    )

@@ -25,13 +25,15 @@ from torch import Tensor, nn
 from ..devices import resolve_device
 from ..errors import ConfigError
 from ..interfaces import LossOutput
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import save_checkpoint
 from .config import TrainConfig
 from .context import StepContext
 from .data import InMemorySplits
 from .distributed import Distributed
 from .evaluation import evaluate
 from .logger import RunLogger
+from .nonfinite import NonFiniteGuard
+from .recovery import load_newest
 
 
 def steps_per_epoch(n_train: int, config: TrainConfig, world_size: int = 1) -> int:
@@ -76,6 +78,9 @@ class Trainer:
         self._best: float | None = None
         self._bad_evaluations = 0
         self._stop = False
+        self.guard = NonFiniteGuard(self.config.on_nonfinite, self.run_dir)
+        self.seconds_before = 0.0  # training time of earlier processes of this run (restored on resume)
+        self.on_restore: list[Callable[[Trainer], None]] = []  # e.g. options changed on resume
 
     # -- public ----------------------------------------------------------------
     def fit(
@@ -215,8 +220,14 @@ class Trainer:
             loss = loss / cfg.accumulate
         if first:  # clear before backward: another optimiser's loss may have reached these parameters
             optimiser.zero_grad(set_to_none=True)
+        if self.guard.checks_every_step and not self.guard.step_is_finite(loss):
+            optimiser.zero_grad(set_to_none=True)  # trainer.on_nonfinite=skip: this window never steps
+            return
         (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
         if not last:
+            return
+        if self.guard.checks_every_step and self.scaler is None and not self.guard.gradients_are_finite(self._params[name]):
+            optimiser.zero_grad(set_to_none=True)
             return
         if cfg.grad_clip is not None:
             if self.scaler is not None:
@@ -289,9 +300,12 @@ class Trainer:
             self._pending.setdefault(name, []).append(value)
 
     def _mean(self, values: list) -> Tensor:
-        return torch.stack(
+        stacked = torch.stack(
             [v.detach().float() if isinstance(v, Tensor) else torch.tensor(float(v), device=self.device) for v in values]
-        ).mean()
+        )
+        if self.guard.checks_every_step:  # skipped steps' losses are not part of training's curve
+            stacked = stacked[torch.isfinite(stacked)]
+        return stacked.mean()
 
     def _log_training(self, progress=None) -> None:
         names = [name for name, items in self._pending.items() if items]
@@ -299,6 +313,10 @@ class Trainer:
             return
         means = [self._mean(self._pending[name]).to(self.device) for name in names]
         values = {f"train/{name}": value for name, value in zip(names, torch.stack(means).tolist())}  # one sync
+        if not math.isfinite(values.get("train/loss", 0.0)):
+            self.guard.check_losses(self._pending_loss, self.step)
+        if self.guard.mode == "skip":
+            values["train/skipped_steps"] = self.guard.skipped
         for items in self._pending.values():
             items.clear()
         for name, optimiser in self.optimisers.items():
@@ -328,7 +346,10 @@ class Trainer:
             final.update(done or self._record(self.evaluate("validation")))
         if self.config.test and "test" in self.data:
             final.update(self._record(self.evaluate("test")))
-        final.update({"step": self.step, "epoch": self.epoch, "seconds": time.perf_counter() - self._started})
+        seconds = self.seconds_before + time.perf_counter() - self._started  # summed over every process of the run
+        final.update({"step": self.step, "epoch": self.epoch, "seconds": seconds})
+        if self.guard.mode == "skip":
+            final["skipped_steps"] = self.guard.skipped
         if self._writes_checkpoints:
             self.save_checkpoint()
         if self.logger is not None:
@@ -366,18 +387,26 @@ class Trainer:
                 "bad_evaluations": self._bad_evaluations,
                 "stop": self._stop,
                 "temperature": self.temperature,
+                "skipped_steps": self.guard.skipped,
+                "seconds": self.seconds_before + time.perf_counter() - self._started,
             },
         }
 
     def save_checkpoint(self) -> Path:
         if self.run_dir is None:
             raise ConfigError("this trainer has no run directory to checkpoint into")
+        self.guard.check_losses(self._pending_loss, self.step)  # never a checkpoint from NaN steps
+        self.guard.check_parameters(self.model, self.step, "checkpoint")
         return save_checkpoint(self.run_dir / "checkpoints", self.step, self.checkpoint_state(), self.config.keep_checkpoints)
 
     def _restore(self) -> None:
         if self.run_dir is None:
             raise ConfigError("resume needs the run directory")
-        _, state = load_checkpoint(self.run_dir / "checkpoints")
+        step, state, skipped = load_newest(self.run_dir / "checkpoints")
+        for note in skipped:
+            print(f"dpzoo: passed over checkpoint {note}", file=sys.stderr)
+        if skipped:
+            print(f"dpzoo: resuming from the newest checkpoint that verifies, step {step}", file=sys.stderr, flush=True)
         self.model.load_state_dict(state["model"])
         for name, optimiser in self.optimisers.items():
             optimiser.load_state_dict(state["optimisers"][name])
@@ -393,5 +422,9 @@ class Trainer:
         self.step, self.epoch, self.batch_in_epoch = progress["step"], progress["epoch"], progress["batch_in_epoch"]
         self._best, self._bad_evaluations, self._stop = progress["best"], progress["bad_evaluations"], progress["stop"]
         self.temperature = progress["temperature"]
+        self.guard.skipped = progress.get("skipped_steps", 0)
+        self.seconds_before = progress.get("seconds", 0.0)
         if self.temperature is not None and hasattr(self.model, "temperature"):
             self.model.temperature = self.temperature
+        for hook in self.on_restore:
+            hook(self)
