@@ -6,6 +6,7 @@ given on the command line (``--set model.hidden=[128,64]``) are parsed as YAML.
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 import yaml
@@ -52,10 +53,11 @@ def _fields_at(cls: type[BaseModel], loc: tuple) -> list[str]:
     for part in loc:
         field = cls.model_fields.get(str(part))
         annotation = getattr(field, "annotation", None)
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            cls = annotation
-        else:
+        # `EarlyStopping | None` and the like: the section's own model, not "no options"
+        models = [a for a in (typing.get_args(annotation) or (annotation,)) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if len(models) != 1:
             return []
+        cls = models[0]
     return list(cls.model_fields)
 
 

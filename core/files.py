@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -61,9 +62,17 @@ def atomic_save_tensors(tensors, path: Path, metadata: dict[str, str] | None = N
     """``safetensors`` file written as ``atomic_write_bytes`` writes: whole or not at all."""
     from safetensors.torch import save_file
 
+    from safetensors import SafetensorError
+
     tmp = temporary_name(path)
     try:
-        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+        try:
+            save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+        except SafetensorError as exc:  # a full disk is an OSError like any other write's
+            code = re.search(r"os error (\d+)", str(exc))
+            if code is None:
+                raise
+            raise OSError(int(code.group(1)), os.strerror(int(code.group(1))), str(path)) from exc
         _publish(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

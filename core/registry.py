@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import AmbiguousNameError, PluginError, UnknownNameError
+from .errors import AmbiguousNameError, ConfigError, PluginError, UnknownNameError, closest
+
+BUILTIN_DISTRIBUTION = "dpzoo"  # dpzoo's own topics; their short names cannot be taken over
+
+
+class ShadowWarning(UserWarning):
+    """A third-party plugin registered a name dpzoo's built-ins already use; the built-in is used."""
+
 
 # kind -> the hook that collects it
 KINDS: dict[str, str] = {
@@ -76,6 +84,7 @@ class Registry:
 
     def __init__(self) -> None:
         self._entries: dict[str, list[Entry]] = {kind: [] for kind in KINDS}
+        self._warned: set[tuple[str, str]] = set()
 
     def add(self, entry: Entry) -> None:
         if entry.kind not in self._entries:
@@ -107,9 +116,25 @@ class Registry:
         found = [e for e in entries if e.name == name]
         if len(found) == 1:
             return found[0]
+        builtin = [e for e in found if e.distribution == BUILTIN_DISTRIBUTION]
+        if len(found) > 1 and len(builtin) == 1:  # a plugin cannot take a built-in's short name away
+            self._warn_shadowed(kind, name, builtin[0], [e for e in found if e is not builtin[0]])
+            return builtin[0]
         if len(found) > 1:
             raise AmbiguousNameError(kind, name, sorted(e.qualified_name for e in found))
         raise UnknownNameError(kind, name, [e.name for e in entries] + [e.qualified_name for e in entries])
+
+    def _warn_shadowed(self, kind: str, name: str, builtin: Entry, others: list[Entry]) -> None:
+        if (kind, name) in self._warned:
+            return
+        self._warned.add((kind, name))
+        theirs = ", ".join(repr(e.qualified_name) for e in others)
+        warnings.warn(
+            f"{kind} {name!r} is also registered by {theirs}; using dpzoo's built-in {builtin.qualified_name!r}. "
+            f"Ask for {others[0].qualified_name!r} to use the plugin's.",
+            ShadowWarning,
+            stacklevel=3,
+        )
 
     def by_plugin(self, plugin: str) -> dict[str, list[str]]:
         """What one plugin registered: kind -> sorted names."""
@@ -126,4 +151,6 @@ class Registry:
 
     def _check_kind(self, kind: str) -> None:
         if kind not in self._entries:
-            raise UnknownNameError("component kind", kind, KINDS)
+            near = closest(kind, KINDS, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise ConfigError(f"unknown component kind {kind!r}{hint}; kinds: {', '.join(KINDS)}")
