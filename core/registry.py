@@ -12,7 +12,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import AmbiguousNameError, ConfigError, PluginError, UnknownNameError, closest
+from .errors import AmbiguousNameError, PluginError, UnknownNameError
 
 BUILTIN_DISTRIBUTION = "dpzoo"  # dpzoo's own topics; their short names cannot be taken over
 
@@ -151,6 +151,7 @@ class Registry:
 
     def _check_kind(self, kind: str) -> None:
         if kind not in self._entries:
-            near = closest(kind, KINDS, n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise ConfigError(f"unknown component kind {kind!r}{hint}; kinds: {', '.join(KINDS)}")
+            error = UnknownNameError("component kind", kind, KINDS)
+            hint = f" (did you mean {error.suggestions[0]!r}?)" if error.suggestions else ""
+            error.args = (f"unknown component kind {kind!r}{hint}; kinds: {', '.join(KINDS)}",)
+            raise error
