@@ -85,7 +85,7 @@ def _read_config_file(path: Path) -> dict[str, Any]:
 
 
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
-    from .devices import check_device_name
+    from .device_names import check_device_name
     from .rundir import check_run_name
 
     config = run_config_from_args(args)  # everything below is checked before torch is imported
@@ -234,8 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     from . import zoo_cli
+    from .plugin_manager import host
 
     zoo_cli.add_parser(sub)
+    host().add_commands(sub)  # plugins' commands (dpzoo_register_commands), after the built-in ones
     return parser
 
 
