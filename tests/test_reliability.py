@@ -276,7 +276,7 @@ def test_resume_applies_and_records_what_may_change(tmp_path, capsys):
     assert saved["resumes"][-1]["command"] == "dpzoo train --resume r --epochs 2 --lr 0.5"
     assert saved["resumes"][-1]["changed"] == {"optimiser.lr": [0.001, 0.5], "trainer.epochs": [1, 2]}
     _, state = ckpt.load_checkpoint(tmp_path / "r/checkpoints")
-    assert state["optimisers"]["model"]["param_groups"][0]["lr"] == 0.5
+    assert state["stepper"]["optimisers"]["model"]["param_groups"][0]["lr"] == 0.5
 
 
 @pytest.mark.parametrize("change, shown", [
