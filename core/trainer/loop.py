@@ -359,10 +359,10 @@ class Trainer:
                 self.guard.check_losses(self._pending_loss, self.step)
             for items in self._pending.values():
                 items.clear()
-        if self.guard.mode == "skip":
-            values["train/skipped_steps"] = self.guard.skipped
         elif not self.schedule_values:
             return
+        if self.guard.mode == "skip":
+            values["train/skipped_steps"] = self.guard.skipped
         for name, optimiser in self.optimisers.items():
             key = "train/lr" if len(self.optimisers) == 1 else f"train/lr/{name}"
             values[key] = optimiser.param_groups[0]["lr"]
