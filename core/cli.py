@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         if debug:
             raise
-        print("dpzoo: interrupted before training started; nothing was saved", file=sys.stderr)
+        print("dpzoo: interrupted outside a training step; nothing was saved by this command", file=sys.stderr)
         return 130
 
 
