@@ -450,7 +450,7 @@ def hostile(monkeypatch):
     real = plugin_manager.entry_points
 
     def install(*fakes):
-        monkeypatch.setattr(plugin_manager, "entry_points", lambda group: [*real(group=group), *fakes])
+        monkeypatch.setattr(plugin_manager, "entry_points", lambda group: [*fakes, *real(group=group)])  # fakes found first
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PluginWarning)  # the hostile plugins' own reports are checked below
             dpzoo.reload_plugins()
@@ -468,6 +468,14 @@ def test_a_builtin_short_name_wins_over_a_plugins_with_a_warning(hostile):
     assert dpzoo.get("model", "impostor:mlp").plugin == "impostor"
     model = dpzoo.create_model("mlp.digits")  # the pretrained entry builds the built-in architecture
     assert type(model).__module__ == "dpzoo.plugins.mlp.model"
+
+
+def test_a_third_party_entry_point_cannot_take_a_builtin_plugins_name(hostile):
+    hostile(FakeEntryPoint("mlp", lambda: models_plugin("other_model")))
+    report = {p["name"]: p for p in dpzoo.list_plugins()}
+    assert report["mlp"]["distribution"] == "dpzoo" and report["mlp"]["status"] == "ok"
+    assert report["mlp (mlp-dist)"]["status"] == "broken" and "already taken" in report["mlp (mlp-dist)"]["error"]
+    assert dpzoo.get("model", "mlp").distribution == "dpzoo"
 
 
 def test_sys_exit_at_plugin_import_is_contained(hostile, capsys):
