@@ -87,6 +87,7 @@ class Trainer:
         self.on_restore: list[Callable[[Trainer], None]] = []  # e.g. options changed on resume
         self._checkpoint_due = False
         self._media_step: int | None = None
+        self._logged_step: int | None = None
 
     # -- public ----------------------------------------------------------------
     def fit(
@@ -171,6 +172,10 @@ class Trainer:
         else:
             joined = torch.cat(outputs)
         return joined, (torch.cat(targets) if targets else None)
+
+    def autocast(self):
+        """``torch.autocast`` at ``trainer.precision``, or a context that does nothing at 32 bits."""
+        return self._autocast() if self._autocast is not None else contextlib.nullcontext()
 
     def optimise(self, name: str, loss: Tensor | LossOutput) -> None:
         """One loss for optimiser ``name`` (see ``Stepper.optimise``); a ``LossOutput``'s terms are logged."""
@@ -350,6 +355,9 @@ class Trainer:
         return stacked.mean()
 
     def _log_training(self, progress=None) -> None:
+        if self._logged_step == self.step:  # the end of a run that just logged
+            return
+        self._logged_step = self.step
         names = [name for name, items in self._pending.items() if items]
         values: dict[str, float] = {}
         if names:
@@ -359,8 +367,6 @@ class Trainer:
                 self.guard.check_losses(self._pending_loss, self.step)
             for items in self._pending.values():
                 items.clear()
-        elif not self.schedule_values:
-            return
         if self.guard.mode == "skip":
             values["train/skipped_steps"] = self.guard.skipped
         for name, optimiser in self.optimisers.items():
@@ -449,7 +455,13 @@ class Trainer:
             print(f"dpzoo: passed over checkpoint {note}", file=sys.stderr)
         if skipped:
             print(f"dpzoo: resuming from the newest checkpoint that verifies, step {step}", file=sys.stderr, flush=True)
-        self.model.load_state_dict(state["model"])
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError as exc:
+            raise ConfigError(
+                f"the checkpoint in {self.run_dir} does not fit this model ({str(exc).splitlines()[0]}); "
+                "resume with the model options the run was started with, or start a new run"
+            ) from None
         self.stepper.load_state_dict(state["stepper"])
         for name, scheduler in self._plateau.items():
             scheduler.load_state_dict(state["plateau"][name])
@@ -461,6 +473,7 @@ class Trainer:
         self.step, self.epoch, self.batch_in_epoch = progress["step"], progress["epoch"], progress["batch_in_epoch"]
         self._best, self._bad_evaluations, self._stop = progress["best"], progress["bad_evaluations"], progress["stop"]
         self.schedule_values = {n: v for n, v in progress["schedules"].items() if n in self.schedules}
+        self._logged_step = self.step  # logged (or lost with the killed process) before the checkpoint
         self._set_schedule_attributes()
         self.guard.skipped = progress.get("skipped_steps", 0)
         self.seconds_before = progress.get("seconds", 0.0)
