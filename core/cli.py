@@ -275,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         code = getattr(exc, "exit_code", 2)
-        print(f"dpzoo: error: {exc}" if code == 2 else f"dpzoo: {exc}", file=sys.stdout if code == 0 else sys.stderr)
+        plain = code == 0 or code >= 128  # a finished run, or a stop on a signal: not errors
+        print(f"dpzoo: {exc}" if plain else f"dpzoo: error: {exc}", file=sys.stdout if code == 0 else sys.stderr)
         return code
     except OSError as exc:
         if debug:

@@ -540,6 +540,17 @@ def test_a_signal_finishes_the_step_checkpoints_and_names_the_real_path(tmp_path
     assert same_weights(tmp_path / "straight", run_dir)
 
 
+def test_a_second_ctrl_c_stops_at_once(tmp_path):
+    def twice(trainer):
+        if trainer.step == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # asks for a stop after this step...
+            os.kill(os.getpid(), signal.SIGINT)  # ...and the second one does not wait for it
+
+    with pytest.raises(KeyboardInterrupt):
+        dpzoo.train(config(tmp_path, "twice"), callbacks=[twice])
+    assert not (tmp_path / "twice/checkpoints").exists() or not list((tmp_path / "twice/checkpoints").glob("*.json"))
+
+
 @pytest.mark.slow
 def test_sigterm_to_the_cli_checkpoints_and_exits_143(tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "dpzoo.cli", "train", "--model", "mlp", "--data", "digits",
