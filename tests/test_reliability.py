@@ -220,6 +220,14 @@ def test_lr_inf_exits_non_zero_through_the_cli_without_saving(tmp_path, capsys):
     assert not (tmp_path / "inf/model.safetensors").exists()
 
 
+def test_a_finite_runaway_loss_is_said_once(tmp_path, capsys):
+    dpzoo.train({**config(tmp_path, "calm", log_every=5)})
+    assert "diverging" not in capsys.readouterr().err
+    dpzoo.train({**config(tmp_path, "wild", log_every=5), "optimiser": {"name": "adam", "lr": 1e6}})
+    err = capsys.readouterr().err
+    assert err.count("the training loss is diverging") == 1 and "--lr" in err
+
+
 def nan_loss_on(calls: set[int]):
     """Cross-entropy that returns NaN on the given call numbers (0-based)."""
     count = {"n": 0}

@@ -365,6 +365,8 @@ class Trainer:
             values = {f"train/{name}": value for name, value in zip(names, torch.stack(means).tolist())}  # one sync
             if not math.isfinite(values.get("train/loss", 0.0)):
                 self.guard.check_losses(self._pending_loss, self.step)
+            if "train/loss" in values and self.guard.mode != "ignore":
+                self.guard.watch(values["train/loss"], self.step, self._pending_loss)
             for items in self._pending.values():
                 items.clear()
         if self.guard.mode == "skip":

@@ -17,6 +17,12 @@ non-finite parameters, and reacts to a non-finite loss as configured:
 ``ignore``
     no checks at all: train on, and save, whatever the values.
 
+A loss can also run away while staying finite (Adam with ``--lr 1e6``: each
+step moves every weight by about eta). That is not always wrong, so it is not
+stopped, but it is said once: when a logged training loss exceeds
+``DIVERGENCE`` times the first step's (and 1), a notice names the step and the
+values.
+
 ``metrics.json`` is strict JSON whatever happens: a non-finite value is
 written as ``null``.
 """
@@ -24,6 +30,7 @@ written as ``null``.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -34,6 +41,7 @@ from torch import Tensor, nn
 from ..errors import DpzooError
 from .recovery import candidates
 
+DIVERGENCE = 1e4  # growth of the logged training loss over its first value that earns a notice
 FIX = (
     "lower the learning rate (--lr), clip gradients (--set trainer.grad_clip=1.0), "
     "or skip such steps (--set trainer.on_nonfinite=skip)"
@@ -86,6 +94,28 @@ class NonFiniteGuard:
     def __init__(self, mode: str, run_dir: Path | None):
         self.mode, self.run_dir = mode, run_dir
         self.skipped = 0
+        self._first_loss: float | None = None
+        self._warned = False
+
+    def watch(self, loss: float, step: int, pending: list) -> None:
+        """Say once when the logged training loss has grown ``DIVERGENCE``-fold over the first step's.
+
+        ``pending`` holds the losses behind ``loss``; the first log reads its first one (the
+        untrained loss: by the first log a runaway run may already be far gone).
+        """
+        if self._first_loss is None and pending:
+            first = float(pending[0].detach()) if isinstance(pending[0], Tensor) else float(pending[0])
+            self._first_loss = first if math.isfinite(first) else None
+        if self._warned or self._first_loss is None or not math.isfinite(loss):
+            return
+        if loss > DIVERGENCE * max(abs(self._first_loss), 1.0):
+            self._warned = True
+            print(
+                f"dpzoo: step {step}: the training loss is diverging ({self._first_loss:.4g} at the first step, "
+                f"{loss:.4g} now); lower the learning rate (--lr) or clip gradients (--set trainer.grad_clip=1.0)",
+                file=sys.stderr,
+                flush=True,
+            )
 
     @property
     def checks_every_step(self) -> bool:
