@@ -1,14 +1,22 @@
-"""Files written atomically and hashed in full; light enough for the load path (no torch at import)."""
+"""Files written atomically and hashed in full; light enough for the load path (no torch at import).
+
+An atomic write goes to a temporary file beside its target, opened with
+``O_CREAT | O_EXCL | O_NOFOLLOW`` under a name no other process or thread
+uses (pid plus random bits), is flushed to disk, then renamed over the
+target. Two writers therefore never share a temporary file, and a symlink
+planted where the temporary file would go is refused rather than followed
+(the rename replaces a link at the target itself, never what it points to).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
-import re
 import secrets
 from pathlib import Path
 
 CHUNK = 1 << 20
+_EXCLUSIVE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -30,50 +38,40 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def temporary_name(path: Path) -> Path:
-    """A sibling name no other process or thread will pick: two writers never share a temporary file."""
-    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+def temporary_beside(path: Path, attempts: int = 16) -> tuple[int, Path]:
+    """A new, empty file next to ``path`` that only this call created: (descriptor, its path).
 
-
-def _publish(tmp: Path, path: Path) -> None:
-    """Flush ``tmp`` to disk with the permissions a plain ``open`` would give, then rename it over ``path``."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # safetensors creates 0600; every file of a run reads alike
-    with open(tmp, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    A name that exists already (a file or a planted symlink) is never opened:
+    another is drawn, ``attempts`` times at most, then ``FileExistsError``.
+    """
+    for _ in range(attempts):
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
+        try:
+            return os.open(tmp, _EXCLUSIVE, 0o666), tmp  # 0o666 less the umask, as open(path, "w") gives
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path} after {attempts} attempts (files planted there?)")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file, flush it to disk, then rename it into place (whole or not at all)."""
-    tmp = temporary_name(path)
+    """Write ``data`` to a private temporary file, flush it to disk, then rename it onto ``path``."""
+    path = Path(path)
+    fd, tmp = temporary_beside(path)
     try:
-        with open(tmp, "wb") as handle:
+        with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        _publish(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # a full disk must not fill up further with our leftovers
-        raise
-
-
-def atomic_save_tensors(tensors, path: Path, metadata: dict[str, str] | None = None) -> None:
-    """``safetensors`` file written as ``atomic_write_bytes`` writes: whole or not at all."""
-    from safetensors.torch import save_file
-
-    from safetensors import SafetensorError
-
-    tmp = temporary_name(path)
-    try:
-        try:
-            save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-        except SafetensorError as exc:  # a full disk is an OSError like any other write's
-            code = re.search(r"os error (\d+)", str(exc))
-            if code is None:
-                raise
-            raise OSError(int(code.group(1)), os.strerror(int(code.group(1))), str(path)) from exc
-        _publish(tmp, path)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    fsync_dir(path.parent)
+
+
+def atomic_save_tensors(tensors, path: Path, metadata: dict[str, str] | None = None) -> None:
+    """A ``safetensors`` file written as ``atomic_write_bytes`` writes: whole or not at all."""
+    from safetensors.torch import save
+
+    data = save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata=metadata)
+    atomic_write_bytes(path, data)

@@ -24,7 +24,7 @@ from safetensors.torch import load_file
 
 import dpzoo
 from dpzoo import cli, plugin_manager
-from dpzoo.files import atomic_write_bytes, temporary_name
+from dpzoo.files import atomic_write_bytes, temporary_beside
 from dpzoo.plugin_manager import PluginWarning
 from dpzoo.registry import ShadowWarning
 from dpzoo.resume import RunFinished
@@ -74,18 +74,15 @@ def strict_json(path: Path):
 # -- 1. a kill during the first checkpoint write ----------------------------------------------
 def die_in_first_checkpoint(monkeypatch, run_dir: Path) -> None:
     """Run until the first checkpoint's tensors are half written, then die as SIGKILL would."""
-    import safetensors.torch
 
-    def torn(tensors, filename, metadata=None):
-        Path(filename).write_bytes(b"\0" * 64)
+    def torn(tensors, path, metadata=None):
+        path.with_name(f".{path.name}.4242.dead.tmp").write_bytes(b"\0" * 64)  # what SIGKILL leaves behind
         raise Killed
 
     with monkeypatch.context() as patch:
-        patch.setattr(safetensors.torch, "save_file", torn)
+        patch.setattr(ckpt, "atomic_save_tensors", torn)
         with pytest.raises(Killed):
             dpzoo.train(config(run_dir.parent, run_dir.name, checkpoint_every=5))
-    # what SIGKILL leaves that an exception cleans up: the torn temporary file
-    (run_dir / "checkpoints" / ".step-00000005.safetensors.4242.dead.tmp").write_bytes(b"\0" * 64)
     assert not any(p.suffix == ".json" for p in (run_dir / "checkpoints").iterdir())
 
 
@@ -145,7 +142,13 @@ def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
 
 def test_temporary_names_are_unique_so_concurrent_writers_never_collide(tmp_path):
     target = tmp_path / "metrics.json"
-    assert temporary_name(target) != temporary_name(target) and str(os.getpid()) in temporary_name(target).name
+    names = []
+    for _ in range(2):
+        fd, tmp = temporary_beside(target)
+        os.close(fd)
+        tmp.unlink()
+        names.append(tmp.name)
+    assert names[0] != names[1] and all(str(os.getpid()) in name for name in names)
     contents = [json.dumps({"writer": w, "pad": "x" * 50_000}).encode() for w in range(2)]
     failures = []
 

@@ -406,14 +406,13 @@ def test_a_crash_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, mon
     state = {"w": torch.arange(6.0), "progress": {"step": 1}}
     ckpt.save_checkpoint(directory, 1, state)
 
-    def crash_halfway(tensors, filename, metadata=None):
-        Path(filename).write_bytes(b"\x00" * 100)  # a torn write...
+    def crash_halfway(fd):  # the bytes are written, not yet flushed...
         raise OSError("disk full")  # ...then the crash
 
-    import safetensors.torch
+    import dpzoo.files
 
-    monkeypatch.setattr(safetensors.torch, "save_file", crash_halfway)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(dpzoo.files.os, "fsync", crash_halfway)
+    with pytest.raises(OSError, match="disk full"):
         ckpt.save_checkpoint(directory, 2, {"w": torch.zeros(6), "progress": {"step": 2}})
     step, restored = ckpt.load_checkpoint(directory)
     assert step == 1 and torch.equal(restored["w"], torch.arange(6.0)) and restored["progress"] == {"step": 1}
