@@ -1,9 +1,19 @@
-"""The ``dpzoo`` command: train, list, info, plugins (and zoo, see ``pretrained.cli``)."""
+"""The ``dpzoo`` command: train, list, info, plugins (and zoo, see ``pretrained.cli``).
+
+The command is the error boundary: every ``DpzooError``, ``OSError`` (a full or
+read-only disk, a missing file) and config-file error ends as one line naming
+the file or option and the fix, with exit status 2; ``--debug`` (or
+``DPZOO_DEBUG=1``) shows the traceback instead. Argument errors are answered
+before torch is imported.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -12,15 +22,25 @@ from typing import Any
 from .errors import DpzooError
 from .provenance import version
 from .train_command import add_train_arguments, run_config_from_args
+from .registry import KINDS
+
 
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
-    from .run import train
+    from .device_names import check_device_name
+    from .rundir import check_run_name
 
-    config = run_config_from_args(args)
+    config = run_config_from_args(args)  # everything below is checked before torch is imported
     if args.resume is None:
         missing = [flag for flag in ("model", "data") if flag not in config]
         if missing:
             raise DpzooError(f"missing --{' and --'.join(missing)} (or set them in --config)")
+        if config.get("run_name") is not None:
+            check_run_name(config["run_name"])
+    device = config.get("trainer", {}).get("device") if isinstance(config.get("trainer"), dict) else None
+    if isinstance(device, str):
+        check_device_name(device)
+
+    from .run import train
 
     def announce(run_dir: Path, resolved: dict[str, Any]) -> None:
         verb = "resuming" if args.resume else "training"
@@ -38,12 +58,12 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from .components import registry
-    from .registry import KINDS
 
     if args.pretrained or args.kind == "pretrained":
         from . import pretrained
 
-        rows = pretrained.list_rows(args.pattern)
+        with _results_only(args.json):
+            rows = pretrained.list_rows(args.pattern)
         if args.json:
             print(json.dumps(rows, indent=2))
         else:
@@ -52,17 +72,18 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     kinds = [args.kind] if args.kind else [k for k in KINDS if k != "pretrained"]
     rows = []
-    for kind in kinds:
-        for entry in registry().entries(kind, args.pattern):
-            rows.append({
-                "name": entry.name,
-                "kind": kind,
-                "plugin": entry.plugin,
-                "qualified_name": entry.qualified_name,
-                "summary": entry.summary,
-                "distribution": entry.distribution,
-                "version": entry.version,
-            })
+    with _results_only(args.json):
+        entries = [(kind, entry) for kind in kinds for entry in registry().entries(kind, args.pattern)]
+    for kind, entry in entries:
+        rows.append({
+            "name": entry.name,
+            "kind": kind,
+            "plugin": entry.plugin,
+            "qualified_name": entry.qualified_name,
+            "summary": entry.summary,
+            "distribution": entry.distribution,
+            "version": entry.version,
+        })
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -80,7 +101,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     from . import pretrained
     from .components import registry
-    from .registry import KINDS
 
     if args.kind == "pretrained" or (args.kind is None and pretrained.is_pretrained_name(args.name)):
         print(pretrained.model_card(args.name).render())
@@ -105,10 +125,16 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _results_only(json_output: bool):
+    """While ``--json`` output is computed, anything else printed (a plugin's chatter) goes to stderr."""
+    return contextlib.redirect_stdout(sys.stderr) if json_output else contextlib.nullcontext()
+
+
 def cmd_plugins(args: argparse.Namespace) -> int:
     from . import list_plugins
 
-    plugins = list_plugins()
+    with _results_only(args.json):
+        plugins = list_plugins()
     if args.json:
         print(json.dumps(plugins, indent=2))
         return 0
@@ -125,20 +151,25 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dpzoo", description="Model zoo and trainer for the book's models")
     parser.add_argument("--version", action="version", version=f"dpzoo {version()}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors (or DPZOO_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True)
+    debug = argparse.ArgumentParser(add_help=False)  # `--debug` also after the command
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    _add_parser = sub.add_parser
+    sub.add_parser = lambda *a, **k: _add_parser(*a, parents=[debug, *k.pop("parents", [])], **k)
 
     p = sub.add_parser("train", help="train a registered model on a registered dataset")
     add_train_arguments(p)
 
     p = sub.add_parser("list", help="list registered components (models by default with --kind model)")
     p.add_argument("pattern", nargs="?", default="*", help="wildcard pattern, e.g. 'mlp*'")
-    p.add_argument("--kind", help="model, loss, optimiser, scheduler, relaxation, dataset or metric")
+    p.add_argument("--kind", choices=list(KINDS), help="the kind of component to list")
     p.add_argument("--pretrained", action="store_true", help="list the zoo's pretrained arch.tag entries")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("info", help="describe a component or a pretrained entry")
     p.add_argument("name")
-    p.add_argument("--kind")
+    p.add_argument("--kind", choices=list(KINDS))
 
     p = sub.add_parser("plugins", help="list discovered plugins and their status")
     p.add_argument("--json", action="store_true")
@@ -159,9 +190,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dpzoo: error: {exc}", file=sys.stderr)
         return 2
     args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False) or os.environ.get("DPZOO_DEBUG", "").lower() in {"1", "true", "yes", "on"}
+    command_argv = [a for a in argv if a != "--debug"]
     try:
         if args.command == "train":
-            return cmd_train(args, argv[1:])
+            return cmd_train(args, command_argv[command_argv.index("train") + 1:])
         if args.command == "list":
             return cmd_list(args)
         if args.command == "info":
@@ -170,11 +203,41 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_plugins(args)
         return args.handler(args)
     except DpzooError as exc:
-        print(f"dpzoo: error: {exc}", file=sys.stderr)
+        if debug:
+            raise
+        code = getattr(exc, "exit_code", 2)
+        plain = code == 0 or code >= 128  # a finished run, or a stop on a signal: not errors
+        print(f"dpzoo: {exc}" if plain else f"dpzoo: error: {exc}", file=sys.stdout if code == 0 else sys.stderr)
+        return code
+    except OSError as exc:
+        if debug:
+            raise
+        print(f"dpzoo: error: {describe_os_error(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("dpzoo: interrupted; resume the run with --resume RUN_DIR", file=sys.stderr)
+        if debug:
+            raise
+        print("dpzoo: interrupted outside a training step; nothing was saved by this command", file=sys.stderr)
         return 130
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line: what failed, on which file, and what to do about it."""
+    where = f" {exc.filename}" if exc.filename else ""
+    if exc.filename2:
+        where += f" -> {exc.filename2}"
+    fixes = {
+        errno.ENOSPC: "free some space, or write the run elsewhere with --logdir; a run's last complete checkpoint is kept",
+        errno.EDQUOT: "free some space, or write the run elsewhere with --logdir",
+        errno.EROFS: "that file system is read-only: write the run elsewhere with --logdir",
+        errno.EACCES: "no permission: write the run elsewhere with --logdir, or fix the folder's permissions",
+        errno.EPERM: "no permission: write the run elsewhere with --logdir, or fix the folder's permissions",
+        errno.ENOENT: "check the path",
+        errno.EISDIR: "a folder was given where a file is expected: check the path",
+        errno.ENOTDIR: "a file is in the way of a folder in that path: check the path",
+    }
+    fix = fixes.get(exc.errno, "check the path and the disk, or rerun with --debug for the traceback")
+    return f"{exc.strerror or type(exc).__name__}:{where}; {fix}"
 
 
 if __name__ == "__main__":

@@ -18,8 +18,10 @@ with a warning and listed as broken by ``dpzoo plugins``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import sys
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -31,7 +33,7 @@ import pluggy
 from . import hookspecs
 from .env import env_flag
 from .errors import PluginError, closest
-from .registry import KINDS, Entry, Registry
+from .registry import BUILTIN_DISTRIBUTION, KINDS, Entry, Registry
 
 ENTRY_POINT_GROUP = "dpzoo"
 
@@ -91,7 +93,8 @@ class PluginHost:
         allow = None if allow is None else {_normalise(name) for name in allow}
         deny = {_normalise(name) for name in _env_list("DPZOO_DISABLE_PLUGINS") or []}
         seen: dict[str, str | None] = {}
-        found = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+        # dpzoo's own first within a name: a third-party entry point cannot take a built-in plugin's name
+        found = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (ep.name, _dist(ep) != BUILTIN_DISTRIBUTION))
         _warn_unknown(allow, deny, found)
         for ep in found:
             dist = ep.dist.name if ep.dist else None
@@ -115,11 +118,13 @@ class PluginHost:
                 info.status = "disabled"
                 continue
             try:
-                module = ep.load()
-            except Exception as exc:  # noqa: BLE001 - any import failure marks the plugin broken
+                with _quiet_stdout():
+                    module = ep.load()
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin's import cannot end the host (Ctrl-C still does)
                 self._broken(info, f"import failed: {type(exc).__name__}: {exc}")
                 continue
-            self.add(module, ep.name, info=info)
+            with _quiet_stdout():
+                self.add(module, ep.name, info=info)
 
     def add(self, plugin: object, name: str, info: PluginInfo | None = None) -> PluginInfo:
         """Register one plugin object (a module or any object with hook implementations)."""
@@ -172,7 +177,7 @@ class PluginHost:
                         impl.function(register=register_for(kind))
             for entry in staged:
                 self.registry.add(entry)
-        except Exception as exc:  # noqa: BLE001 - a failing plugin is reported, not fatal
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a failing plugin is reported, not fatal
             self.registry.drop_plugin(info.name)
             self.pm.unregister(plugin)
             self._broken(info, f"registration failed: {type(exc).__name__}: {exc}")
@@ -203,6 +208,17 @@ class PluginHost:
         if env_flag("DPZOO_STRICT_PLUGINS"):
             raise PluginError(message + " (DPZOO_STRICT_PLUGINS is set)")
         warnings.warn(message, PluginWarning, stacklevel=3)
+
+
+def _dist(ep) -> str | None:
+    return ep.dist.name if ep.dist else None
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """A plugin's prints while it loads go to stderr: stdout carries results (``--json``) only."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
 
 
 def _warn_unknown(allow: set[str] | None, deny: set[str], found: list) -> None:

@@ -11,10 +11,18 @@ from __future__ import annotations
 import fnmatch
 import importlib
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .errors import AmbiguousNameError, PluginError, UnknownNameError
+
+BUILTIN_DISTRIBUTION = "dpzoo"  # dpzoo's own topics; their short names cannot be taken over
+
+
+class ShadowWarning(UserWarning):
+    """A third-party plugin registered a name dpzoo's built-ins already use; the built-in is used."""
+
 
 # kind -> the hook that collects it
 KINDS: dict[str, str] = {
@@ -112,6 +120,7 @@ class Registry:
 
     def __init__(self) -> None:
         self._entries: dict[str, list[Entry]] = {kind: [] for kind in KINDS}
+        self._warned: set[tuple[str, str]] = set()
 
     def add(self, entry: Entry) -> None:
         if entry.kind not in self._entries:
@@ -143,9 +152,25 @@ class Registry:
         found = [e for e in entries if e.name == name]
         if len(found) == 1:
             return found[0]
+        builtin = [e for e in found if e.distribution == BUILTIN_DISTRIBUTION]
+        if len(found) > 1 and len(builtin) == 1:  # a plugin cannot take a built-in's short name away
+            self._warn_shadowed(kind, name, builtin[0], [e for e in found if e is not builtin[0]])
+            return builtin[0]
         if len(found) > 1:
             raise AmbiguousNameError(kind, name, sorted(e.qualified_name for e in found))
         raise UnknownNameError(kind, name, [e.name for e in entries] + [e.qualified_name for e in entries])
+
+    def _warn_shadowed(self, kind: str, name: str, builtin: Entry, others: list[Entry]) -> None:
+        if (kind, name) in self._warned:
+            return
+        self._warned.add((kind, name))
+        theirs = ", ".join(repr(e.qualified_name) for e in others)
+        warnings.warn(
+            f"{kind} {name!r} is also registered by {theirs}; using dpzoo's built-in {builtin.qualified_name!r}. "
+            f"Ask for {others[0].qualified_name!r} to use the plugin's.",
+            ShadowWarning,
+            stacklevel=3,
+        )
 
     def by_plugin(self, plugin: str) -> dict[str, list[str]]:
         """What one plugin registered: kind -> sorted names."""
@@ -162,4 +187,7 @@ class Registry:
 
     def _check_kind(self, kind: str) -> None:
         if kind not in self._entries:
-            raise UnknownNameError("component kind", kind, KINDS)
+            error = UnknownNameError("component kind", kind, KINDS)
+            hint = f" (did you mean {error.suggestions[0]!r}?)" if error.suggestions else ""
+            error.args = (f"unknown component kind {kind!r}{hint}; kinds: {', '.join(KINDS)}",)
+            raise error

@@ -28,6 +28,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from . import components
+from . import resume as resuming
 from .config import merge, validate
 from .errors import ConfigError
 from .fingerprint import fingerprint
@@ -37,6 +38,10 @@ from .trainer import InMemorySplits, TrainConfig, Trainer, total_steps
 from .trainer.evaluation import direction
 from .trainer.schedules import resolve_schedules
 from .files import atomic_save_tensors, atomic_write_bytes
+from .rundir import RunLock, check_run_name, clear_stillborn, create_run_dir, has_checkpoint, say
+from .trainer.distributed import Distributed
+from .trainer.nonfinite import json_safe
+from .trainer.signals import StopOnSignal
 
 
 class Section(BaseModel):
@@ -118,20 +123,10 @@ def _build(kind: str, section: Section) -> tuple[Any, dict[str, Any]]:
 
 
 def new_run_dir(logdir: str, run_name: str | None, default: str) -> Path:
-    root = Path(logdir)
+    """The folder a new run would use (for processes that do not create it: torchrun's other ranks)."""
     if run_name:
-        path = root / run_name
-        if (path / "checkpoints").exists():
-            raise ConfigError(
-                f"run {str(path)!r} already exists; continue it with --resume {path} or choose another --run-name"
-            )
-        return path
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path, n = root / f"{default}-{stamp}", 1
-    while path.exists():
-        n += 1
-        path = root / f"{default}-{stamp}-{n}"
-    return path
+        return Path(logdir) / check_run_name(run_name)
+    return Path(logdir) / f"{default}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def find_run(run: str | Path, logdir: str | Path = "runs") -> Path:
@@ -139,7 +134,10 @@ def find_run(run: str | Path, logdir: str | Path = "runs") -> Path:
     for candidate in (Path(run), Path(logdir) / run):
         if (candidate / "config.json").exists():
             return candidate
-    raise ConfigError(f"no run {str(run)!r}: neither {run} nor {Path(logdir) / run} holds a dpzoo run (config.json)")
+    raise ConfigError(
+        f"no run {str(run)!r}: neither {run} nor {Path(logdir) / run} holds a dpzoo run (config.json); "
+        "a run stopped before it wrote config.json is started again without --resume"
+    )
 
 
 def load_run_config(run_dir: str | Path) -> dict[str, Any]:
@@ -157,15 +155,55 @@ def train(
     callbacks=(),
     announce=None,
 ) -> RunResult:
-    """Train the named model on the named data; see the module docstring for the layout."""
+    """Train the named model on the named data; see the module docstring for the layout.
+
+    ``resume`` continues a run from its newest checkpoint that verifies (from
+    step 0 if it never completed one); options it may change are applied and
+    recorded (see ``dpzoo.resume``). The run's folder is locked while this
+    runs (see ``dpzoo.rundir``). SIGTERM and SIGINT end training after the
+    current step with a checkpoint (``dpzoo.trainer.signals.Interrupted``).
+    """
+    locks: list[RunLock] = []
+    try:
+        return _train(config, resume, command, callbacks, announce, locks)
+    finally:
+        for lock in locks:
+            lock.release()
+
+
+def _claim(cfg: RunConfig, resume: Path | None, locks: list[RunLock]) -> Path:
+    """The run's folder, created (new run) or opened (resume) and locked by this process; torchrun's other ranks only name it."""
+    main = Distributed.from_environment().is_main  # under torchrun only rank 0 writes files
+    default = f"{cfg.model.name}-{cfg.data.name}"
+    if not main:
+        return Path(resume) if resume is not None else new_run_dir(cfg.logdir, cfg.run_name, default)
+    if resume is None:
+        run_dir, lock = create_run_dir(cfg.logdir, cfg.run_name, default)
+        locks.append(lock)
+        return run_dir
+    locks.append(RunLock.acquire(resume))
+    if not has_checkpoint(resume):
+        say(f"run {resume} never completed a checkpoint (stopped before its first); training it from step 0")
+        clear_stillborn(resume, keep=("config.json",))
+    return Path(resume)
+
+
+def _train(config, resume, command, callbacks, announce, locks) -> RunResult:
+    changed: dict[str, Any] = {}
+    resume_command = None
     if resume is not None:
         overrides = config.model_dump(exclude_unset=True) if isinstance(config, BaseModel) else (config or {})
         resume = find_run(resume, overrides.get("logdir", "runs"))
         saved = load_run_config(resume)
         _check_resume(resume, saved, overrides)
-        config = merge({k: v for k, v in saved.items() if k in RunConfig.model_fields}, overrides)
-        command = saved.get("command", command)
+        kept = {k: v for k, v in saved.items() if k in RunConfig.model_fields and k not in {"logdir", "run_name"}}
+        changed = resuming.changes(kept, overrides)
+        config = merge(kept, {k: v for k, v in overrides.items() if k != "logdir"})
+        resuming.finished_or_continue(resume, config, changed)
+        command, resume_command = saved.get("command", command), command
     cfg = validate(RunConfig, config, "run")
+    if cfg.run_name is not None and resume is None:
+        check_run_name(cfg.run_name)
     seed_everything(cfg.trainer.seed)
 
     dataset, data_section = _build("dataset", cfg.data)
@@ -181,8 +219,12 @@ def train(
     metrics = {name: _build("metric", Section(name=name))[0] for name in metric_names}
 
     trainer_config = cfg.trainer
-    run_dir = Path(resume) if resume is not None else new_run_dir(cfg.logdir, cfg.run_name, f"{cfg.model.name}-{cfg.data.name}")
-    trainer = Trainer(trainer_config, run_dir=run_dir, callbacks=list(callbacks))
+    run_dir = _claim(cfg, resume, locks)
+    from_checkpoint = resume is not None and has_checkpoint(run_dir)
+    stopper = StopOnSignal()
+    trainer = Trainer(trainer_config, run_dir=run_dir, callbacks=[*callbacks, stopper])
+    if changed:
+        trainer.on_restore.append(resuming.lr_setter(changed))
     data = InMemorySplits.from_dataset_dict(dataset_dict, tuple(dataset.columns), trainer.device, dataset.transform)
     model.to(trainer.device)
 
@@ -225,8 +267,11 @@ def train(
     }
     trainer.hparams = {k: v for k, v in resolved.items() if k not in {"logdir", "run_name"}}
     main = trainer.distributed.is_main  # under torchrun only rank 0 writes files
+    if resume is not None and main:
+        resuming.record(run_dir, resolved, changed, resume_command)
+        if changed:
+            say("options changed on resume: " + ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in sorted(changed.items())))
     if resume is None and main:
-        run_dir.mkdir(parents=True, exist_ok=True)
         record = {
             **resolved,
             "command": command,
@@ -240,26 +285,26 @@ def train(
 
     if announce is not None and main:
         announce(run_dir, resolved)
-    final = trainer.fit(
-        model, data, optimisers=optimisers, loss=loss, schedulers=schedulers, metrics=metrics, resume=resume is not None
-    )
+    with stopper:
+        final = trainer.fit(
+            model, data, optimisers=optimisers, loss=loss, schedulers=schedulers, metrics=metrics, resume=from_checkpoint
+        )
     if main:
         atomic_save_tensors(
             {k: v.detach().clone() for k, v in model.state_dict().items()},
             run_dir / "model.safetensors",
             metadata={"dpzoo.model": json.dumps(model_section)},
         )
-        atomic_write_bytes(run_dir / "metrics.json", json.dumps(final, indent=2).encode())
+        text = json.dumps(json_safe(final), indent=2, allow_nan=False)  # strict JSON: NaN is written as null
+        atomic_write_bytes(run_dir / "metrics.json", text.encode())
     return RunResult(run_dir, final, model, trainer, resolved)
 
 
 def _check_resume(run_dir: Path, saved: dict[str, Any], overrides: dict[str, Any]) -> None:
-    """A resume continues the same run: refuse what its checkpoint cannot hold, saying what to do instead."""
-    if not (run_dir / "checkpoints" / "last.json").exists():
-        raise ConfigError(
-            f"run {str(run_dir)!r} has no checkpoint to resume from (it stopped before its first); "
-            f"start it again with --run-name, or delete {run_dir}"
-        )
+    """A resume continues the same run: refuse another model, data or optimiser, saying what to do instead.
+
+    (A run without a checkpoint trains from step 0; other changes: ``dpzoo.resume``.)
+    """
     for key in ("model", "data", "optimiser"):
         wanted = _section(overrides.get(key))
         if isinstance(wanted, dict) and "name" in wanted and wanted["name"] != (saved.get(key) or {}).get("name"):

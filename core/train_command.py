@@ -74,14 +74,9 @@ def run_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
-    import yaml
+    from .configfile import read_config_file
 
-    if not path.exists():
-        raise DpzooError(f"config file {path} does not exist")
-    data = yaml.safe_load(path.read_text())  # JSON is YAML too
-    if not isinstance(data, dict):
-        raise DpzooError(f"config file {path} must hold a mapping, got {type(data).__name__}")
-    return data
+    return read_config_file(path)
 
 
 def config_from_argv(argv: list[str]) -> tuple[dict[str, Any], argparse.Namespace]:

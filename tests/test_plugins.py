@@ -143,11 +143,11 @@ def test_same_name_from_two_plugins_is_ambiguous_but_qualified_names_resolve():
     assert dpzoo.list_models("twin") == ["twin"]
 
 
-def test_a_plugin_shadowing_a_builtin_name_makes_it_ambiguous_not_replaced():
+def test_a_plugin_shadowing_a_builtin_name_does_not_replace_it():
     dpzoo.register_plugin(models_plugin("mlp"), name="impostor")
-    with pytest.raises(dpzoo.AmbiguousNameError, match="impostor:mlp"):
-        dpzoo.get("model", "mlp")
-    assert dpzoo.get("model", "mlp:mlp").target == "dpzoo.plugins.mlp.model:MLP"
+    with pytest.warns(dpzoo.registry.ShadowWarning, match="impostor:mlp"):
+        assert dpzoo.get("model", "mlp").target == "dpzoo.plugins.mlp.model:MLP"  # the built-in wins (issue 9)
+    assert dpzoo.get("model", "impostor:mlp").plugin == "impostor"
 
 
 def test_unknown_names_suggest_close_ones():

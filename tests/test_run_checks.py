@@ -89,7 +89,7 @@ def run(tmp_path, name, callbacks=(), **config):
 
 
 # -- resume ---------------------------------------------------------------------------------
-def test_resuming_a_run_without_a_checkpoint_says_so(tmp_path):
+def test_resuming_a_run_without_a_checkpoint_says_so(tmp_path, capsys):
     class Stop(Exception):
         pass
 
@@ -98,8 +98,8 @@ def test_resuming_a_run_without_a_checkpoint_says_so(tmp_path):
 
     with pytest.raises(Stop):
         run(tmp_path, "early", callbacks=[stop])
-    with pytest.raises(dpzoo.ConfigError, match=r"has no checkpoint to resume from.*start it again with --run-name"):
-        dpzoo.train({"logdir": str(tmp_path)}, resume="early")
+    result = dpzoo.train({"logdir": str(tmp_path), "trainer": {"max_steps": 3}}, resume="early")  # issue 9: from step 0
+    assert "never completed a checkpoint" in capsys.readouterr().err and result.metrics["step"] == 3
 
 
 def test_resuming_with_another_model_or_optimiser_is_refused(tmp_path):
@@ -108,7 +108,7 @@ def test_resuming_with_another_model_or_optimiser_is_refused(tmp_path):
         dpzoo.train({"logdir": str(tmp_path), "model": {"name": "cnn"}}, resume="r")
     with pytest.raises(dpzoo.ConfigError, match=r"with its optimiser 'adam', not 'sgd'"):
         dpzoo.train({"logdir": str(tmp_path), "optimiser": {"name": "sgd"}}, resume="r")
-    with pytest.raises(dpzoo.ConfigError, match=r"does not fit this model.*model options the run was started with"):
+    with pytest.raises(dpzoo.ConfigError, match=r"would change: model.hidden: \[.*\] -> \[7\].*start a new run"):
         dpzoo.train({"logdir": str(tmp_path), "model": {"hidden": [7]}}, resume="r")
 
 

@@ -375,9 +375,9 @@ def test_resume_after_a_kill_is_bit_exact(tmp_path):
 
 
 def test_resume_after_sigkill_of_the_cli(tmp_path):
-    """A real process, killed with SIGKILL once a checkpoint exists, resumes to the same weights."""
+    """A real process, killed with SIGKILL mid-run (after a checkpoint, before the end), resumes to the same weights."""
     args = ["--model", "mlp", "--data", "digits", "--epochs", "12", "--set", "model.dropout=0.1",
-            "--set", "trainer.checkpoint_every=40", "--logdir", str(tmp_path)]
+            "--set", "trainer.checkpoint_every=10", "--logdir", str(tmp_path)]
     assert run_cli("train", *args, "--run-name", "straight").returncode == 0
     process = subprocess.Popen([sys.executable, str(ROOT / "tools/train.py"), *args, "--run-name", "killed"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -385,11 +385,18 @@ def test_resume_after_sigkill_of_the_cli(tmp_path):
     deadline = time.monotonic() + 120
     while not last.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
+    assert last.exists(), "no checkpoint appeared: the kill would not test a resume"
+    process.send_signal(signal.SIGSTOP)  # frozen: what is on disk now is what the kill leaves
+    assert not (tmp_path / "killed/model.safetensors").exists(), "the run finished before the kill; make it longer"
     process.send_signal(signal.SIGKILL)
     process.wait()
+    assert process.returncode == -signal.SIGKILL
+    killed_at = json.loads(last.read_text())["step"]
     resumed = run_cli("train", "--resume", str(tmp_path / "killed"))
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming mlp on digits" in resumed.stdout
+    straight = json.loads((tmp_path / "straight/metrics.json").read_text())
+    assert killed_at < straight["step"]
     a, b = load_file(tmp_path / "straight/model.safetensors"), load_file(tmp_path / "killed/model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
 
@@ -399,14 +406,13 @@ def test_a_crash_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, mon
     state = {"w": torch.arange(6.0), "progress": {"step": 1}}
     ckpt.save_checkpoint(directory, 1, state)
 
-    def crash_halfway(tensors, filename, metadata=None):
-        Path(filename).write_bytes(b"\x00" * 100)  # a torn write...
+    def crash_halfway(fd):  # the bytes are written, not yet flushed...
         raise OSError("disk full")  # ...then the crash
 
-    import safetensors.torch
+    import dpzoo.files
 
-    monkeypatch.setattr(safetensors.torch, "save_file", crash_halfway)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(dpzoo.files.os, "fsync", crash_halfway)
+    with pytest.raises(OSError, match="disk full"):
         ckpt.save_checkpoint(directory, 2, {"w": torch.zeros(6), "progress": {"step": 2}})
     step, restored = ckpt.load_checkpoint(directory)
     assert step == 1 and torch.equal(restored["w"], torch.arange(6.0)) and restored["progress"] == {"step": 1}

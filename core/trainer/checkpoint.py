@@ -17,10 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file
 from torch import Tensor
 
-from ..errors import IntegrityError
 from ..files import atomic_save_tensors, atomic_write_bytes, sha256_file
 
 LAST = "last.json"
@@ -81,16 +79,8 @@ def _prune(directory: Path, keep: int) -> None:
 
 
 def load_checkpoint(directory: Path, map_location: str | torch.device = "cpu") -> tuple[int, Any]:
-    """(step, state) of the last complete checkpoint in ``directory``, hash-checked."""
-    last = directory / LAST
-    if not last.exists():
-        raise FileNotFoundError(f"no checkpoint in {directory} (no {LAST}); nothing to resume")
-    record = json.loads(last.read_text())
-    tensor_path = directory / record["tensors"]
-    actual = sha256_file(tensor_path)
-    if actual != record["sha256"]:
-        raise IntegrityError(
-            f"checkpoint {tensor_path} is corrupt: sha256 {actual} does not match the recorded {record['sha256']}"
-        )
-    tensors = load_file(str(tensor_path), device=str(map_location))
-    return record["step"], join_state(record["state"], tensors)
+    """(step, state) of the newest checkpoint in ``directory`` that verifies (see ``recovery``)."""
+    from .recovery import load_newest
+
+    step, state, _ = load_newest(directory, map_location)
+    return step, state

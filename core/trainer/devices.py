@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..device_names import check_device_name
 from ..errors import ConfigError
 
 
@@ -14,7 +15,7 @@ def resolve_device(name: str = "auto") -> torch.device:
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    device = torch.device(name)
+    device = torch.device(check_device_name(name))  # 'gpu', 'tpu': a message, not torch's RuntimeError
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"trainer.device: {name!r} asked for, but CUDA is not available here; use 'auto' or 'cpu'")
     if device.type == "mps" and not torch.backends.mps.is_available():

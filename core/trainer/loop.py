@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 from ..interfaces import LossOutput
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import save_checkpoint
 from .config import TrainConfig
 from .context import StepContext
 from .devices import resolve_device
@@ -34,6 +34,8 @@ from .data import InMemorySplits
 from .distributed import Distributed
 from .evaluation import direction, evaluate
 from .logger import RunLogger
+from .nonfinite import NonFiniteGuard
+from .recovery import load_newest
 from .schedules import resolve_schedules, unknown_schedule
 from .step import Stepper
 
@@ -80,6 +82,9 @@ class Trainer:
         self._best: float | None = None
         self._bad_evaluations = 0
         self._stop = False
+        self.guard = NonFiniteGuard(self.config.on_nonfinite, self.run_dir)
+        self.seconds_before = 0.0  # training time of earlier processes of this run (restored on resume)
+        self.on_restore: list[Callable[[Trainer], None]] = []  # e.g. options changed on resume
         self._checkpoint_due = False
         self._media_step: int | None = None
         self._logged_step: int | None = None
@@ -114,6 +119,7 @@ class Trainer:
             accumulate=cfg.accumulate, grad_clip=cfg.grad_clip, fp16=cfg.precision == "fp16", device=self.device,
             distributed=self.distributed, average_gradients=self.manual,
         )
+        self.stepper.guard = self.guard if self.guard.checks_every_step else None  # trainer.on_nonfinite=skip
         self.optimiser_steps = self.stepper.steps
         self.schedules = resolve_schedules(getattr(model, "default_schedules", None) or {}, cfg.schedules)
         self._schedule_attributes = [name for name in self.schedules if hasattr(self.model, name)]
@@ -347,9 +353,12 @@ class Trainer:
 
     # -- logging -------------------------------------------------------------------
     def _mean(self, values: list) -> Tensor:
-        return torch.stack(
+        stacked = torch.stack(
             [v.detach().float() if isinstance(v, Tensor) else torch.tensor(float(v), device=self.device) for v in values]
-        ).mean()
+        )
+        if self.guard.checks_every_step:  # skipped steps' losses are not part of training's curve
+            stacked = stacked[torch.isfinite(stacked)]
+        return stacked.mean()
 
     def _log_training(self, progress=None) -> None:
         if self._logged_step == self.step:  # the end of a run that just logged
@@ -360,8 +369,14 @@ class Trainer:
         if names:
             means = [self._mean(self._pending[name]).to(self.device) for name in names]
             values = {f"train/{name}": value for name, value in zip(names, torch.stack(means).tolist())}  # one sync
+            if not math.isfinite(values.get("train/loss", 0.0)):
+                self.guard.check_losses(self._pending_loss, self.step)
+            if "train/loss" in values and self.guard.mode != "ignore":
+                self.guard.watch(values["train/loss"], self.step, self._pending_loss)
             for items in self._pending.values():
                 items.clear()
+        if self.guard.mode == "skip":
+            values["train/skipped_steps"] = self.guard.skipped
         for name, optimiser in self.optimisers.items():
             key = "train/lr" if len(self.optimisers) == 1 else f"train/lr/{name}"
             values[key] = optimiser.param_groups[0]["lr"]
@@ -388,7 +403,10 @@ class Trainer:
             final.update(done or self._record(self.evaluate("validation")))
         if self.config.test and "test" in self.data:
             final.update(self._record(self.evaluate("test")))
-        final.update({"step": self.step, "epoch": self.epoch, "seconds": time.perf_counter() - self._started})
+        seconds = self.seconds_before + time.perf_counter() - self._started  # summed over every process of the run
+        final.update({"step": self.step, "epoch": self.epoch, "seconds": seconds})
+        if self.guard.mode == "skip":
+            final["skipped_steps"] = self.guard.skipped
         if self._writes_checkpoints:
             self.save_checkpoint()  # the run is over: a window left open is never stepped on
         if self.logger is not None:
@@ -425,18 +443,26 @@ class Trainer:
                 "bad_evaluations": self._bad_evaluations,
                 "stop": self._stop,
                 "schedules": dict(self.schedule_values),
+                "skipped_steps": self.guard.skipped,
+                "seconds": self.seconds_before + time.perf_counter() - self._started,
             },
         }
 
     def save_checkpoint(self) -> Path:
         if self.run_dir is None:
             raise ConfigError("this trainer has no run directory to checkpoint into")
+        self.guard.check_losses(self._pending_loss, self.step)  # never a checkpoint from NaN steps
+        self.guard.check_parameters(self.model, self.step, "checkpoint")
         return save_checkpoint(self.run_dir / "checkpoints", self.step, self.checkpoint_state(), self.config.keep_checkpoints)
 
     def _restore(self) -> None:
         if self.run_dir is None:
             raise ConfigError("resume needs the run directory")
-        _, state = load_checkpoint(self.run_dir / "checkpoints")
+        step, state, skipped = load_newest(self.run_dir / "checkpoints")
+        for note in skipped:
+            print(f"dpzoo: passed over checkpoint {note}", file=sys.stderr)
+        if skipped:
+            print(f"dpzoo: resuming from the newest checkpoint that verifies, step {step}", file=sys.stderr, flush=True)
         try:
             self.model.load_state_dict(state["model"])
         except RuntimeError as exc:
@@ -457,3 +483,7 @@ class Trainer:
         self.schedule_values = {n: v for n, v in progress["schedules"].items() if n in self.schedules}
         self._logged_step = self.step  # logged (or lost with the killed process) before the checkpoint
         self._set_schedule_attributes()
+        self.guard.skipped = progress.get("skipped_steps", 0)
+        self.seconds_before = progress.get("seconds", 0.0)
+        for hook in self.on_restore:
+            hook(self)

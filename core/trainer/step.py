@@ -53,6 +53,7 @@ class Stepper:
         self.calls = dict.fromkeys(optimisers, 0)  # losses given to each optimiser
         self.steps = dict.fromkeys(optimisers, 0)  # real optimiser steps
         self._several = len(optimisers) > 1
+        self.guard = None  # a NonFiniteGuard that skips non-finite steps (trainer.on_nonfinite=skip)
 
     def completes(self, name: str) -> bool:
         """Whether the next call for ``name`` ends its accumulation window (and so steps)."""
@@ -80,6 +81,9 @@ class Stepper:
             loss = loss / k
         if call % k == 0:  # a new window: the previous step's gradients are spent
             optimiser.zero_grad(set_to_none=True)
+        if self.guard is not None and not self.guard.step_is_finite(loss):
+            optimiser.zero_grad(set_to_none=True)  # this loss never reaches the parameters
+            return
         scaler = self.scalers.get(name)
         if scaler is not None:
             loss = scaler.scale(loss)
@@ -89,6 +93,9 @@ class Stepper:
         params = self.params[name]
         if self.average_gradients:
             self.distributed.average_gradients(params)
+        if self.guard is not None and scaler is None and not self.guard.gradients_are_finite(params):
+            optimiser.zero_grad(set_to_none=True)  # a finite loss whose gradients overflowed
+            return
         if self.grad_clip is not None:
             if scaler is not None:
                 scaler.unscale_(optimiser)
