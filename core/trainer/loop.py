@@ -463,6 +463,11 @@ class Trainer:
             print(f"dpzoo: passed over checkpoint {note}", file=sys.stderr)
         if skipped:
             print(f"dpzoo: resuming from the newest checkpoint that verifies, step {step}", file=sys.stderr, flush=True)
+        if "stepper" not in state:
+            raise ConfigError(
+                f"the checkpoint in {self.run_dir} was written by a dpzoo before per-optimiser steps (round 2) and "
+                "cannot be resumed by this one; start the run again"
+            )
         try:
             self.model.load_state_dict(state["model"])
         except RuntimeError as exc:
