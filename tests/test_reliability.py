@@ -209,7 +209,7 @@ def test_a_nan_loss_stops_naming_the_step_and_the_last_good_checkpoint(tmp_path)
         dpzoo.train(config(tmp_path, "nan", checkpoint_every=5, log_every=50), callbacks=[poison_weights_at(12)])
     assert info.value.exit_code != 0
     assert not (run_dir / "model.safetensors").exists() and not (run_dir / "metrics.json").exists()
-    steps = [ckpt_step for ckpt_step in sorted(p.name for p in (run_dir / "checkpoints").glob("step-*.json"))]
+    steps = sorted(p.name for p in (run_dir / "checkpoints").glob("step-*.json"))
     assert steps[-1] == "step-00000010.json"  # the checkpoint at step 15 was not written from NaN weights
     _, state = ckpt.load_checkpoint(run_dir / "checkpoints")
     assert all(bool(torch.isfinite(t).all()) for t in state["model"].values())

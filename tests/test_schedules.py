@@ -161,11 +161,11 @@ def test_schedules_are_logged_recorded_and_restored_on_resume(tmp_path, annealed
     assert restored[0]["beta"] == pytest.approx(1.0)  # step 10's value: the curve continues where it stopped
     assert resumed.model.beta == 1.0
 
-    # resuming the finished run takes no step: the values are the checkpoint's, not recomputed
-    _, state = checkpoint.load_checkpoint(tmp_path / "r/checkpoints")
-    again = dpzoo.train({"logdir": str(tmp_path)}, resume="r")
-    assert again.trainer.schedule_values == state["progress"]["schedules"]
-    assert again.trainer.schedule_values["temperature"] == pytest.approx(reference("cosine", 29, 2.0, 0.5, 30))
+    # resuming the finished run takes no step and changes nothing: it says so (issue 9)
+    from dpzoo.resume import RunFinished
+
+    with pytest.raises(RunFinished, match="is finished"):
+        dpzoo.train({"logdir": str(tmp_path)}, resume="r")
 
 
 def test_the_old_temperature_option_becomes_the_temperature_schedule(digits):
