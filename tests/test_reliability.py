@@ -29,6 +29,7 @@ from dpzoo.plugin_manager import PluginWarning
 from dpzoo.registry import ShadowWarning
 from dpzoo.resume import RunFinished
 from dpzoo.trainer import checkpoint as ckpt
+from dpzoo.trainer.recovery import load_checkpoint
 from dpzoo.trainer.nonfinite import NonFiniteError
 from dpzoo.trainer.signals import Interrupted
 
@@ -211,7 +212,7 @@ def test_a_nan_loss_stops_naming_the_step_and_the_last_good_checkpoint(tmp_path)
     assert not (run_dir / "model.safetensors").exists() and not (run_dir / "metrics.json").exists()
     steps = sorted(p.name for p in (run_dir / "checkpoints").glob("step-*.json"))
     assert steps[-1] == "step-00000010.json"  # the checkpoint at step 15 was not written from NaN weights
-    _, state = ckpt.load_checkpoint(run_dir / "checkpoints")
+    _, state = load_checkpoint(run_dir / "checkpoints")
     assert all(bool(torch.isfinite(t).all()) for t in state["model"].values())
 
 
@@ -286,7 +287,7 @@ def test_resume_applies_and_records_what_may_change(tmp_path, capsys):
     assert saved["trainer"]["epochs"] == 2 and saved["optimiser"]["lr"] == 0.5
     assert saved["resumes"][-1]["command"] == "dpzoo train --resume r --epochs 2 --lr 0.5"
     assert saved["resumes"][-1]["changed"] == {"optimiser.lr": [0.001, 0.5], "trainer.epochs": [1, 2]}
-    _, state = ckpt.load_checkpoint(tmp_path / "r/checkpoints")
+    _, state = load_checkpoint(tmp_path / "r/checkpoints")
     assert state["stepper"]["optimisers"]["model"]["param_groups"][0]["lr"] == 0.5
 
 
@@ -349,7 +350,7 @@ def test_when_no_checkpoint_verifies_the_error_lists_each(tmp_path):
     for step in (1, 2):
         corrupt(directory / f"step-{step:08d}.safetensors")
     with pytest.raises(dpzoo.IntegrityError, match=r"step-00000002\.safetensors is corrupt.*step-00000001\.safetensors"):
-        ckpt.load_checkpoint(directory)
+        load_checkpoint(directory)
 
 
 # -- 7. clear messages at the command line --------------------------------------------------------
@@ -624,7 +625,7 @@ def test_seconds_add_up_over_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr(dpzoo.trainer.loop, "time", types.SimpleNamespace(perf_counter=lambda: float(next(ticks))))
     with pytest.raises(Killed):
         dpzoo.train(config(tmp_path, "s", checkpoint_every=5), callbacks=[kill_at(12)])
-    _, state = ckpt.load_checkpoint(tmp_path / "s/checkpoints")
+    _, state = load_checkpoint(tmp_path / "s/checkpoints")
     seconds_at_checkpoint = state["progress"]["seconds"]
     assert state["progress"]["step"] == 10 and seconds_at_checkpoint > 0
     resumed = dpzoo.train({"logdir": str(tmp_path)}, resume="s")

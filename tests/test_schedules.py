@@ -153,9 +153,9 @@ def test_schedules_are_logged_recorded_and_restored_on_resume(tmp_path, annealed
             restored.append(dict(trainer.schedule_values))
 
     # the checkpoint at step 10 holds the values step 9 trained with; the resumed run starts from them
-    from dpzoo.trainer import checkpoint
+    from dpzoo.trainer.recovery import load_checkpoint
 
-    _, state = checkpoint.load_checkpoint(tmp_path / "k/checkpoints")
+    _, state = load_checkpoint(tmp_path / "k/checkpoints")
     assert state["progress"]["schedules"]["beta"] == pytest.approx(0.9)
     resumed = dpzoo.train({"logdir": str(tmp_path)}, resume="k", callbacks=[first_values])
     assert restored[0]["beta"] == pytest.approx(1.0)  # step 10's value: the curve continues where it stopped

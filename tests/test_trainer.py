@@ -19,6 +19,7 @@ from torch import nn
 import dpzoo
 from dpzoo.trainer import InMemorySplits, TrainConfig, Trainer
 from dpzoo.trainer import checkpoint as ckpt
+from dpzoo.trainer.recovery import load_checkpoint
 
 from conftest import ROOT, run_cli
 
@@ -414,7 +415,7 @@ def test_a_crash_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, mon
     monkeypatch.setattr(dpzoo.files.os, "fsync", crash_halfway)
     with pytest.raises(OSError, match="disk full"):
         ckpt.save_checkpoint(directory, 2, {"w": torch.zeros(6), "progress": {"step": 2}})
-    step, restored = ckpt.load_checkpoint(directory)
+    step, restored = load_checkpoint(directory)
     assert step == 1 and torch.equal(restored["w"], torch.arange(6.0)) and restored["progress"] == {"step": 1}
 
 
@@ -425,7 +426,7 @@ def test_a_corrupt_checkpoint_is_refused_with_its_hash(tmp_path):
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(dpzoo.IntegrityError, match=r"step-00000007\.safetensors.*sha256"):
-        ckpt.load_checkpoint(directory)
+        load_checkpoint(directory)
 
 
 def test_checkpoints_hold_optimiser_state_without_pickle(tmp_path):
@@ -434,7 +435,7 @@ def test_checkpoints_hold_optimiser_state_without_pickle(tmp_path):
     model(torch.randn(4, 1, 8, 8)).sum().backward()
     optimiser.step()
     ckpt.save_checkpoint(tmp_path, 1, {"opt": optimiser.state_dict()})
-    _, state = ckpt.load_checkpoint(tmp_path)
+    _, state = load_checkpoint(tmp_path)
     fresh = torch.optim.Adam(mlp(hidden=[8]).parameters(), lr=0.5)
     fresh.load_state_dict(state["opt"])
     assert fresh.param_groups[0]["lr"] == 0.01 and fresh.param_groups[0]["betas"] == (0.9, 0.999)

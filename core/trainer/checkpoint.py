@@ -6,7 +6,7 @@ holding every tensor (model, optimiser state, RNG states) and
 scheduler states, the file's sha256). Each is written to a temporary file,
 flushed and renamed into place; ``last.json`` is replaced last, so a crash at
 any moment leaves the previous checkpoint whole and pointed to. Nothing is
-ever unpickled.
+ever unpickled. Reading them back, newest verified first, is ``recovery``'s.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from ..files import atomic_save_tensors, atomic_write_bytes, sha256_file
@@ -77,10 +76,3 @@ def _prune(directory: Path, keep: int) -> None:
         for suffix in ("safetensors", "json"):
             (directory / f"step-{old:08d}.{suffix}").unlink(missing_ok=True)
 
-
-def load_checkpoint(directory: Path, map_location: str | torch.device = "cpu") -> tuple[int, Any]:
-    """(step, state) of the newest checkpoint in ``directory`` that verifies (see ``recovery``)."""
-    from .recovery import load_newest
-
-    step, state, _ = load_newest(directory, map_location)
-    return step, state

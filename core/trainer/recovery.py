@@ -19,8 +19,7 @@ from typing import Any
 
 from ..errors import DpzooError, IntegrityError
 from ..files import sha256_file
-
-LAST = "last.json"
+from .checkpoint import LAST, join_state
 _RECORD = re.compile(r"step-(\d+)\.json$")
 
 
@@ -68,8 +67,6 @@ def load_newest(directory: Path, map_location: Any = "cpu") -> tuple[int, Any, l
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from .checkpoint import join_state
-
     found = candidates(directory)
     if not found:
         raise NoCheckpoint(f"no checkpoint in {directory}; nothing to resume")
@@ -87,3 +84,9 @@ def load_newest(directory: Path, map_location: Any = "cpu") -> tuple[int, Any, l
             continue
         return record["step"], join_state(record["state"], tensors), skipped
     raise IntegrityError(f"no checkpoint in {directory} verifies: " + "; ".join(skipped))
+
+
+def load_checkpoint(directory: Path, map_location: Any = "cpu") -> tuple[int, Any]:
+    """(step, state) of the newest checkpoint in ``directory`` that verifies."""
+    step, state, _ = load_newest(directory, map_location)
+    return step, state
