@@ -70,8 +70,22 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def atomic_save_tensors(tensors, path: Path, metadata: dict[str, str] | None = None) -> None:
-    """A ``safetensors`` file written as ``atomic_write_bytes`` writes: whole or not at all."""
-    from safetensors.torch import save
+    """A ``safetensors`` file written as ``atomic_write_bytes`` writes: whole or not at all.
 
-    data = save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata=metadata)
-    atomic_write_bytes(path, data)
+    ``save_file`` writes into the temporary file this process created
+    exclusively (no bytes copy of a large checkpoint in memory).
+    """
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    fd, tmp = temporary_beside(path)
+    os.close(fd)
+    try:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
