@@ -10,6 +10,7 @@ planted where the temporary file would go is refused rather than followed
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
@@ -53,25 +54,37 @@ def temporary_beside(path: Path, attempts: int = 16) -> tuple[int, Path]:
     raise FileExistsError(f"no free temporary name beside {path} after {attempts} attempts (files planted there?)")
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to a private temporary file, flush it to disk, then rename it onto ``path``."""
+@contextlib.contextmanager
+def _replacing(path: Path):
+    """(descriptor, name) of a fresh exclusive temporary file beside ``path``, for the block to fill and close;
+    flushed to disk and renamed onto ``path`` when the block succeeds, removed when it fails."""
     path = Path(path)
     fd, tmp = temporary_beside(path)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
+        yield fd, tmp
+        with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)  # a full disk must not fill up further with leftovers
         raise
     fsync_dir(path.parent)
 
 
-def atomic_save_tensors(tensors, path: Path, metadata: dict[str, str] | None = None) -> None:
-    """A ``safetensors`` file written as ``atomic_write_bytes`` writes: whole or not at all."""
-    from safetensors.torch import save
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to a private temporary file, flush it to disk, then rename it onto ``path``."""
+    with _replacing(path) as (fd, _), os.fdopen(fd, "wb") as handle:
+        handle.write(data)
 
-    data = save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata=metadata)
-    atomic_write_bytes(path, data)
+
+def atomic_save_tensors(tensors, path: Path, metadata: dict[str, str] | None = None) -> None:
+    """A ``safetensors`` file written as ``atomic_write_bytes`` writes: whole or not at all.
+
+    ``save_file`` writes into the temporary file this process created
+    exclusively (no bytes copy of a large checkpoint in memory).
+    """
+    from safetensors.torch import save_file
+
+    with _replacing(path) as (fd, tmp):
+        os.close(fd)
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
