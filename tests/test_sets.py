@@ -229,3 +229,163 @@ def test_registered_losses_average_over_the_trajectory_and_add_the_representatio
     assert torch.allclose(loss.total, loss.terms["set"] + 0.5 * output["representation_loss"].mean(), atol=1e-6)
     final_only = dpzoo.create("loss", "hungarian", every_step=False, representation=0.0)(output, batch)
     assert torch.allclose(final_only.total, dpzoo.create("metric", "hungarian")(output, batch).mean(), atol=1e-6)
+
+
+# -- DSPN --------------------------------------------------------------------------------
+def small_dspn(**overrides) -> torch.nn.Module:
+    torch.manual_seed(0)
+    options = {"max_elements": 6, "element_dim": 2, "inner_steps": 4, "inner_lr": 2.0, "encoder": {"hidden": [16, 8], "latent": 4, "pieces": 4}}
+    return dpzoo.create_model("dspn", **{**options, **overrides}).double()
+
+
+def point_batch(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(3, 6, 2, generator=g, dtype=torch.float64)
+    mask = torch.tensor([[1.0] * 4 + [0.0] * 2, [1.0] * 6, [1.0] * 2 + [0.0] * 4], dtype=torch.float64)
+    return {"x": x, "mask": mask}
+
+
+def test_dspn_output_ignores_the_input_order_and_padding():
+    model, batch = small_dspn().eval(), point_batch()
+    out = model(batch)
+    perm = torch.tensor([3, 1, 0, 2, 4, 5])  # permutes the real elements of every example
+    assert torch.allclose(model({"x": batch["x"][:, perm], "mask": batch["mask"][:, perm]})["set"], out["set"], atol=1e-10)
+    junk = torch.where(batch["mask"][..., None] > 0, batch["x"], 9.0)
+    assert torch.allclose(model({"x": junk, "mask": batch["mask"]})["set"], out["set"], atol=1e-10)
+
+
+def test_dspn_is_permutation_equivariant_in_its_slots():
+    """g is invariant, so dL_repr/dY is equivariant: permuting the initial slots permutes the output slots alike."""
+    model, batch = small_dspn().eval(), point_batch()
+    out = model(batch)
+    perm = torch.tensor([5, 2, 0, 4, 1, 3])
+    with torch.no_grad():
+        model.initial_set.copy_(model.initial_set[perm])
+        model.initial_mask.copy_(model.initial_mask[perm])
+    permuted = model(batch)
+    assert torch.allclose(permuted["set"], out["set"][:, perm], atol=1e-10)
+    assert torch.allclose(permuted["mask"], out["mask"][:, perm], atol=1e-10)
+    assert not torch.allclose(permuted["set"], out["set"])
+
+
+def test_dspn_inner_loop_runs_under_no_grad_and_takes_the_evaluation_steps():
+    model, batch = small_dspn(eval_inner_steps=9), point_batch()
+    model.eval()
+    with torch.no_grad():
+        out = model(batch)
+    assert out["trajectory"].shape == (3, 9, 6, 2) and out["inner_losses"].shape == (3, 10)
+    assert not out["set"].requires_grad and all(p.grad is None for p in model.parameters())
+    model.train()
+    assert model(batch)["trajectory"].shape[1] == 4
+    with torch.inference_mode(), pytest.raises(RuntimeError):
+        model.eval()(batch)  # documented: evaluation needs no_grad, not inference_mode
+
+
+def test_gradients_reach_the_input_encoder_only_through_the_inner_loop():
+    """With h apart from g, the set loss depends on h's weights only via z in L_repr, i.e. through the inner steps."""
+    model, batch = small_dspn(shared_encoder=False), point_batch()
+    model.train()
+    loss = dpzoo.create("loss", "chamfer", representation=0.0)(model(batch), batch).total
+    loss.backward()
+    for name, module in (("h", model.h), ("g", model.g)):
+        grads = [p.grad for p in module.parameters()]
+        assert all(g is not None for g in grads) and sum(float(g.abs().sum()) for g in grads) > 0, name
+    assert float(model.initial_set.grad.abs().sum()) > 0
+
+
+def test_dspn_inner_gradient_step_is_the_update_rule():
+    """Y(1) = Y(0) - eta dL_repr/dY(0), m(1) = clamp(m(0) - eta dL_repr/dm(0), 0, 1), re-derived with autograd."""
+    model, batch = small_dspn(inner_steps=1), point_batch()
+    model.eval()
+    out = model(batch)
+    z = model.encode_input(batch["x"], batch["mask"]).detach()
+    Y = model.initial_set.detach().expand(3, -1, -1).clone().requires_grad_(True)
+    m = model.initial_mask.detach().clamp(0, 1).expand(3, -1).clone().requires_grad_(True)
+    loss = (model.g.encode(torch.cat([Y, m[..., None]], -1), m) - z).pow(2).sum()
+    dY, dm = torch.autograd.grad(loss, (Y, m))
+    assert torch.allclose(out["set"], Y - 2.0 * dY, atol=1e-12)
+    assert torch.allclose(out["mask"], (m - 2.0 * dm).clamp(0, 1), atol=1e-12)
+
+
+def test_evaluation_under_the_trainer_runs_the_inner_loop(tmp_path):
+    result = dpzoo.train(
+        {
+            "model": {"name": "dspn", "inner_steps": 2, "eval_inner_steps": 3, "encoder": {"hidden": [16], "latent": 8}},
+            "data": {"name": "pixelsets", "train_examples": 64, "validation_examples": 16, "test_examples": 16},
+            "trainer": {"max_steps": 2, "batch_size": 32, "progress": False, "device": "cpu", "threads": 1},
+            "logdir": str(tmp_path),
+        }
+    )
+    for key in ("validation/chamfer", "validation/hungarian", "test/chamfer", "test/loss", "test/representation"):
+        assert math.isfinite(result.metrics[key]) and result.metrics[key] > 0, key
+    values = result.trainer.evaluate("test")
+    assert values["test/chamfer"] == pytest.approx(result.metrics["test/chamfer"], abs=1e-6)
+    # media: predicted-vs-target scatter plots and the inner loop's frames, read back from the events
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(result.run_dir), size_guidance={"images": 0}).Reload()
+    sets, frames = events.Images("media/sets")[-1], events.Images("media/inner_loop")[-1]
+    assert sets.width > 96 and sets.height > 96  # a grid of several 96-pixel plots
+    assert frames.width >= 4 * 96 and frames.height < 2 * 96  # one row: the initial set and 3 evaluation steps
+
+
+# -- data --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def digit_points():
+    dataset = dpzoo.create("dataset", "pixelsets")
+    return dataset, dataset.load()
+
+
+def test_pixel_sets_are_exactly_the_bright_pixels_of_each_image(digit_points):
+    from dpzoo.plugins.data.digits import split_indices
+    from sklearn.datasets import load_digits
+    from dpzoo.tables import to_arrays
+
+    dataset, splits = digit_points
+    assert dataset.info() == {"max_elements": 27, "element_dim": 2}
+    images = load_digits().images / 16.0
+    for split in ("train", "test"):
+        arrays = to_arrays(splits[split], ["x", "mask", "y"])
+        index = split_indices()[split]
+        assert np.array_equal(arrays["y"], load_digits().target[index])
+        for k in range(0, len(index), 37):
+            points = arrays["x"][k][arrays["mask"][k] > 0]
+            drawn = np.zeros((8, 8), bool)
+            drawn[np.rint((1 - points[:, 1]) * 7).astype(int), np.rint(points[:, 0] * 7).astype(int)] = True
+            assert np.array_equal(drawn, images[index[k]] > 0.5) and len(points) == drawn.sum()
+            assert not arrays["x"][k][arrays["mask"][k] == 0].any()
+
+
+def test_pixel_sets_are_seeded_and_refuse_a_set_larger_than_the_capacity(digit_points):
+    from dpzoo.fingerprint import fingerprint
+    from dpzoo.tables import to_arrays
+
+    def columns(dataset_dict):
+        return {k: torch.from_numpy(v) for k, v in to_arrays(dataset_dict["validation"], ["x", "mask"]).items()}
+
+    _, splits = digit_points
+    again = dpzoo.create("dataset", "pixelsets").load()
+    reordered = dpzoo.create("dataset", "pixelsets", seed=1).load()
+    keys = ("x", "mask")
+    assert fingerprint(columns(again), keys) == fingerprint(columns(splits), keys)
+    assert fingerprint(columns(reordered), keys) != fingerprint(columns(splits), keys)
+    a, b = columns(splits), columns(reordered)
+    assert torch.equal(a["mask"].sum(1), b["mask"].sum(1))
+    assert matching.chamfer(a["x"][:20], b["x"][:20], a["mask"][:20], b["mask"][:20]).max() == 0  # same sets, other order
+    with pytest.raises(SetError, match="max_elements is 10"):
+        dpzoo.create("dataset", "pixelsets", max_elements=10).load()
+
+
+def test_digit_sum_targets_are_the_sums_and_the_test_sets_are_longer():
+    from dpzoo.tables import to_arrays
+
+    dataset = dpzoo.create("dataset", "digitsum", source="integers", train_sets=200, validation_sets=20, test_sets=50)
+    splits = dataset.load()
+    assert dataset.info() == {"vocabulary": 10}
+    train = to_arrays(splits["train"], ["x", "mask", "y"])
+    test = to_arrays(splits["test"], ["x", "mask", "y"])
+    assert np.array_equal(train["y"], (train["x"] * train["mask"]).sum(1))
+    assert train["mask"].sum(1).max() <= 10 and test["mask"].sum(1).min() >= 11 and test["mask"].sum(1).max() <= 50
+    images = dpzoo.create("dataset", "digitsum", train_sets=50, validation_sets=5, test_sets=5)
+    x = to_arrays(images.load()["train"], ["x"])["x"]
+    assert x.shape[1:] == (10, 1, 8, 8) and images.info() == {"element_shape": [1, 8, 8]}

@@ -41,7 +41,7 @@ from .set_autoencoder import SetPredictionConfig, SetPredictor
 class DSPNConfig(SetPredictionConfig):
     inner_steps: int = Field(10, ge=1, description="T, gradient steps of the inner loop in training")
     eval_inner_steps: int | None = Field(None, ge=1, description="Inner steps in evaluation; unset: inner_steps")
-    inner_lr: float = Field(1.0, gt=0.0, description="eta, the inner loop's step size on Y and m")
+    inner_lr: float = Field(4.0, gt=0.0, description="eta, the inner loop's step size on Y and m")
     shared_encoder: bool = Field(True, description="Use g as the input encoder h too (a set auto-encoder)")
     initial_presence: float = Field(0.5, ge=0.0, le=1.0, description="Starting value of the learned initial presence m^(0)")
 
@@ -75,7 +75,7 @@ class DSPN(SetPredictor):
         x = self.inputs(batch)
         mask = check_sets(x, batch.get("mask"), "dspn input")
         z = self.encode_input(x, mask)
-        return self.inner_loop(z)
+        return {**self.inner_loop(z), "input_mask": mask}
 
     def inner_loop(self, z: Tensor, steps: int | None = None) -> dict[str, Tensor]:
         """T steps from the learned initial set; every intermediate set and L_repr before and after each step."""

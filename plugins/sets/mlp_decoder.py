@@ -40,4 +40,4 @@ class MLPDecoder(SetPredictor):
         mask = check_sets(x, batch.get("mask"), "mlpdecoder input")
         z = self.h.encode(x, mask)
         out = self.decoder(z).view(len(z), self.config.max_elements, self.config.element_dim + 1)
-        return {"set": out[..., :-1], "mask": torch.sigmoid(out[..., -1])}
+        return {"set": out[..., :-1], "mask": torch.sigmoid(out[..., -1]), "input_mask": mask}

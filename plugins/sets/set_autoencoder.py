@@ -26,7 +26,11 @@ class SetPredictionConfig(dpzoo.Config):
 
 
 class SetPredictor(dpzoo.Model):
-    """Base: checks the sizes; subclasses return {"set": [B, N, d], "mask": [B, N], ...}."""
+    """Base: checks the sizes; subclasses return {"set": [B, N, d], "mask": [B, N], "input_mask": [B, M], ...}.
+
+    ``input_mask`` is the mask the input set was read with, returned so that
+    media can draw the input beside the prediction from one ``ctx.predict``.
+    """
 
     default_loss: Any = "chamfer"
     default_metrics = ("chamfer", "hungarian")
