@@ -389,3 +389,58 @@ def test_digit_sum_targets_are_the_sums_and_the_test_sets_are_longer():
     images = dpzoo.create("dataset", "digitsum", train_sets=50, validation_sets=5, test_sets=5)
     x = to_arrays(images.load()["train"], ["x"])["x"]
     assert x.shape[1:] == (10, 1, 8, 8) and images.info() == {"element_shape": [1, 8, 8]}
+
+
+# -- zoo entries (their card metrics are re-evaluated by tests/test_zoo.py) -------------------
+def test_digitsum_entry_sums_sets_longer_than_any_it_trained_on():
+    card = dpzoo.model_card("deepsets.digitsum")
+    data = card.data.config
+    assert data["source"] == "integers" and data["test_sizes"][0] > data["max_train_size"]
+    assert card.metric("test/rounded_accuracy").value >= 0.99 and card.metric("test/mae").value <= 0.05
+    assert card.command.startswith("dpzoo train --model deepsets --data digitsum")
+    model = dpzoo.create_model("deepsets.digitsum", pretrained=True).eval()
+    digits = torch.randint(0, 10, (20, 100), generator=torch.Generator().manual_seed(0))  # ten times training's longest
+    with torch.no_grad():
+        predicted = model({"x": digits, "mask": torch.ones(20, 100)})
+    assert torch.equal(predicted.round(), digits.sum(1).float())
+
+
+@pytest.fixture(scope="module")
+def mnist_point_sets(shared_data, request):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DPZOO_DATA_DIR", str(shared_data))
+    request.addfinalizer(mp.undo)
+    card = dpzoo.model_card("dspn.mnistsets")
+    from dpzoo.tables import to_arrays
+
+    dataset = dpzoo.create("dataset", "pixelsets", **{k: v for k, v in card.data.config.items() if k != "name"})
+    test = to_arrays(dataset.load()["test"], ["x", "mask"])
+    return {k: torch.from_numpy(v[:48]) for k, v in test.items()}
+
+
+def test_mnistsets_entries_are_scored_on_the_same_test_sets():
+    dspn, mlp = dpzoo.model_card("dspn.mnistsets"), dpzoo.model_card("mlpdecoder.mnistsets")
+    assert dspn.data.config == mlp.data.config and dspn.data.fingerprints == mlp.data.fingerprints
+    assert dspn.data.config["source"] == "mnist"
+    for card in (dspn, mlp):
+        assert {"test/chamfer", "test/hungarian"} <= {m.name for m in card.metrics}
+    assert dspn.config["eval_inner_steps"] > dspn.config["inner_steps"]
+
+
+def test_trained_dspn_inner_loop_lowers_the_representation_loss_at_each_step(mnist_point_sets):
+    model = dpzoo.create_model("dspn.mnistsets", pretrained=True).eval()
+    with torch.no_grad():
+        out = model(mnist_point_sets)
+    losses = out["inner_losses"].mean(0)  # L_repr at Y(0), Y(1), ..., Y(T), averaged over the sets
+    assert len(losses) == model.config.eval_inner_steps + 1
+    assert (losses[1:] < losses[:-1]).all(), losses
+
+
+def test_more_inner_steps_at_evaluation_do_not_make_dspn_worse(mnist_point_sets):
+    model = dpzoo.create_model("dspn.mnistsets", pretrained=True).eval()
+    chamfer, hungarian = dpzoo.create("metric", "chamfer"), dpzoo.create("metric", "hungarian")
+    with torch.no_grad():
+        short = model.inner_loop(model.encode_input(mnist_point_sets["x"], mnist_point_sets["mask"]), steps=model.config.inner_steps)
+        long = model(mnist_point_sets)
+    assert chamfer(long, mnist_point_sets).mean() <= chamfer(short, mnist_point_sets).mean()
+    assert hungarian(long, mnist_point_sets).mean() <= hungarian(short, mnist_point_sets).mean()
