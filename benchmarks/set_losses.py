@@ -23,7 +23,6 @@ import argparse
 import json
 import time
 
-import numpy as np
 import torch
 
 from dpzoo.plugins.sets import matching

@@ -87,9 +87,10 @@ class SetLoss(SetDistance, dpzoo.Loss):
         pred, presence = prediction(output)
         if self.config.every_step and isinstance(output, dict) and "trajectory" in output:
             Y, m = output["trajectory"], output["trajectory_mask"]  # [B, T, N, d], [B, T, N]
-            B, T = Y.shape[:2]
-            d = self.distance(Y.flatten(0, 1), m.flatten(0, 1), {k: v.repeat_interleave(T, 0) for k, v in self._target(batch).items()})
-            set_loss = d.mean()
+            T = Y.shape[1]
+            # every (example, step) pair as one example, each step against its example's target
+            targets = {k: v.repeat_interleave(T, 0) for k, v in self._target(batch).items()}
+            set_loss = self.distance(Y.flatten(0, 1), m.flatten(0, 1), targets).mean()
         else:
             set_loss = self.distance(pred, presence, batch).mean()
         terms = {"set": set_loss}

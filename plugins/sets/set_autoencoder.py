@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from pydantic import Field
 
 import dpzoo
@@ -50,8 +49,3 @@ class SetPredictor(dpzoo.Model):
         from .media import log_set_media
 
         log_set_media(self, ctx, self.config.media_examples)
-
-    @staticmethod
-    def present(mask: torch.Tensor) -> torch.Tensor:
-        """Slots that a prediction keeps: presence above one half."""
-        return mask > 0.5
