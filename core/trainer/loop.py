@@ -437,6 +437,11 @@ class Trainer:
         if self.run_dir is None:
             raise ConfigError("resume needs the run directory")
         _, state = load_checkpoint(self.run_dir / "checkpoints")
+        if "stepper" not in state:
+            raise ConfigError(
+                f"the checkpoint in {self.run_dir} was written by a dpzoo before per-optimiser steps (round 2) and "
+                "cannot be resumed by this one; start the run again"
+            )
         try:
             self.model.load_state_dict(state["model"])
         except RuntimeError as exc:
