@@ -34,6 +34,9 @@ def to_dataset(arrays: dict[str, np.ndarray], features: datasets.Features, **inf
 def _arrow_column(name: str, array: np.ndarray, feature) -> pa.Array:
     arrow_type = _arrow_type(feature)
     if not isinstance(arrow_type, pa.ExtensionType):
+        if array.ndim == 2:  # a fixed-length Sequence: one list per example over one flat buffer
+            offsets = np.arange(len(array) + 1, dtype=np.int32) * array.shape[1]
+            return pa.ListArray.from_arrays(pa.array(offsets), pa.array(array.reshape(-1))).cast(arrow_type)
         return pa.array(array, type=arrow_type)
     if tuple(array.shape[1:]) != tuple(feature.shape):
         raise ValueError(f"column {name!r} has examples of shape {array.shape[1:]}, its feature says {feature.shape}")

@@ -53,7 +53,8 @@ def load_data(section: dict[str, Any], splits: list[str]) -> SplitData:
     licence = next((str(dataset_dict[s].info.license or "") for s in dataset_dict), "")
     return SplitData(
         data,
-        {s: fingerprint(columns) for s, columns in data.splits.items()},
+        # every column the model is fed, as core/run.py records them (a set's mask too)
+        {s: fingerprint(columns, tuple(columns)) for s, columns in data.splits.items()},
         {s: dataset_dict[s].num_rows for s in dataset_dict},
         licence,
     )

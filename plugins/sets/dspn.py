@@ -1,0 +1,111 @@
+"""The Deep Set Prediction Network, DSPN (Zhang, Hare and Prugel-Bennett, 2019; section 1.3.2).
+
+The book's set predictor finds the output set by optimisation inside the
+forward pass,
+
+    Y^ = f_theta(X) = argmin_Y || h(X; theta_h) - g(Y; theta_g) ||_2,
+
+with h encoding the input and g a permutation-invariant set encoder. DSPN
+runs T steps of gradient descent on the representation loss
+
+    L_repr(Y) = || g(Y, m) - z ||^2,   z = h(X),
+
+from a learned initial set Y^(0) (N slots of d features) and presence m^(0):
+
+    Y^(t+1) = Y^(t) - eta dL_repr/dY^(t),
+    m^(t+1) = clamp(m^(t) - eta dL_repr/dm^(t), 0, 1).
+
+Training differentiates through the T steps (``create_graph=True``), so the
+outer set loss, averaged over Y^(1..T) (see ``losses``), trains h, g and the
+initial set. In evaluation the inner loop still needs gradients with respect
+to Y: the forward re-enables them (the trainer evaluates under
+``torch.no_grad()``, not ``inference_mode``), builds no graph through the
+steps, and may take more of them (``eval_inner_steps``). On the pixel-set
+task h and g are one encoder (``shared_encoder``): the model auto-encodes.
+
+g is permutation-invariant, so its gradient is permutation-equivariant:
+permuting the initial slots permutes the output slots the same way.
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import Field
+from torch import Tensor, nn
+
+from .encoder import SetEncoder
+from .masks import check_sets
+from .set_autoencoder import SetPredictionConfig, SetPredictor
+
+
+class DSPNConfig(SetPredictionConfig):
+    inner_steps: int = Field(10, ge=1, description="T, gradient steps of the inner loop in training")
+    eval_inner_steps: int | None = Field(None, ge=1, description="Inner steps in evaluation; unset: inner_steps")
+    inner_lr: float = Field(4.0, gt=0.0, description="eta, the inner loop's step size on Y and m")
+    shared_encoder: bool = Field(True, description="Use g as the input encoder h too (a set auto-encoder)")
+    initial_presence: float = Field(0.5, ge=0.0, le=1.0, description="Starting value of the learned initial presence m^(0)")
+
+
+class DSPN(SetPredictor):
+    """Set prediction by gradient descent on ||g(Y, m) - h(X)||^2 inside the forward pass."""
+
+    Config = DSPNConfig
+    registered_name = "dspn"
+
+    def __init__(self, config: DSPNConfig | None = None, **overrides):
+        super().__init__(config, **overrides)
+        c = self.config
+        # g reads each slot's coordinates and its presence
+        self.g = SetEncoder(c.element_dim + 1, c.encoder)
+        self.h = self.g if c.shared_encoder else SetEncoder(c.element_dim, c.encoder)
+        self.initial_set = nn.Parameter(torch.rand(c.max_elements, c.element_dim))
+        self.initial_mask = nn.Parameter(torch.full((c.max_elements,), c.initial_presence))
+
+    def encode_input(self, x: Tensor, mask: Tensor) -> Tensor:
+        """z = h(X); the shared encoder reads the input's mask as its presence feature."""
+        if self.config.shared_encoder:
+            return self.g.encode(torch.cat([x * mask.unsqueeze(-1), mask.unsqueeze(-1)], dim=-1), mask)
+        return self.h.encode(x, mask)
+
+    def representation_loss(self, Y: Tensor, m: Tensor, z: Tensor) -> Tensor:
+        """L_repr per example [B]: ||g(Y, m) - z||^2."""
+        return (self.g.encode(torch.cat([Y, m.unsqueeze(-1)], dim=-1), m) - z).pow(2).sum(dim=-1)
+
+    def forward(self, batch) -> dict[str, Tensor]:
+        x = self.inputs(batch)
+        mask = check_sets(x, batch.get("mask"), "dspn input")
+        z = self.encode_input(x, mask)
+        return {**self.inner_loop(z), "input_mask": mask}
+
+    def inner_loop(self, z: Tensor, steps: int | None = None) -> dict[str, Tensor]:
+        """T steps from the learned initial set; every intermediate set and L_repr before and after each step."""
+        c = self.config
+        differentiable = self.training and torch.is_grad_enabled()
+        if steps is None:
+            steps = c.inner_steps if self.training else (c.eval_inner_steps or c.inner_steps)
+        B = len(z)
+        Y = self.initial_set.unsqueeze(0).expand(B, -1, -1)
+        m = self.initial_mask.clamp(0, 1).unsqueeze(0).expand(B, -1)
+        sets, masks, losses = [], [], []
+        with torch.enable_grad():  # evaluation runs under no_grad; the inner loop needs d/dY all the same
+            if not differentiable:
+                z = z.detach()
+            for _ in range(steps):
+                if not differentiable:
+                    Y, m = Y.detach().requires_grad_(True), m.detach().requires_grad_(True)
+                loss = self.representation_loss(Y, m, z)
+                dY, dm = torch.autograd.grad(loss.sum(), (Y, m), create_graph=differentiable)
+                Y = Y - c.inner_lr * dY
+                m = (m - c.inner_lr * dm).clamp(0, 1)
+                sets.append(Y), masks.append(m), losses.append(loss)
+            final = self.representation_loss(Y, m, z)
+        losses.append(final)
+        out = {
+            "set": Y,
+            "mask": m,
+            "trajectory": torch.stack(sets, dim=1),
+            "trajectory_mask": torch.stack(masks, dim=1),
+            "representation_loss": final,
+            "inner_losses": torch.stack(losses, dim=1),
+        }
+        return out if differentiable else {k: v.detach() for k, v in out.items()}
