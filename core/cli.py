@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .env import env_flag
 from .errors import DpzooError
 from .provenance import version
 from .train_command import add_train_arguments, run_config_from_args
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dpzoo: error: {exc}", file=sys.stderr)
         return 2
     args = parser.parse_args(argv)
-    debug = getattr(args, "debug", False) or os.environ.get("DPZOO_DEBUG", "").lower() in {"1", "true", "yes", "on"}
+    debug = getattr(args, "debug", False) or env_flag("DPZOO_DEBUG")
     command_argv = [a for a in argv if a != "--debug"]
     try:
         if args.command == "train":
@@ -209,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
         plain = code == 0 or code >= 128  # a finished run, or a stop on a signal: not errors
         print(f"dpzoo: {exc}" if plain else f"dpzoo: error: {exc}", file=sys.stdout if code == 0 else sys.stderr)
         return code
+    except BrokenPipeError:  # `dpzoo list | head`: the reader left; say nothing, as cat and ls do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes at exit
+        return 141
     except OSError as exc:
         if debug:
             raise

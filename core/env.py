@@ -1,6 +1,6 @@
 """Environment variables that switch something on: one reading of "set" for all of them.
 
-``DPZOO_OFFLINE``, ``DPZOO_STRICT_PLUGINS`` (and the Hugging Face offline
+``DPZOO_OFFLINE``, ``DPZOO_STRICT_PLUGINS``, ``DPZOO_DEBUG`` (and the Hugging Face offline
 variables the data plugin honours) are flags. A flag is off when unset,
 empty, or one of ``0``, ``false``, ``no``, ``off``, ``n``, ``f`` (any case);
 any other value switches it on, so ``DPZOO_OFFLINE=y`` or ``=2`` is offline:
