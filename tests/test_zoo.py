@@ -7,6 +7,8 @@ float32 exactly as ``dpzoo zoo publish`` computed them.
 
 from __future__ import annotations
 
+import fnmatch
+
 import json
 import os
 import pickle
@@ -30,7 +32,8 @@ from dpzoo.pretrained.sources import OfflineError
 # -- names and listing ---------------------------------------------------------------
 def test_first_entries_are_shipped_and_listed():
     assert {"mlp.digits", "mlp.mnist"} <= set(SHIPPED)
-    assert dpzoo.list_models("mlp*", pretrained=True) == sorted(n for n in SHIPPED if n.startswith("mlp"))
+    assert dpzoo.list_models("mlp*", pretrained=True) == sorted(n for n in SHIPPED if fnmatch.fnmatch(n, "mlp*"))
+    assert dpzoo.list_models("mlp.*", pretrained=True) == ["mlp.digits", "mlp.mnist"]
     assert dpzoo.list_models("cnn.nothing*", pretrained=True) == []
 
 
