@@ -238,7 +238,7 @@ def test_sketcher_builds_on_digits_and_mnist_shapes_and_predicts_strokes_in_the_
 
 
 def test_sketcher_trains_through_the_rasteriser(tmp_path):
-    """40 steps take the validation error well below that of a blank drawing (about 0.19 on digits)."""
+    """40 steps take the validation error well below that of a blank drawing (0.23 on digits validation)."""
     result = dpzoo.train({"model": "sketcher", "data": "digits", "optimiser": {"name": "adam", "lr": 3e-3},
                           "trainer": {"max_steps": 40, "progress": False, "device": "cpu", "test": False, "media_every": 0},
                           "logdir": str(tmp_path)})

@@ -52,10 +52,10 @@ def orient(image: np.ndarray, invert: str) -> np.ndarray:
 def load_images(source: str, count: int) -> list[np.ndarray]:
     """The source's grey images, each [H, W] float in [0, 1]."""
     if source in ("digits", "mnist"):
-        split = dpzoo.create("dataset", source).load()["test"].with_format("numpy")
-        x = split[:count]["x"]
-        x = x / 255.0 if x.dtype == np.uint8 else x
-        return [image[0].astype(np.float64) for image in x]
+        dataset = dpzoo.create("dataset", source)
+        stored = dataset.load()["test"].with_format("numpy")[:count]["x"]
+        x = dataset.transform({"x": torch.from_numpy(np.asarray(stored))})["x"]  # the data's own pixel scale to [0, 1]
+        return [image[0].double().numpy() for image in x]
     if source.startswith("skimage:"):
         try:
             from skimage import color, data
