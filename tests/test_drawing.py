@@ -243,6 +243,12 @@ def test_sketcher_trains_through_the_rasteriser(tmp_path):
                           "trainer": {"max_steps": 40, "progress": False, "device": "cpu", "test": False, "media_every": 0},
                           "logdir": str(tmp_path)})
     assert result.metrics["validation/pixel_mse"] < 0.12
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(result.run_dir), size_guidance={"images": 0})
+    events.Reload()
+    strokes = events.Images("media/strokes")[-1]  # logged once at the end: 16 digits, strokes over each, enlarged 8x
+    assert strokes.step == 40 and strokes.width > 4 * 64 and strokes.height > 4 * 64
 
 
 @pytest.mark.parametrize("name", ["sketcher.digits", pytest.param("sketcher.mnist", marks=pytest.mark.slow)])
