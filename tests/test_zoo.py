@@ -8,7 +8,6 @@ float32 exactly as ``dpzoo zoo publish`` computed them.
 from __future__ import annotations
 
 import fnmatch
-
 import json
 import os
 import pickle
