@@ -14,12 +14,18 @@ MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k
 
 
 @pytest.fixture(scope="session")
-def mnist_dir() -> Path:
-    """``$DPZOO_DATA_DIR/mnist`` with MNIST's four IDX files; a test that needs it skips, saying why, without it."""
+def data_dir() -> Path:
+    """``$DPZOO_DATA_DIR``, the offline data (MNIST, tiny-shakespeare); a test that needs it skips, saying why, without it."""
     data_dir = os.environ.get(DATA_DIR_VARIABLE)
     if not data_dir:
-        pytest.skip(f"{DATA_DIR_VARIABLE} is not set: MNIST tests read $DPZOO_DATA_DIR/mnist (see the README's data section)")
-    path = Path(data_dir).expanduser() / "mnist"
+        pytest.skip(f"{DATA_DIR_VARIABLE} is not set: tests of the offline data read it (see the README's data section)")
+    return Path(data_dir).expanduser()
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(data_dir: Path) -> Path:
+    """``$DPZOO_DATA_DIR/mnist`` with MNIST's four IDX files; a test that needs it skips, saying why, without it."""
+    path = data_dir / "mnist"
     missing = [name for name in MNIST_FILES if not (path / name).is_file()]
     if missing:
         pytest.skip(f"{path} lacks {', '.join(missing)} (see the README's data section)")

@@ -253,7 +253,7 @@ def test_sketcher_trains_through_the_rasteriser(tmp_path):
 
 @pytest.mark.parametrize("name", ["sketcher.digits", pytest.param("sketcher.mnist", marks=pytest.mark.slow)])
 def test_zoo_entry_loads_by_name_and_matches_its_card(name, monkeypatch):
-    from dpzoo.verify import verify
+    from dpzoo.pretrained.verify import verify
 
     shared = Path(__file__).resolve().parents[2] / "shared" / "data"
     if not os.environ.get("DPZOO_DATA_DIR") and shared.is_dir():
@@ -312,7 +312,7 @@ def test_dpzoo_sketch_refuses_an_unknown_output_format(tmp_path, capsys):
 @pytest.mark.slow
 def test_rebuilding_sketcher_digits_from_its_card_gives_the_same_weights(tmp_path):
     """The card's command, rerun with its thread count, gives the same tensors (or, on other CPU kernels, the same error)."""
-    from dpzoo.publish import rebuild
+    from dpzoo.pretrained.rebuild import rebuild
 
     card = dpzoo.model_card("sketcher.digits")
     report = rebuild("sketcher.digits", tmp_path / "out")

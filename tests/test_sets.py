@@ -406,10 +406,7 @@ def test_digitsum_entry_sums_sets_longer_than_any_it_trained_on():
 
 
 @pytest.fixture(scope="module")
-def mnist_point_sets(shared_data, request):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("DPZOO_DATA_DIR", str(shared_data))
-    request.addfinalizer(mp.undo)
+def mnist_point_sets(mnist_dir):
     card = dpzoo.model_card("dspn.mnistsets")
     from dpzoo.tables import to_arrays
 
