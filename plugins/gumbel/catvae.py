@@ -1,0 +1,167 @@
+"""A VAE with categorical latents (chapters 9 and 14), to measure the estimators.
+
+The encoder maps a binary image x to logits of N independent categoricals
+over K classes, q(z_n | x) = Cat(softmax(x_n)) (x_n the n-th row of logits);
+the decoder maps the N one-hot vectors z = [z_1; ...; z_N] to Bernoulli logits
+over the pixels, p(x | z). With the uniform prior p(z_n) = 1/K, the negative
+ELBO of one image, in nats, is
+
+    -ELBO = -E_q[log p(x | z)] + sum_n KL(q(z_n | x) || U(K)),
+    KL(q || U(K)) = sum_k q_k log(K q_k).
+
+The KL is exact; the expected reconstruction term is estimated from one sample
+z per image, and its gradient with respect to the encoder needs an estimator,
+chosen by ``estimator``: ``gumbel`` (relaxed samples, tau from the schedule
+named ``temperature``), ``st_gumbel`` (exact samples, relaxed gradient) or
+``reinforce`` (exact samples, score-function gradient with an optional baseline).
+
+Evaluation always decodes exact samples z ~ q(z | x), so every estimator is
+scored by the same bound on the same discrete model; their noise comes from a
+generator seeded with ``eval_seed``, so a model's test negative ELBO is the same
+every time it is evaluated.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar, Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import Tensor, nn
+
+import dpzoo
+
+from .estimator import Estimator
+from .gumbel_softmax import GumbelSoftmax, StraightThroughGumbelSoftmax
+from .noise import sample_one_hot
+from .reinforce import Reinforce, ReinforceConfig, categorical_log_prob
+
+ESTIMATORS: dict[str, type[Estimator]] = {
+    "gumbel": GumbelSoftmax,
+    "st_gumbel": StraightThroughGumbelSoftmax,
+    "reinforce": Reinforce,
+}
+
+
+class CategoricalVAEConfig(dpzoo.Config):
+    input_shape: list[int] | None = Field(None, description="Shape of one image; read from the data when unset")
+    latents: int = Field(20, ge=1, description="N, the number of categorical latent variables")
+    categories: int = Field(10, ge=2, description="K, the classes of each latent (a categorical needs K >= 2)")
+    hidden: list[int] = Field([512, 256], description="Encoder widths; the decoder mirrors them")
+    estimator: Literal["gumbel", "st_gumbel", "reinforce"] = Field(
+        "gumbel", description="Gradient estimator for the samples: gumbel, st_gumbel or reinforce"
+    )
+    tau: float = Field(1.0, gt=0.0, description="Temperature tau when no schedule named 'temperature' sets it")
+    baseline: bool = Field(True, description="reinforce only: subtract a moving-average baseline from the loss")
+    decay: float = Field(0.99, ge=0.0, lt=1.0, description="reinforce only: the baseline's moving-average decay")
+    eval_seed: int = Field(0, description="Seed of the samples z drawn in evaluation")
+
+
+def mlp(widths: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for a, b in zip(widths, widths[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])  # the last layer is affine: it outputs logits
+
+
+def kl_to_uniform(logits: Tensor) -> Tensor:
+    """sum over latents of KL(softmax(logits_n) || U(K)) = sum_k q_k log(K q_k), per example."""
+    log_q = torch.log_softmax(logits, dim=-1)
+    return (log_q.exp() * (log_q + math.log(logits.shape[-1]))).sum(dim=(-2, -1))
+
+
+def bernoulli_nll(x_logits: Tensor, x: Tensor) -> Tensor:
+    """-log p(x | z) = sum over pixels of the binary cross-entropy, per example."""
+    return F.binary_cross_entropy_with_logits(x_logits, x.flatten(1), reduction="none").sum(dim=1)
+
+
+class CategoricalVAE(dpzoo.Model):
+    """Categorical VAE: MLP encoder to N x K logits, a sample z, MLP decoder to Bernoulli logits."""
+
+    Config = CategoricalVAEConfig
+    default_metrics: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: CategoricalVAEConfig | None = None, **overrides):
+        super().__init__(config, **overrides)
+        c = self.config
+        if c.input_shape is None:
+            raise dpzoo.ConfigError(
+                "the categorical VAE needs input_shape: set it, or train with --data so it is read from the data"
+            )
+        d, nk = math.prod(c.input_shape), c.latents * c.categories
+        self.encoder = mlp([d, *c.hidden, nk])
+        self.decoder = mlp([nk, *reversed(c.hidden), d])
+        if c.estimator == "reinforce":
+            options = ReinforceConfig(tau=c.tau, baseline=c.baseline, decay=c.decay)
+        else:
+            options = ESTIMATORS[c.estimator].Config(tau=c.tau)
+        self.estimator = ESTIMATORS[c.estimator](options)
+        self.temperature = c.tau  # the trainer's schedule named "temperature" overwrites it each step
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Logits of q(z | x), shaped [B, N, K]."""
+        return self.encoder(x.flatten(1)).view(-1, self.config.latents, self.config.categories)
+
+    def decode(self, z: Tensor) -> Tensor:
+        """Bernoulli logits of p(x | z), flattened to [B, D]."""
+        return self.decoder(z.flatten(1))
+
+    def forward(self, batch) -> dict[str, Tensor]:
+        logits = self.encode(self.inputs(batch))
+        if self.training:
+            z = self.estimator.sample(logits, self.temperature)
+        else:
+            generator = torch.Generator(logits.device).manual_seed(self.config.eval_seed)
+            z = sample_one_hot(logits, generator)
+        return {"logits": logits, "z": z, "x_logits": self.decode(z)}
+
+    def terms(self, output: dict[str, Tensor], batch) -> tuple[Tensor, Tensor]:
+        """(-log p(x | z), sum_n KL(q(z_n | x) || U(K))), per example."""
+        return bernoulli_nll(output["x_logits"], self.inputs(batch)), kl_to_uniform(output["logits"])
+
+    def training_step(self, batch, ctx) -> dpzoo.LossOutput:
+        output = self(batch)
+        reconstruction, kl = self.terms(output, batch)
+        log_q = categorical_log_prob(output["logits"], output["z"].detach())
+        # only the reconstruction depends on the sample: the KL is exact and differentiated directly
+        loss = (self.estimator.surrogate(reconstruction, log_q) + kl).mean()
+        ctx.optimise("model", loss)
+        return dpzoo.LossOutput(loss.detach(), {"reconstruction": reconstruction.mean().detach(), "kl": kl.mean().detach()})
+
+    def evaluation_step(self, batch, ctx=None) -> dict[str, Tensor]:
+        reconstruction, kl = self.terms(self(batch), batch)
+        return {"neg_elbo": reconstruction + kl, "reconstruction": reconstruction, "kl": kl}
+
+
+# -- the zoo's architectures: one estimator each, so that `catvae-st.mnist` names what it was trained with
+
+
+def _fixed(name: str) -> type[CategoricalVAEConfig]:
+    return type(
+        f"CategoricalVAEConfig_{name}",
+        (CategoricalVAEConfig,),
+        {
+            "__annotations__": {"estimator": Literal[name]},  # type: ignore[valid-type]
+            "estimator": Field(name, description=f"Gradient estimator for the samples: {name} (fixed by this architecture)"),
+        },
+    )
+
+
+class GumbelCategoricalVAE(CategoricalVAE):
+    """The categorical VAE trained with Gumbel-softmax samples."""
+
+    Config = _fixed("gumbel")
+
+
+class STCategoricalVAE(CategoricalVAE):
+    """The categorical VAE trained with straight-through Gumbel-softmax samples."""
+
+    Config = _fixed("st_gumbel")
+
+
+class ReinforceCategoricalVAE(CategoricalVAE):
+    """The categorical VAE trained with REINFORCE."""
+
+    Config = _fixed("reinforce")
