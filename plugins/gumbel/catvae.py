@@ -115,11 +115,11 @@ class CategoricalVAE(dpzoo.Model):
         else:
             generator = torch.Generator(logits.device).manual_seed(self.config.eval_seed)
             z = sample_one_hot(logits, generator)
-        return {"logits": logits, "z": z, "x_logits": self.decode(z)}
+        return {"logits": logits, "z": z, "x_logits": self.decode(z), "kl": kl_to_uniform(logits)}
 
     def terms(self, output: dict[str, Tensor], batch) -> tuple[Tensor, Tensor]:
         """(-log p(x | z), sum_n KL(q(z_n | x) || U(K))), per example."""
-        return bernoulli_nll(output["x_logits"], self.inputs(batch)), kl_to_uniform(output["logits"])
+        return bernoulli_nll(output["x_logits"], self.inputs(batch)), output["kl"]
 
     def training_step(self, batch, ctx) -> dpzoo.LossOutput:
         output = self(batch)
