@@ -144,7 +144,7 @@ class Backward:
     """The part of the trainer's context a training step needs here: ``optimise`` runs backward."""
 
     def optimise(self, name, loss):
-        loss.backward()
+        dpzoo.LossOutput.of(loss).total.backward()
 
 
 def encoder_gradient(model, x: torch.Tensor, copies: int) -> torch.Tensor:
@@ -232,3 +232,22 @@ def test_a_reinforce_run_resumes_bit_for_bit(tmp_path):
     assert resumed["estimator.baseline.updates"].item() == 120
     for key in straight:
         assert torch.equal(straight[key], resumed[key]), key
+
+
+def test_the_temperature_follows_the_gumbel_softmax_papers_schedule_and_is_logged(tmp_path):
+    """tau = max(0.5, exp(-r t)) updated every P steps; here r = 0.01, P = 10 to see it move in 60 steps."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    schedule = {"temperature": {"rate": 0.01, "period": 10}}  # kind, start and floor from the model's default
+    seen = []
+    config, _ = run(tmp_path, "gumbel", max_steps=60, log_every=10, schedules=schedule)
+    trained = dpzoo.train({**config, "run_name": "logged"}, callbacks=[lambda t: seen.append(t.model.temperature)])
+    expected = [max(0.5, math.exp(-0.01 * 10 * (s // 10))) for s in range(60)]
+    assert seen == pytest.approx(expected)
+    events = EventAccumulator(str(trained.run_dir), size_guidance={"scalars": 0, "images": 0})
+    events.Reload()
+    logged = {e.step: e.value for e in events.Scalars("train/temperature")}
+    assert logged[10] == pytest.approx(expected[9], rel=1e-6)
+    assert {"media/samples", "media/reconstructions"} <= set(events.Tags()["images"])
+    samples = events.Images("media/samples")[-1]
+    assert samples.step == 60 and samples.width > 8 * 8 and samples.height > 8 * 8

@@ -53,7 +53,7 @@ class CategoricalVAEConfig(dpzoo.Config):
     estimator: Literal["gumbel", "st_gumbel", "reinforce"] = Field(
         "gumbel", description="Gradient estimator for the samples: gumbel, st_gumbel or reinforce"
     )
-    tau: float = Field(1.0, gt=0.0, description="Temperature tau when no schedule named 'temperature' sets it")
+    tau: float = Field(1.0, gt=0.0, description="Temperature tau outside the trainer; in training the schedule named temperature sets it")
     baseline: bool = Field(True, description="reinforce only: subtract a moving-average baseline from the loss")
     decay: float = Field(0.99, ge=0.0, lt=1.0, description="reinforce only: the baseline's moving-average decay")
     eval_seed: int = Field(0, description="Seed of the samples z drawn in evaluation")
@@ -77,11 +77,26 @@ def bernoulli_nll(x_logits: Tensor, x: Tensor) -> Tensor:
     return F.binary_cross_entropy_with_logits(x_logits, x.flatten(1), reduction="none").sum(dim=1)
 
 
+SMALL = 16  # images narrower than this are enlarged in TensorBoard so they stay visible
+
+
+def _grid(images: Tensor, nrow: int) -> Tensor:
+    from dpzoo.media import image_grid, upscale
+
+    grid = image_grid(images, nrow=nrow)
+    return upscale(grid, 4) if images.shape[-1] < SMALL else grid
+
+
 class CategoricalVAE(dpzoo.Model):
     """Categorical VAE: MLP encoder to N x K logits, a sample z, MLP decoder to Bernoulli logits."""
 
     Config = CategoricalVAEConfig
     default_metrics: ClassVar[tuple[str, ...]] = ()
+    # The Gumbel-softmax paper's annealing, tau = max(0.5, exp(-r t)) updated every 500 steps
+    # (r = 1e-4 of its two rates): tau reaches the floor after about 7,000 steps.
+    default_schedules: ClassVar[dict[str, dict]] = {
+        "temperature": {"kind": "exponential_floor", "start": 1.0, "rate": 1e-4, "floor": 0.5, "period": 500}
+    }
 
     def __init__(self, config: CategoricalVAEConfig | None = None, **overrides):
         super().__init__(config, **overrides)
@@ -108,6 +123,13 @@ class CategoricalVAE(dpzoo.Model):
         """Bernoulli logits of p(x | z), flattened to [B, D]."""
         return self.decoder(z.flatten(1))
 
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n images' pixel probabilities sigmoid(decode(z)), z_n ~ U(K) drawn from the prior."""
+        c, device = self.config, next(self.parameters()).device
+        classes = torch.randint(c.categories, (n, c.latents), generator=generator, device=device)
+        z = F.one_hot(classes, c.categories).to(next(self.parameters()).dtype)
+        return torch.sigmoid(self.decode(z)).view(n, *c.input_shape)
+
     def forward(self, batch) -> dict[str, Tensor]:
         logits = self.encode(self.inputs(batch))
         if self.training:
@@ -127,8 +149,21 @@ class CategoricalVAE(dpzoo.Model):
         log_q = categorical_log_prob(output["logits"], output["z"].detach())
         # only the reconstruction depends on the sample: the KL is exact and differentiated directly
         loss = (self.estimator.surrogate(reconstruction, log_q) + kl).mean()
-        ctx.optimise("model", loss)
-        return dpzoo.LossOutput(loss.detach(), {"reconstruction": reconstruction.mean().detach(), "kl": kl.mean().detach()})
+        ctx.optimise("model", dpzoo.LossOutput(loss, {"reconstruction": reconstruction.mean(), "kl": kl.mean()}))
+        return loss.detach()
+
+    @torch.no_grad()
+    def log_media(self, ctx) -> None:
+        """``media/reconstructions``: 8 validation images over their decoded exact samples;
+        ``media/samples``: 64 draws from the prior, the same z at every epoch (seeded with ``eval_seed``)."""
+        shape = self.config.input_shape
+        if len(shape) != 3:
+            return  # not images
+        output, x = ctx.predict("validation", target="x")
+        originals, reconstructions = x[:8].reshape(-1, *shape), torch.sigmoid(output["x_logits"][:8]).view(-1, *shape)
+        ctx.log_image("media/reconstructions", _grid(torch.cat([originals.to(reconstructions), reconstructions]), nrow=8))
+        generator = torch.Generator(next(self.parameters()).device).manual_seed(self.config.eval_seed)
+        ctx.log_image("media/samples", _grid(self.sample(64, generator), nrow=8))
 
     def evaluation_step(self, batch, ctx=None) -> dict[str, Tensor]:
         reconstruction, kl = self.terms(self(batch), batch)
