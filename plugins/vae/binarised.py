@@ -12,18 +12,20 @@ Murray, 2008), x_i ~ Bernoulli(g_i / g_max):
   1 test; ``seed`` in the config, so it is recorded in every run record and
   model card, and the split fingerprints pin the exact bits).
 
-Storage keeps both in one format: uint8 grey levels 0..g_max (255 for MNIST,
-16 for the 8x8 digits); a fixed split holds only 0 and g_max. ``transform``
-serves every batch as x = [u < g / g_max] with u ~ U[0, 1) drawn on the
-device: a fresh binarisation for grey levels, and exactly the stored bits for
-a fixed split (u < 0 never holds, u < 1 always does). x is float32 {0, 1},
-shape [N, 1, H, W]; y (the digit) is kept, for plots coloured by class.
+Storage: the training split keeps its uint8 grey levels 0..g_max (255 for
+MNIST, 16 for the 8x8 digits); a fixed split is stored as bool. ``transform``
+serves a grey batch as x = [u < g / g_max] with u ~ U[0, 1) drawn on the
+device, and a bool batch as it is, so evaluation and media draw nothing from
+the random stream that training uses (an evaluation schedule cannot change
+what training sees). x is float32 {0, 1}, shape [N, 1, H, W]; y (the digit)
+is kept, for plots coloured by class.
 
 Splits are those of ``digits`` (1,257/180/360) and ``mnist`` (55,000/5,000/10,000).
 """
 
 from __future__ import annotations
 
+import datasets
 import numpy as np
 from pydantic import Field
 from torch import Tensor
@@ -39,9 +41,9 @@ FIXED_SPLITS = ("validation", "test")  # binarised once, with default_rng([seed,
 
 
 def binarise_fixed(grey: np.ndarray, pixel_max: int, seed: int, split: str) -> np.ndarray:
-    """One seeded draw x = [u < g / g_max], stored as uint8 0 or g_max."""
+    """One seeded draw x = [u < g / g_max], as bool."""
     u = np.random.default_rng([seed, FIXED_SPLITS.index(split)]).random(grey.shape)
-    return np.where(u < grey / pixel_max, pixel_max, 0).astype(np.uint8)
+    return u < grey / pixel_max
 
 
 class BinarisedConfig(dpzoo.Config):
@@ -49,7 +51,7 @@ class BinarisedConfig(dpzoo.Config):
 
 
 class Binarised(ImageClassification):
-    """Base: uint8 grey levels stored; dynamic binarisation in ``transform``; fixed validation/test bits."""
+    """Base: uint8 grey levels for training, binarised in ``transform``; fixed bool validation/test bits."""
 
     Config = BinarisedConfig
     default_loss = None
@@ -57,19 +59,25 @@ class Binarised(ImageClassification):
     pixel_max = 255.0
 
     def binarised(self, arrays: dict[str, tuple[np.ndarray, np.ndarray]], **info):
-        """``splits`` of (grey uint8 x, y) with the validation and test x binarised once."""
-        fixed = {
-            name: (binarise_fixed(x, int(self.pixel_max), self.config.seed, name) if name in FIXED_SPLITS else x, y)
-            for name, (x, y) in arrays.items()
-        }
+        """A ``DatasetDict`` of (grey uint8 x, y) splits with the validation and test x binarised once."""
         info["description"] = (
             info.get("description", "") + f"; binarised: train dynamically (x ~ Bernoulli(g/{int(self.pixel_max)}) "
             f"per batch), validation and test once with numpy.random.default_rng([{self.config.seed}, 0 or 1])"
         )
-        return self.splits(fixed, "uint8", **info)
+        splits = {}
+        for name, (x, y) in arrays.items():
+            if name in FIXED_SPLITS:
+                x, dtype = binarise_fixed(x, int(self.pixel_max), self.config.seed, name), "bool"
+            else:
+                dtype = "uint8"
+            splits[name] = self.splits({name: (x, y)}, dtype, **info)[name]
+        return datasets.DatasetDict(splits)
 
     def transform(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        p = batch["x"].float() / self.pixel_max
+        x = batch["x"]
+        if x.dtype == torch.bool:  # a fixed split: served as stored
+            return {**batch, "x": x.float()}
+        p = x.float() / self.pixel_max
         return {**batch, "x": (torch.rand_like(p) < p).float()}
 
 
