@@ -171,3 +171,17 @@ def test_bce_on_data_outside_the_unit_interval_names_the_key():
 def test_too_many_stride_two_stages_for_the_image_names_the_key():
     with pytest.raises(dpzoo.ConfigError, match=r"model\.channels=\[8, 16, 32\].*divisible by 8"):
         dpzoo.create_model("conv_ae", input_shape=[1, 28, 28], channels=[8, 16, 32])
+
+
+def test_defaults_train_on_unlabelled_images_and_log_reconstructions(tmp_path):
+    result = dpzoo.train({"model": {"name": "dae", "corruption": "masking"}, "data": "digits", "logdir": str(tmp_path),
+                          "trainer": {"max_steps": 30, "device": "cpu", "progress": False}})
+    assert result.config["loss"] == {"name": "mse", "target": "x", "reduction": "mean"}
+    assert result.config["metrics"] == []
+    assert {k.partition("/")[2] for k in result.metrics if "/" in k} == {"loss"}  # no accuracy on an autoencoder
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(result.run_dir), size_guidance={"images": 0})
+    events.Reload()
+    image = events.Images("media/reconstructions")[-1]
+    assert image.height > image.width / 8 * 2.5  # three rows: inputs, corrupted inputs, reconstructions

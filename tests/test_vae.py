@@ -199,3 +199,37 @@ def test_training_split_is_binarised_afresh_each_batch_with_the_grey_levels_as_p
     p = grey.float() / 16
     standard_error = (p * (1 - p) / 200).sqrt().clamp_min(1e-3)
     assert ((draws.mean(0) - p).abs() <= 5 * standard_error).float().mean() > 0.999
+
+
+# -- the trainer's side: media, warm-up, defaults ------------------------------------------------------
+def images_in(run_dir) -> dict[str, tuple[int, int]]:
+    """TensorBoard image tags of a run -> (height, width) of their last image."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir), size_guidance={"images": 0})
+    events.Reload()
+    return {tag: (events.Images(tag)[-1].height, events.Images(tag)[-1].width) for tag in events.Tags()["images"]}
+
+
+def test_a_2d_vae_logs_reconstructions_samples_the_latent_grid_and_the_test_codes(trained):
+    images = images_in(trained.run_dir)
+    assert {"media/reconstructions", "media/samples", "media/latent_grid", "media/test_codes"} <= set(images)
+    height, width = images["media/latent_grid"]
+    assert height == width and height >= 15 * 8 * 4  # 15 x 15 decoded 8x8 digits, enlarged 4 times
+
+
+def test_kl_warm_up_ramps_beta_from_zero_to_one_through_the_named_schedule(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    result = dpzoo.train({
+        "model": {"name": "vae", "hidden": [32], "iw_samples": 0}, "data": "binarised_digits", "logdir": str(tmp_path),
+        "trainer": {"max_steps": 60, "device": "cpu", "progress": False, "log_every": 1, "validate_every": 0,
+                    "media_every": 0, "schedules": {"beta": {"kind": "warmup", "steps": 40}}},
+    })
+    events = EventAccumulator(str(result.run_dir))
+    events.Reload()
+    beta = [s.value for s in events.Scalars("train/beta")]
+    assert beta[0] == 0.0 and beta == sorted(beta) and beta[-1] == 1.0 and 0 < beta[20] < 1
+    loss, reconstruction, kl = ([s.value for s in events.Scalars(f"train/{k}")] for k in ("loss", "reconstruction", "kl"))
+    assert loss[0] == pytest.approx(reconstruction[0], rel=1e-6)  # beta = 0: the KL does not count yet
+    assert loss[-1] == pytest.approx(reconstruction[-1] + kl[-1], rel=1e-5)

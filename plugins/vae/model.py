@@ -27,7 +27,7 @@ probabilities for a Bernoulli decoder), ``sample(n)`` = decode(z), z ~ N(0, I).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from pydantic import Field
@@ -62,6 +62,9 @@ class VAE(dpzoo.Model):
     Config = VAEConfig
     default_loss = "elbo"
     default_metrics = ("neg_elbo", "iw_nll")
+    # beta = 1 (the plain ELBO) unless the run says otherwise; end = 1 so that
+    # `--set trainer.schedules.beta.kind=warmup --set trainer.schedules.beta.steps=N` ramps 0 -> 1.
+    default_schedules: ClassVar[dict[str, dict]] = {"beta": {"kind": "constant", "start": 1.0, "end": 1.0}}
 
     def __init__(self, config: VAEConfig | None = None, **overrides):
         super().__init__(config, **overrides)
