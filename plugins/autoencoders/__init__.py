@@ -1,0 +1,1 @@
+"""Autoencoders (chapter 13): linear, deep, convolutional, denoising and sparse."""

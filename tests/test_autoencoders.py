@@ -1,0 +1,187 @@
+"""The autoencoders of chapter 13, checked against what the chapter says of them.
+
+* a linear autoencoder trained with the MSE spans PCA's subspace and reaches
+  its reconstruction error, without orthogonal weights;
+* a denoising autoencoder reconstructs noisy inputs better than a plain one;
+* the L1 penalty makes the code sparser as its weight lambda rises.
+
+Each model trains through ``dpzoo.train`` on the 8x8 digits (labels unused).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import dpzoo
+from dpzoo.tables import to_arrays
+
+MODELS = ["linear_ae", "ae", "conv_ae", "dae", "sparse_ae"]
+
+
+def digits(split: str) -> torch.Tensor:
+    return torch.from_numpy(to_arrays(dpzoo.create("dataset", "digits").load()[split], ["x"])["x"])
+
+
+def train(tmp_path, model: dict, steps: int, **trainer):
+    from dpzoo.plugins.autoencoders.base import Autoencoder; Autoencoder.log_media = lambda self, ctx: None  # TEMP
+    return dpzoo.train({
+        "model": model,
+        "data": "digits",
+        "loss": dpzoo.create_model(**model, input_shape=[1, 8, 8]).default_loss, "metrics": [],  # TEMP until core7
+        "logdir": str(tmp_path),
+        "run_name": trainer.pop("run_name", None),
+        "optimiser": {"name": "adam", "lr": trainer.pop("lr", 1e-3)},
+        "trainer": {"max_steps": steps, "device": "cpu", "progress": False, "threads": 1, "validate_every": 0,
+                    "checkpoint_epochs": 0, **trainer},
+    })
+
+
+# -- the book's claims ------------------------------------------------------------------------
+def test_linear_autoencoder_spans_pcas_subspace_and_reaches_its_error(tmp_path):
+    m = 4  # the digits' 4th and 5th principal variances differ by 30%, so gradient descent settles fast
+    result = train(tmp_path, {"name": "linear_ae", "code": m}, 1000, batch_size=1257, lr=0.03)  # full batch
+    model = result.model.eval()
+    x = digits("train").reshape(-1, 64).double()
+    centred = x - x.mean(0)
+    principal = torch.linalg.svd(centred, full_matrices=False).Vh[:m].T  # [64, m], orthonormal
+    pca_error = ((centred - centred @ principal @ principal.T) ** 2).mean().item()
+    with torch.no_grad():
+        ae_error = ((model.reconstruct(x.float().reshape(-1, 1, 8, 8)).reshape(-1, 64).double() - x) ** 2).mean().item()
+    assert pca_error <= ae_error <= 1.01 * pca_error  # PCA is optimal among rank-m reconstructions
+    W_d = model.decoder.weight.detach().double()  # [64, m]: r - b_d lies in its column space
+    basis = torch.linalg.qr(W_d).Q
+    angles = torch.arccos(torch.linalg.svdvals(basis.T @ principal).clamp(max=1.0))
+    assert angles.max() < 0.01, angles
+    gram = W_d.T @ W_d
+    assert (gram - torch.diag(gram.diagonal())).abs().max() > 0.05 * gram.diagonal().min()  # not orthogonal
+
+
+def noisy_test_error(model, sigma: float = 0.5) -> float:
+    x = digits("test")
+    noisy = x + sigma * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        return ((model.eval().reconstruct(noisy) - x) ** 2).mean().item()
+
+
+def test_denoising_autoencoder_reconstructs_noisy_inputs_better_than_the_plain_one(tmp_path):
+    shape = {"hidden": [128], "code": 16}
+    plain = train(tmp_path, {"name": "ae", **shape}, 600, run_name="plain")
+    denoising = train(tmp_path, {"name": "dae", **shape, "corruption": "gaussian", "sigma": 0.5}, 600, run_name="dae")
+    plain_error, denoising_error = noisy_test_error(plain.model), noisy_test_error(denoising.model)
+    assert denoising_error < 0.8 * plain_error, (denoising_error, plain_error)
+
+
+def test_the_sparse_codes_l1_norm_falls_as_lambda_rises(tmp_path):
+    x = digits("test")
+    norms = []
+    for lam in (0.0, 1e-3, 1e-2):
+        result = train(tmp_path, {"name": "sparse_ae", "code": 128, "lam": lam}, 400, run_name=f"lam{lam}")
+        with torch.no_grad():
+            norms.append(result.model.eval().encode(x).abs().sum(1).mean().item())
+        assert "train/l1" in read_scalars(result.run_dir) or lam == 0.0
+    assert norms[0] > norms[1] > norms[2], norms
+
+
+def read_scalars(run_dir) -> set[str]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    return set(events.Tags()["scalars"])
+
+
+# -- the pieces ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("shape", [[1, 8, 8], [1, 28, 28]])
+def test_every_autoencoder_encodes_and_decodes_to_the_input_shape(name, shape):
+    model = dpzoo.create_model(name, input_shape=shape, code=5)
+    x = torch.rand(3, *shape)
+    h = model.encode(x)
+    assert h.shape == (3, 5) and model.decode(h).shape == (3, *shape)
+    out = model({"x": x})
+    r = out["r"] if isinstance(out, dict) else out
+    assert r.shape == x.shape
+
+
+def test_linear_autoencoder_is_linear():
+    model = dpzoo.create_model("linear_ae", input_shape=[1, 8, 8], code=3)
+    a, b = torch.rand(2, 4, 1, 8, 8)
+    r0 = model.reconstruct(torch.zeros(1, 1, 8, 8))  # the affine part, W_d b_e + b_d
+    lhs = model.reconstruct(2 * a + b) - r0
+    assert torch.allclose(lhs, 2 * (model.reconstruct(a) - r0) + (model.reconstruct(b) - r0), atol=1e-5)
+
+
+def test_bce_reconstruction_decodes_through_a_sigmoid_into_the_unit_interval():
+    model = dpzoo.create_model("ae", input_shape=[1, 8, 8], reconstruction="bce")
+    assert model.default_loss == {"name": "bce_logits", "target": "x"}
+    r = model.decode(100 * torch.randn(50, 16))
+    assert r.min() >= 0 and r.max() <= 1
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.6])
+def test_masking_zeroes_each_input_with_probability_rate_in_training_only(rate):
+    model = dpzoo.create_model("dae", input_shape=[1, 8, 8], corruption="masking", rate=rate)
+    x = torch.ones(2000, 1, 8, 8)
+    zeroed = (model.corrupt(x, torch.Generator().manual_seed(0)) == 0).float().mean().item()
+    assert abs(zeroed - rate) < 4 * math.sqrt(rate * (1 - rate) / x.numel())
+
+
+def test_gaussian_corruption_adds_noise_of_standard_deviation_sigma():
+    model = dpzoo.create_model("dae", input_shape=[1, 8, 8], sigma=0.3)
+    x = torch.zeros(1000, 1, 8, 8)
+    noise = model.corrupt(x, torch.Generator().manual_seed(0))
+    assert noise.std().item() == pytest.approx(0.3, rel=0.02)
+    model.eval()
+    assert torch.equal(model({"x": x}), model.decoder(model.encode(x)).reshape(x.shape))  # no corruption in evaluation
+
+
+def test_sparse_loss_adds_the_l1_penalty_and_logs_it_apart():
+    model = dpzoo.create_model("sparse_ae", input_shape=[1, 8, 8], code=32, lam=0.5)
+    x = torch.rand(6, 1, 8, 8)
+    out = model({"x": x})
+    h = model.encode(x)
+    loss = dpzoo.create("loss", "reconstruction_l1")(out, {"x": x})
+    assert torch.allclose(loss.terms["l1"], 0.5 * h.abs().sum(1).mean())
+    assert torch.allclose(loss.terms["reconstruction"], ((out["r"] - x) ** 2).mean())
+    assert torch.allclose(loss.total, loss.terms["reconstruction"] + loss.terms["l1"])
+
+
+# -- bad input ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("rate", [1.0, -0.1, 1.5])
+def test_a_corruption_rate_outside_zero_to_one_is_an_error_naming_the_key(rate):
+    with pytest.raises(dpzoo.ConfigError, match=r"rate: Input should be (greater than or equal to 0|less than 1)"):
+        dpzoo.create_model("dae", input_shape=[1, 8, 8], corruption="masking", rate=rate)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_a_code_size_of_zero_is_an_error_naming_the_key(name):
+    with pytest.raises(dpzoo.ConfigError, match="code: Input should be greater than or equal to 1"):
+        dpzoo.create_model(name, input_shape=[1, 8, 8], code=0)
+
+
+def test_bce_on_data_outside_the_unit_interval_names_the_key():
+    model = dpzoo.create_model("ae", input_shape=[1, 8, 8], reconstruction="bce")
+    with pytest.raises(dpzoo.ConfigError, match=r"model\.reconstruction=bce needs data in \[0, 1\]"):
+        model({"x": torch.randn(4, 1, 8, 8)})
+
+
+def test_too_many_stride_two_stages_for_the_image_names_the_key():
+    with pytest.raises(dpzoo.ConfigError, match=r"model\.channels=\[8, 16, 32\].*divisible by 8"):
+        dpzoo.create_model("conv_ae", input_shape=[1, 28, 28], channels=[8, 16, 32])
+
+
+def test_defaults_train_on_unlabelled_images_and_log_reconstructions(tmp_path):
+    result = dpzoo.train({"model": {"name": "dae", "corruption": "masking"}, "data": "digits", "logdir": str(tmp_path),
+                          "trainer": {"max_steps": 30, "device": "cpu", "progress": False}})
+    assert result.config["loss"] == {"name": "mse", "target": "x", "reduction": "mean"}
+    assert result.config["metrics"] == []
+    assert {k.partition("/")[2] for k in result.metrics if "/" in k} == {"loss"}  # no accuracy on an autoencoder
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(result.run_dir), size_guidance={"images": 0})
+    events.Reload()
+    image = events.Images("media/reconstructions")[-1]
+    assert image.height > image.width / 8 * 2.5  # three rows: inputs, corrupted inputs, reconstructions
