@@ -10,7 +10,10 @@ ELBO of one image, in nats, is
     KL(q || U(K)) = sum_k q_k log(K q_k).
 
 The KL is exact; the expected reconstruction term is estimated from one sample
-z per image, and its gradient with respect to the encoder needs an estimator,
+z per image (both through the ``vae`` plugin's ``elbo``: the model's output
+holds the decoder's ``x_logits`` and the per-example ``kl``, so the loss
+``elbo`` and the metric ``neg_elbo`` read it as they read the Gaussian VAE's),
+and its gradient with respect to the encoder needs an estimator,
 chosen by ``estimator``: ``gumbel`` (relaxed samples, tau from the schedule
 named ``temperature``), ``st_gumbel`` (exact samples, relaxed gradient) or
 ``reinforce`` (exact samples, score-function gradient with an optional baseline).
@@ -32,6 +35,8 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import dpzoo
+from dpzoo.plugins.autoencoders.checks import check_unit_interval
+from dpzoo.plugins.vae.elbo import negative_elbo
 
 from .estimator import Estimator
 from .gumbel_softmax import GumbelSoftmax, StraightThroughGumbelSoftmax
@@ -72,11 +77,6 @@ def kl_to_uniform(logits: Tensor) -> Tensor:
     return (log_q.exp() * (log_q + math.log(logits.shape[-1]))).sum(dim=(-2, -1))
 
 
-def bernoulli_nll(x_logits: Tensor, x: Tensor) -> Tensor:
-    """-log p(x | z) = sum over pixels of the binary cross-entropy, per example."""
-    return F.binary_cross_entropy_with_logits(x_logits, x.flatten(1), reduction="none").sum(dim=1)
-
-
 SMALL = 16  # images narrower than this are enlarged in TensorBoard so they stay visible
 
 
@@ -91,7 +91,8 @@ class CategoricalVAE(dpzoo.Model):
     """Categorical VAE: MLP encoder to N x K logits, a sample z, MLP decoder to Bernoulli logits."""
 
     Config = CategoricalVAEConfig
-    default_metrics: ClassVar[tuple[str, ...]] = ()
+    default_loss: ClassVar[str] = "elbo"  # evaluation: the true negative ELBO and its terms (training uses training_step)
+    default_metrics: ClassVar[tuple[str, ...]] = ("neg_elbo",)
     # The Gumbel-softmax paper's annealing, tau = max(0.5, exp(-r t)) updated every 500 steps
     # (r = 1e-4 of its two rates): tau reaches the floor after about 7,000 steps.
     default_schedules: ClassVar[dict[str, dict]] = {
@@ -114,6 +115,7 @@ class CategoricalVAE(dpzoo.Model):
             options = ESTIMATORS[c.estimator].Config(tau=c.tau)
         self.estimator = ESTIMATORS[c.estimator](options)
         self.temperature = c.tau  # the trainer's schedule named "temperature" overwrites it each step
+        self._checked = False  # the data's range is checked once, on the first training batch
 
     def encode(self, x: Tensor) -> Tensor:
         """Logits of q(z | x), shaped [B, N, K]."""
@@ -139,13 +141,13 @@ class CategoricalVAE(dpzoo.Model):
             z = sample_one_hot(logits, generator)
         return {"logits": logits, "z": z, "x_logits": self.decode(z), "kl": kl_to_uniform(logits)}
 
-    def terms(self, output: dict[str, Tensor], batch) -> tuple[Tensor, Tensor]:
-        """(-log p(x | z), sum_n KL(q(z_n | x) || U(K))), per example."""
-        return bernoulli_nll(output["x_logits"], self.inputs(batch)), output["kl"]
-
-    def training_step(self, batch, ctx) -> dpzoo.LossOutput:
+    def training_step(self, batch, ctx) -> Tensor:
+        x = self.inputs(batch)
+        if not self._checked:
+            check_unit_interval(x, "the categorical VAE's Bernoulli decoder", "a Gaussian VAE (model vae)")
+            self._checked = True
         output = self(batch)
-        reconstruction, kl = self.terms(output, batch)
+        reconstruction, kl = negative_elbo(output, x)  # -log p(x | z) and KL, per example
         log_q = categorical_log_prob(output["logits"], output["z"].detach())
         # only the reconstruction depends on the sample: the KL is exact and differentiated directly
         loss = (self.estimator.surrogate(reconstruction, log_q) + kl).mean()
@@ -164,10 +166,6 @@ class CategoricalVAE(dpzoo.Model):
         ctx.log_image("media/reconstructions", _grid(torch.cat([originals.to(reconstructions), reconstructions]), nrow=8))
         generator = torch.Generator(next(self.parameters()).device).manual_seed(self.config.eval_seed)
         ctx.log_image("media/samples", _grid(self.sample(64, generator), nrow=8))
-
-    def evaluation_step(self, batch, ctx=None) -> dict[str, Tensor]:
-        reconstruction, kl = self.terms(self(batch), batch)
-        return {"neg_elbo": reconstruction + kl, "reconstruction": reconstruction, "kl": kl}
 
 
 # -- the zoo's architectures: one estimator each, so that `catvae-st.mnist` names what it was trained with
