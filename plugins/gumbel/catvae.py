@@ -1,7 +1,9 @@
 """A VAE with categorical latents (chapters 9 and 14), to measure the estimators.
 
-The encoder maps a binary image x to logits of N independent categoricals
-over K classes, q(z_n | x) = Cat(softmax(x_n)) (x_n the n-th row of logits);
+The model of the Gumbel-softmax paper's comparison (Jang, Gu and Poole, 2017).
+
+The encoder maps a binary image x to logits l_1, ..., l_N of N independent
+categoricals over K classes, q(z_n | x) = Cat(softmax(l_n));
 the decoder maps the N one-hot vectors z = [z_1; ...; z_N] to Bernoulli logits
 over the pixels, p(x | z). With the uniform prior p(z_n) = 1/K, the negative
 ELBO of one image, in nats, is
