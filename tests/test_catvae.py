@@ -253,3 +253,34 @@ def test_the_temperature_follows_the_gumbel_softmax_papers_schedule_and_is_logge
     assert {"media/samples", "media/reconstructions"} <= set(events.Tags()["images"])
     samples = events.Images("media/samples")[-1]
     assert samples.step == 60 and samples.width > 8 * 8 and samples.height > 8 * 8
+
+
+# -- the zoo's entries ----------------------------------------------------------------------------
+
+ARCHS = {"catvae-gumbel": "GumbelSoftmax", "catvae-st": "StraightThroughGumbelSoftmax", "catvae-reinforce": "Reinforce"}
+
+
+def entries(tag: str) -> list[str]:
+    names = [f"{arch}.{tag}" for arch in ARCHS]
+    missing = [n for n in names if n not in dpzoo.list_models("catvae*", pretrained=True)]
+    if missing:
+        pytest.skip(f"not in the zoo: {missing}")
+    return names
+
+
+@pytest.mark.parametrize("tag", ["digits", "mnist"])
+def test_the_entries_load_by_name_with_their_estimator(tag):
+    for name in entries(tag):
+        model = dpzoo.create_model(name, pretrained=True)
+        assert type(model.estimator).__name__ == ARCHS[name.split(".")[0]]
+        assert dpzoo.model_card(name).metric("test/neg_elbo").value > 0  # in nats, on the card (test_zoo re-checks it)
+
+
+@pytest.mark.parametrize("tag", ["digits", "mnist"])
+def test_the_entries_share_one_budget_data_and_seed(tag):
+    """Only the architecture (the estimator) differs between the three commands and run configs."""
+    cards = [dpzoo.model_card(name) for name in entries(tag)]
+    commands = {card.command.replace(card.arch, "ARCH") for card in cards}
+    assert len(commands) == 1, commands
+    assert len({json.dumps(card.run, sort_keys=True) for card in cards}) == 1
+    assert len({json.dumps(card.data.fingerprints, sort_keys=True) for card in cards}) == 1
