@@ -96,6 +96,7 @@ def test_the_noise_comes_from_the_generator_or_from_torchs_seeded_default():
     r = estimator("gumbel_softmax")
     assert torch.equal(r.soft(x, 0.5, generator(7)), r.soft(x, 0.5, generator(7)))
     assert not torch.equal(r.soft(x, 0.5, generator(7)), r.soft(x, 0.5, generator(8)))
+    assert torch.equal(r(x, 0.5, generator(7)), r.sample(x, 0.5, generator(7)))  # an estimator module's forward samples
     torch.manual_seed(11)  # what the trainer does; its checkpoints save this generator's state
     first = r.soft(x, 0.5)
     torch.manual_seed(11)
