@@ -284,3 +284,10 @@ def test_the_entries_share_one_budget_data_and_seed(tag):
     assert len(commands) == 1, commands
     assert len({json.dumps(card.run, sort_keys=True) for card in cards}) == 1
     assert len({json.dumps(card.data.fingerprints, sort_keys=True) for card in cards}) == 1
+
+
+@pytest.mark.parametrize("tag", ["mnist"])
+def test_gumbel_softmax_beats_the_score_function_at_the_same_budget(tag):
+    """The Gumbel-softmax paper's ordering on this model: both Gumbel estimators ahead of REINFORCE (test -ELBO)."""
+    gumbel, st, reinforce = (dpzoo.model_card(name).metric("test/neg_elbo").value for name in entries(tag))
+    assert gumbel < reinforce and st < reinforce, (gumbel, st, reinforce)
