@@ -32,7 +32,6 @@ def digits_batch(n: int = 64, split: str = "test") -> dict[str, torch.Tensor]:
 def trained(tmp_path_factory):
     """A VAE (d = 2) trained for 400 steps on binarised digits, with its run."""
     logdir = tmp_path_factory.mktemp("runs")
-    from dpzoo.plugins.vae.model import VAE; VAE.log_media = lambda self, ctx: None  # TEMP until core7's media
     result = dpzoo.train({
         "model": {"name": "vae", "latent": 2, "hidden": [64]},
         "data": "binarised_digits",
