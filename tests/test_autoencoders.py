@@ -183,3 +183,31 @@ def test_defaults_train_on_unlabelled_images_and_log_reconstructions(tmp_path):
     events.Reload()
     image = events.Images("media/reconstructions")[-1]
     assert image.height > image.width / 8 * 2.5  # three rows: inputs, corrupted inputs, reconstructions
+
+
+# -- zoo entries: their cards are re-evaluated by tests/test_zoo.py; here, what the figures mean --------
+def pca_test_error(m: int) -> float:
+    """Mean squared error per pixel of the test images projected on the train split's first m principal axes."""
+    x, t = digits("train").reshape(-1, 64).double(), digits("test").reshape(-1, 64).double()
+    mean = x.mean(0)
+    axes = torch.linalg.svd(x - mean, full_matrices=False).Vh[:m].T
+    return (((t - mean) @ axes @ axes.T + mean - t) ** 2).mean().item()
+
+
+def test_the_deep_autoencoder_entry_beats_pca_with_as_many_components():
+    card = dpzoo.model_card("ae.digits")
+    assert card.command.startswith("dpzoo train --model ae --data digits")
+    assert card.metric("test/loss").value < pca_test_error(card.config["code"])
+    model = dpzoo.create_model("ae.digits", pretrained=True).eval()
+    with torch.no_grad():
+        assert ((model.reconstruct(digits("test")) - digits("test")) ** 2).mean().item() == pytest.approx(
+            card.metric("test/loss").value, rel=1e-5
+        )
+
+
+@pytest.mark.parametrize("sigma", [0.25, 0.5])
+def test_the_denoising_entry_reconstructs_noisy_test_images_better_than_the_plain_entry(sigma):
+    plain = dpzoo.create_model("ae.digits", pretrained=True)
+    denoising = dpzoo.create_model("dae.digits", pretrained=True)
+    assert {k: v for k, v in denoising.config.model_dump().items() if k in type(plain.config).model_fields} == plain.config.model_dump()
+    assert noisy_test_error(denoising, sigma) < 0.8 * noisy_test_error(plain, sigma)

@@ -232,3 +232,18 @@ def test_kl_warm_up_ramps_beta_from_zero_to_one_through_the_named_schedule(tmp_p
     loss, reconstruction, kl = ([s.value for s in events.Scalars(f"train/{k}")] for k in ("loss", "reconstruction", "kl"))
     assert loss[0] == pytest.approx(reconstruction[0], rel=1e-6)  # beta = 0: the KL does not count yet
     assert loss[-1] == pytest.approx(reconstruction[-1] + kl[-1], rel=1e-5)
+
+
+# -- zoo entries: re-evaluated by tests/test_zoo.py; here, what their figures must satisfy --------------
+@pytest.mark.parametrize("name", ["vae.digits", "vae2d.digits"])
+def test_vae_entries_state_k_their_bound_holds_and_their_samples_are_pixels(name):
+    card = dpzoo.model_card(name)
+    assert card.data.name == "binarised_digits" and card.data.config["seed"] == 0  # the fixed test bits
+    assert any(f"k = {card.config['iw_samples']}" in note for note in card.notes)
+    for split in ("validation", "test"):
+        iw, elbo = card.metric(f"{split}/iw_nll").value, card.metric(f"{split}/neg_elbo").value
+        assert iw <= elbo
+        assert card.metric(f"{split}/loss").value == pytest.approx(elbo, abs=1e-4)
+    assert card.metric("test/neg_elbo").value < 30  # 64 binary pixels: 44 nats is chance (log 2 each)
+    samples = dpzoo.create_model(name, pretrained=True).sample(100, torch.Generator().manual_seed(0))
+    assert samples.min() >= 0 and samples.max() <= 1

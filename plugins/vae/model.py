@@ -173,3 +173,13 @@ class VAE(dpzoo.Model):
     def log_media(self, ctx) -> None:
         """Inputs over reconstructions, prior samples; with d = 2 the decoded grid and the test codes."""
         media.log_vae_media(self, ctx)
+
+
+class VAE2dConfig(VAEConfig):
+    latent: int = Field(2, ge=1, description="Dimension d of the latent z; 2 draws the decoded grid and the code scatter")
+
+
+class VAE2d(VAE):
+    """The VAE with a 2-d latent by default: its whole latent space can be drawn (chapter 14.2's figures)."""
+
+    Config = VAE2dConfig

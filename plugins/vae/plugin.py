@@ -8,6 +8,7 @@ HERE = "dpzoo.plugins.vae"
 @dpzoo.hookimpl
 def dpzoo_register_models(register):
     register("vae", f"{HERE}.model:VAE", summary="Variational autoencoder: Gaussian q(z|x), MLP or conv, Bernoulli or Gaussian p(x|z) (ch. 14.2)")
+    register("vae2d", f"{HERE}.model:VAE2d", summary="VAE with a 2-d latent: decoded grid over [-3, 3]^2, test codes by class (ch. 14.2)")
 
 
 @dpzoo.hookimpl
