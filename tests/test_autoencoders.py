@@ -171,18 +171,32 @@ def test_too_many_stride_two_stages_for_the_image_names_the_key():
         dpzoo.create_model("conv_ae", input_shape=[1, 28, 28], channels=[8, 16, 32])
 
 
-def test_defaults_train_on_unlabelled_images_and_log_reconstructions(tmp_path):
-    result = dpzoo.train({"model": {"name": "dae", "corruption": "masking"}, "data": "digits", "logdir": str(tmp_path),
-                          "trainer": {"max_steps": 30, "device": "cpu", "progress": False}})
-    assert result.config["loss"] == {"name": "mse", "target": "x", "reduction": "mean"}
-    assert result.config["metrics"] == []
-    assert {k.partition("/")[2] for k in result.metrics if "/" in k} == {"loss"}  # no accuracy on an autoencoder
+@pytest.mark.parametrize("name", MODELS)
+def test_each_autoencoder_trains_on_unlabelled_images_with_its_defaults_and_logs_reconstructions(name, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+    result = dpzoo.train({"model": name, "data": "digits", "logdir": str(tmp_path),
+                          "trainer": {"max_steps": 20, "device": "cpu", "progress": False, "threads": 1}})
+    assert result.config["loss"]["target"] == "x" and result.config["metrics"] == []
+    assert {k.partition("/")[2] for k in result.metrics if "/" in k} <= {"loss", "reconstruction", "l1"}  # no accuracy
     events = EventAccumulator(str(result.run_dir), size_guidance={"images": 0})
     events.Reload()
     image = events.Images("media/reconstructions")[-1]
-    assert image.height > image.width / 8 * 2.5  # three rows: inputs, corrupted inputs, reconstructions
+    rows = 3 if name == "dae" else 2  # inputs, (corrupted inputs,) reconstructions
+    assert image.height * 8 == pytest.approx(rows * image.width, rel=0.1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("m", [8, 16, 32])
+def test_linear_autoencoder_reaches_pcas_error_within_one_percent_at_larger_code_sizes(m, tmp_path):
+    result = train(tmp_path, {"name": "linear_ae", "code": m}, 1000, batch_size=1257, lr=0.03)
+    x = digits("train").reshape(-1, 64).double()
+    centred = x - x.mean(0)
+    principal = torch.linalg.svd(centred, full_matrices=False).Vh[:m].T
+    pca_error = ((centred - centred @ principal @ principal.T) ** 2).mean().item()
+    with torch.no_grad():
+        ae_error = ((result.model.eval().reconstruct(x.float().reshape(-1, 1, 8, 8)).reshape(-1, 64).double() - x) ** 2).mean().item()
+    assert pca_error <= ae_error <= 1.01 * pca_error
 
 
 # -- zoo entries: their cards are re-evaluated by tests/test_zoo.py; here, what the figures mean --------
