@@ -225,3 +225,24 @@ def test_the_denoising_entry_reconstructs_noisy_test_images_better_than_the_plai
     denoising = dpzoo.create_model("dae.digits", pretrained=True)
     assert {k: v for k, v in denoising.config.model_dump().items() if k in type(plain.config).model_fields} == plain.config.model_dump()
     assert noisy_test_error(denoising, sigma) < 0.8 * noisy_test_error(plain, sigma)
+
+
+@pytest.mark.slow
+def test_the_mnist_autoencoder_entry_beats_pca_with_as_many_components(monkeypatch):
+    import os
+    from pathlib import Path
+
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
+    if not os.environ.get("DPZOO_DATA_DIR"):
+        if not shared.is_dir():
+            pytest.skip("MNIST's IDX files are not here: set DPZOO_DATA_DIR to a directory holding mnist/")
+        monkeypatch.setenv("DPZOO_DATA_DIR", str(shared))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    card = dpzoo.model_card("ae.mnist")
+    splits = dpzoo.create("dataset", "mnist").load()
+    x = torch.from_numpy(to_arrays(splits["train"], ["x"])["x"]).reshape(-1, 784).double() / 255
+    t = torch.from_numpy(to_arrays(splits["test"], ["x"])["x"]).reshape(-1, 784).double() / 255
+    mean = x.mean(0)
+    axes = torch.linalg.eigh((x - mean).T @ (x - mean)).eigenvectors[:, -card.config["code"]:]  # largest eigenvalues
+    pca_error = (((t - mean) @ axes @ axes.T + mean - t) ** 2).mean().item()
+    assert card.metric("test/loss").value < 0.6 * pca_error
