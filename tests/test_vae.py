@@ -217,6 +217,15 @@ def test_a_2d_vae_logs_reconstructions_samples_the_latent_grid_and_the_test_code
     assert height == width and height >= 15 * 8 * 4  # 15 x 15 decoded 8x8 digits, enlarged 4 times
 
 
+def test_the_latent_grid_runs_over_minus_three_to_three_row_by_row_from_the_top_left():
+    from dpzoo.plugins.vae.media import latent_grid
+
+    z = latent_grid(15, 3.0)
+    assert z.shape == (225, 2)
+    assert z[0].tolist() == [-3.0, 3.0] and z[14].tolist() == [3.0, 3.0] and z[-1].tolist() == [3.0, -3.0]
+    assert torch.allclose(z[7 * 15 + 7], torch.zeros(2), atol=1e-6)  # the prior's mode in the middle
+
+
 def test_kl_warm_up_ramps_beta_from_zero_to_one_through_the_named_schedule(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

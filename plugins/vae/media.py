@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from dpzoo.media import image_grid, scatter_image, upscale
+
 GRID_SIDE, GRID_RANGE = 15, 3.0
 SMALL = 16  # images under this side are enlarged so they stay visible
 
@@ -26,8 +28,6 @@ def latent_grid(side: int = GRID_SIDE, extent: float = GRID_RANGE) -> Tensor:
 
 
 def _grid(images: Tensor, nrow: int) -> Tensor:
-    from dpzoo.media import image_grid, upscale
-
     grid = image_grid(images.detach().float().clamp(0, 1).cpu(), nrow=nrow)
     return upscale(grid, 4) if images.shape[-1] < SMALL else grid
 
@@ -41,8 +41,6 @@ def log_vae_media(model, ctx) -> None:
 
 
 def _log_vae_media(model, ctx) -> None:
-    from dpzoo.media import scatter_image
-
     device = next(model.parameters()).device
     _, x = ctx.predict("validation", target="x")
     x = x[:8]
