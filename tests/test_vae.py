@@ -7,6 +7,7 @@ a few hundred steps on the binarised 8x8 digits through ``dpzoo.train``.
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -256,3 +257,22 @@ def test_vae_entries_state_k_their_bound_holds_and_their_samples_are_pixels(name
     assert card.metric("test/neg_elbo").value < 30  # 64 binary pixels: 44 nats is chance (log 2 each)
     samples = dpzoo.create_model(name, pretrained=True).sample(100, torch.Generator().manual_seed(0))
     assert samples.min() >= 0 and samples.max() <= 1
+
+
+def test_the_likelihood_command_reproduces_the_cards_bound_at_the_cards_k(capsys):
+    from dpzoo.cli import main
+
+    card = dpzoo.model_card("vae.digits")
+    assert main(["likelihood", "vae.digits", "-k", str(card.config["iw_samples"])]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["iw_nll"] == pytest.approx(card.metric("test/iw_nll").value, abs=1e-5)
+    assert printed["examples"] == 360 and printed["split"] == "test"
+
+
+@pytest.mark.slow
+def test_more_importance_samples_tighten_the_entrys_bound():
+    from dpzoo.plugins.vae.command import importance_weighted_bound
+
+    card = dpzoo.model_card("vae.digits")
+    bound = importance_weighted_bound("vae.digits", 1000)
+    assert bound["iw_nll"] < card.metric("test/iw_nll").value < card.metric("test/neg_elbo").value

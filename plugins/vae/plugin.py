@@ -26,3 +26,10 @@ def dpzoo_register_metrics(register):
 def dpzoo_register_datasets(register):
     register("binarised_mnist", f"{HERE}.binarised:BinarisedMNIST", summary="MNIST binarised: dynamic in training, fixed seeded validation/test")
     register("binarised_digits", f"{HERE}.binarised:BinarisedDigits", summary="8x8 digits binarised: dynamic in training, fixed seeded validation/test")
+
+
+@dpzoo.hookimpl
+def dpzoo_register_commands(subparsers):
+    from .command import add  # argparse only: the evaluation imports on use
+
+    add(subparsers)
