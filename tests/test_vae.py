@@ -160,6 +160,21 @@ def test_a_bernoulli_decoder_on_data_outside_the_unit_interval_names_the_key(tmp
         })
 
 
+def test_a_gaussian_decoder_trains_on_real_valued_data_the_bernoulli_one_refuses(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    result = dpzoo.train({
+        "model": {"name": "vae", "decoder": "gaussian", "hidden": [64], "iw_samples": 10},
+        "data": {"name": "digits", "normalise": True}, "logdir": str(tmp_path),
+        "trainer": {"max_steps": 200, "device": "cpu", "progress": False, "threads": 1, "log_every": 20, "media_every": 0},
+    })
+    events = EventAccumulator(str(result.run_dir))
+    events.Reload()
+    losses = [s.value for s in events.Scalars("train/loss")]
+    assert all(math.isfinite(v) for v in losses) and losses[-1] < 0.9 * losses[0]
+    assert result.metrics["test/iw_nll"] <= result.metrics["test/neg_elbo"]
+
+
 def test_iw_nll_without_samples_says_which_key_to_set():
     model = dpzoo.create_model("vae", input_shape=[1, 8, 8], iw_samples=0).eval()
     assert model.default_metrics == ("neg_elbo",)
