@@ -167,6 +167,10 @@ class Trainer:
             joined = torch.cat(outputs)
         return joined, (torch.cat(targets) if targets else None)
 
+    def autocast(self):
+        """``torch.autocast`` at ``trainer.precision``, or a context that does nothing at 32 bits."""
+        return self._autocast() if self._autocast is not None else contextlib.nullcontext()
+
     def optimise(self, name: str, loss: Tensor | LossOutput) -> None:
         """One loss for optimiser ``name`` (see ``Stepper.optimise``); a ``LossOutput``'s terms are logged."""
         if isinstance(loss, LossOutput) and loss.terms:
