@@ -270,7 +270,7 @@ def test_vae_entries_state_k_their_bound_holds_and_their_samples_are_pixels(name
         assert iw <= elbo
         assert card.metric(f"{split}/loss").value == pytest.approx(elbo, abs=1e-4)
     pixels = math.prod(card.config["input_shape"])
-    assert card.metric("test/neg_elbo").value < 0.5 * pixels * math.log(2)  # log 2 nats a pixel is a coin toss
+    assert card.metric("test/neg_elbo").value < 0.6 * pixels * math.log(2)  # log 2 nats a pixel: a coin toss each
     samples = dpzoo.create_model(name, pretrained=True).sample(100, torch.Generator().manual_seed(0))
     assert samples.shape == (100, *card.config["input_shape"]) and samples.min() >= 0 and samples.max() <= 1
 
