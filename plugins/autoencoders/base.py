@@ -25,6 +25,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import dpzoo
+from dpzoo.media import image_grid, upscale
 
 from .checks import check_unit_interval
 from .networks import image_shape
@@ -88,9 +89,8 @@ class Autoencoder(dpzoo.Model):
         """``media/reconstructions``: 8 validation inputs over their reconstructions (over the corrupted inputs first, if any)."""
         if len(self.shape) != 3:
             return
-        from dpzoo.media import image_grid, upscale
-
-        x = next(iter(ctx.batches("validation")))["x"][:8]
+        _, x = ctx.predict("validation", target="x")
+        x = x[:8]
         x_in = self.corrupt(x, torch.Generator(device=x.device).manual_seed(0))
         rows = [x] if x_in is x else [x, x_in]
         grid = image_grid(torch.cat([*rows, self.reconstruct(x_in)]).clamp(0, 1), nrow=len(x))

@@ -8,7 +8,9 @@ Registered components:
   ``kl`` logged apart, KL weighted by ``beta`` (the trainer's schedule);
 * metrics ``neg_elbo`` and ``iw_nll`` (``metrics.py``): nats per example;
 * datasets ``binarised_mnist`` and ``binarised_digits`` (``binarised.py``):
-  dynamic binarisation in training, a fixed seeded draw for validation/test.
+  dynamic binarisation in training, a fixed seeded draw for validation/test;
+* command ``dpzoo likelihood SOURCE -k K`` (``command.py``): the IW bound of a
+  zoo entry or a run with any number of samples.
 
 Reusing the ELBO in another model (a categorical VAE, say): return a dict
 from ``forward`` with the decoder's parameters (``"x_logits"`` for a

@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import datasets
 import numpy as np
+import torch
 from pydantic import Field
 from torch import Tensor
-import torch
 
 import dpzoo
 from dpzoo.plugins.data.digits import PIXEL_MAX as DIGITS_MAX, split_indices
@@ -57,6 +57,7 @@ class Binarised(ImageClassification):
     default_loss = None
     default_metrics = ()
     pixel_max = 255.0
+    mean = std = float("nan")  # binarised pixels are never standardised
 
     def binarised(self, arrays: dict[str, tuple[np.ndarray, np.ndarray]], **info):
         """A ``DatasetDict`` of (grey uint8 x, y) splits with the validation and test x binarised once."""
@@ -86,7 +87,6 @@ class BinarisedDigits(Binarised):
 
     input_shape = (1, 8, 8)
     pixel_max = DIGITS_MAX
-    mean = std = float("nan")  # unused: binarised data is never standardised
 
     def load(self):
         from sklearn.datasets import load_digits
@@ -112,7 +112,6 @@ class BinarisedMNIST(Binarised):
 
     Config = BinarisedMNISTConfig
     input_shape = MNIST.input_shape
-    mean = std = float("nan")
 
     def load(self):
         grey = MNIST(MNISTConfig(root=self.config.root)).load()

@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from dpzoo.media import image_grid, scatter_image, upscale
+
 GRID_SIDE, GRID_RANGE = 15, 3.0
 SMALL = 16  # images under this side are enlarged so they stay visible
 
@@ -26,8 +28,6 @@ def latent_grid(side: int = GRID_SIDE, extent: float = GRID_RANGE) -> Tensor:
 
 
 def _grid(images: Tensor, nrow: int) -> Tensor:
-    from dpzoo.media import image_grid, upscale
-
     grid = image_grid(images.detach().float().clamp(0, 1).cpu(), nrow=nrow)
     return upscale(grid, 4) if images.shape[-1] < SMALL else grid
 
@@ -36,10 +36,14 @@ def _grid(images: Tensor, nrow: int) -> Tensor:
 def log_vae_media(model, ctx) -> None:
     if len(model.shape) != 3:
         return  # not images
-    from dpzoo.media import scatter_image
+    with model.importance_sampling(False):  # media need one pass, not k importance samples per example
+        _log_vae_media(model, ctx)
 
+
+def _log_vae_media(model, ctx) -> None:
     device = next(model.parameters()).device
-    x = next(iter(ctx.batches("validation")))["x"][:8]
+    _, x = ctx.predict("validation", target="x")
+    x = x[:8]
     mu, _ = model.encode(x)
     ctx.log_image("media/reconstructions", _grid(torch.cat([x, model.decode(mu)]), nrow=len(x)))
     generator = torch.Generator(device=device).manual_seed(model.config.eval_seed)
@@ -47,8 +51,5 @@ def log_vae_media(model, ctx) -> None:
     if model.config.latent != 2:
         return
     ctx.log_image("media/latent_grid", _grid(model.decode(latent_grid().to(device)), nrow=GRID_SIDE))
-    codes, labels = [], []
-    for batch in ctx.batches("test"):
-        codes.append(model.encode(batch["x"])[0])
-        labels.append(batch["y"])
-    ctx.log_image("media/test_codes", scatter_image(torch.cat(codes).cpu(), torch.cat(labels).cpu()))
+    outputs, labels = ctx.predict("test", target="y")
+    ctx.log_image("media/test_codes", scatter_image(outputs["mu"].cpu(), labels.cpu()))

@@ -27,6 +27,7 @@ probabilities for a Bernoulli decoder), ``sample(n)`` = decode(z), z ~ N(0, I).
 
 from __future__ import annotations
 
+import contextlib
 from typing import ClassVar, Literal
 
 import torch
@@ -82,6 +83,7 @@ class VAE(dpzoo.Model):
             self.x_logvar = nn.Parameter(torch.zeros(self.shape))  # log s^2 per pixel, shared by all z
         if not c.iw_samples:
             self.default_metrics = ("neg_elbo",)
+        self.importance_samples = c.iw_samples  # k drawn in evaluation; 0 while media are drawn
         self.beta = 1.0  # KL weight in training; set each step by the trainer's schedule named 'beta'
         self._checked = False
 
@@ -126,8 +128,8 @@ class VAE(dpzoo.Model):
         out = {"mu": mu, "logvar": logvar, "z": z, "kl": kl, **self.decoder_parameters(z)}
         if self.training:
             out["beta"] = torch.as_tensor(self.beta, dtype=mu.dtype, device=mu.device)
-        elif self.config.iw_samples:
-            out["log_w"] = self.log_weights(x, self.config.iw_samples, mu, logvar, generator)
+        elif self.importance_samples:
+            out["log_w"] = self.log_weights(x, self.importance_samples, mu, logvar, generator)
         return out
 
     def log_weights(
@@ -149,6 +151,15 @@ class VAE(dpzoo.Model):
             columns.append(log_px + gaussian.log_normal(z) - gaussian.log_normal(z, mu, logvar))
         return torch.cat(columns).T
 
+    @contextlib.contextmanager
+    def importance_sampling(self, on: bool):
+        """Within the block, evaluation draws k = iw_samples importance samples (on) or none (off)."""
+        before, self.importance_samples = self.importance_samples, self.config.iw_samples if on else 0
+        try:
+            yield
+        finally:
+            self.importance_samples = before
+
     def _eval_generator(self, device: torch.device) -> torch.Generator:
         return torch.Generator(device=device).manual_seed(self.config.eval_seed)
 
@@ -162,3 +173,13 @@ class VAE(dpzoo.Model):
     def log_media(self, ctx) -> None:
         """Inputs over reconstructions, prior samples; with d = 2 the decoded grid and the test codes."""
         media.log_vae_media(self, ctx)
+
+
+class VAE2dConfig(VAEConfig):
+    latent: int = Field(2, ge=1, description="Dimension d of the latent z; 2 draws the decoded grid and the code scatter")
+
+
+class VAE2d(VAE):
+    """The VAE with a 2-d latent by default: its whole latent space can be drawn (chapter 14.2's figures)."""
+
+    Config = VAE2dConfig
