@@ -175,8 +175,9 @@ def main() -> None:
         seconds = f"{arm.seconds:.0f}" if arm.seconds is not None else "-"
         print(f"{name:<24} {elbo:>18} {v['variance']:>14.4g} {v['variance'] / base:>9.1f}x "
               f"{v['noise_to_signal']:>13.3g} {seconds:>8}")
+    unused = {"steps", "lr", "latents", "categories"} if args.zoo else {"tau", "zoo"}  # the zoo's cards hold its budget
     print(json.dumps({
-        "args": vars(args),
+        "args": {k: v for k, v in vars(args).items() if k not in unused},
         "arms": {name: {"test_neg_elbo": results[name].test_neg_elbo, "seconds": results[name].seconds, **variance[name]}
                  for name in ARMS},
     }))
