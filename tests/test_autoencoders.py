@@ -262,3 +262,17 @@ def test_the_mnist_denoising_entry_reconstructs_noisy_test_images_better_than_th
         with torch.no_grad():
             errors[name] = ((dpzoo.create_model(name, pretrained=True).eval().reconstruct(noisy) - x) ** 2).mean().item()
     assert errors["dae.mnist"] < 0.5 * errors["ae.mnist"], errors
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["ae.digits", "vae.digits"])
+def test_a_digits_entry_rebuilds_from_its_card_to_the_same_weights(name, tmp_path):
+    """Where the CPU kernels, PyTorch and thread count match the card's, the rebuild is bit for bit."""
+    from dpzoo.publish import rebuild
+
+    report = rebuild(name, tmp_path / "out")
+    assert report.drift == []
+    if report.same_environment:
+        assert report.same_weights and report.metric_differences() == []
+    else:  # pragma: no cover - depends on the machine
+        assert abs(report.rebuilt.metrics[0].value - report.card.metrics[0].value) <= 0.05 * abs(report.card.metrics[0].value)

@@ -61,6 +61,7 @@ class VAE(dpzoo.Model):
     """Gaussian-encoder VAE with a Bernoulli or Gaussian decoder; ``sample(n)`` draws from the model."""
 
     Config = VAEConfig
+    registered_name: ClassVar[str] = "vae"  # for error messages
     default_loss = "elbo"
     default_metrics = ("neg_elbo", "iw_nll")
     # beta = 1 (the plain ELBO) unless the run says otherwise; end = 1 so that
@@ -70,7 +71,7 @@ class VAE(dpzoo.Model):
     def __init__(self, config: VAEConfig | None = None, **overrides):
         super().__init__(config, **overrides)
         c = self.config
-        self.shape = image_shape(c.input_shape, "vae")
+        self.shape = image_shape(c.input_shape, self.registered_name)
         if c.encoder == "conv":
             if len(self.shape) != 3:
                 raise dpzoo.ConfigError(f"model.encoder=conv needs images [C, H, W], got input_shape {c.input_shape}")
@@ -183,3 +184,4 @@ class VAE2d(VAE):
     """The VAE with a 2-d latent by default: its whole latent space can be drawn (chapter 14.2's figures)."""
 
     Config = VAE2dConfig
+    registered_name = "vae2d"
