@@ -80,11 +80,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_save_tensors(tensors, path: Path, metadata: dict[str, str] | None = None) -> None:
     """A ``safetensors`` file written as ``atomic_write_bytes`` writes: whole or not at all.
 
-    ``save_file`` writes into the temporary file this process created
-    exclusively (no bytes copy of a large checkpoint in memory).
+    Serialised to bytes first, then written through our own descriptor: the file
+    gets the same permissions as every other file of a run, and a full disk is
+    the ``OSError`` (ENOSPC) it is, where ``save_file`` reports a ``SafetensorError``.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
-    with _replacing(path) as (fd, tmp):
-        os.close(fd)
-        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+    atomic_write_bytes(path, save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata=metadata))
