@@ -189,8 +189,12 @@ def train(
     model.to(trainer.device)
 
     optimisers, optimiser_sections = {}, {}
+    model_defaults = getattr(model, "default_optimisers", None) or {}
     for group, params in model.parameter_groups().items():
-        section = cfg.optimisers.get(group, cfg.optimiser)
+        section = cfg.optimisers.get(group)
+        if section is None:  # the model's default for this group, unless the user chose --optimiser for all
+            given = "optimiser" in cfg.model_fields_set or group not in model_defaults
+            section = cfg.optimiser if given else Section(**model_defaults[group])
         factory, opt_config, resolved = _component("optimiser", section)
         optimisers[group] = factory(params, opt_config)
         optimiser_sections[group] = resolved
