@@ -9,3 +9,10 @@ HERE = "dpzoo.plugins.data"
 def dpzoo_register_datasets(register):
     register("digits", f"{HERE}.digits:Digits", summary="scikit-learn's 8x8 digits, 1x8x8 in [0, 1]; fixed 1257/180/360 splits")
     register("mnist", f"{HERE}.mnist:MNIST", summary="MNIST 1x28x28 digits from IDX files or the hub; 55000/5000/10000 splits")
+
+
+@dpzoo.hookimpl
+def dpzoo_register_commands(subparsers):
+    from .command import add  # argparse only: the command's work imports on use
+
+    add(subparsers)
