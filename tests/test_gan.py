@@ -267,3 +267,131 @@ def test_an_untrained_generator_is_far_from_the_data():
         score.update(fake, {"x": chunk})
     assert frechet.compute() > 50
     assert score.compute() < 2
+
+
+# -- training through the trainer's manual step ---------------------------------------------
+def digits_splits(n: int = 128):
+    from dpzoo.tables import to_arrays
+    from dpzoo.trainer import InMemorySplits
+
+    dataset = dpzoo.create("dataset", "digits")
+    loaded = dataset.load()
+    arrays = {s: to_arrays(loaded[s], ["x", "y"]) for s in ("train", "validation")}
+    columns = {s: {k: torch.from_numpy(v[:n]) for k, v in a.items()} for s, a in arrays.items()}
+    return InMemorySplits(columns, dataset.transform)
+
+
+def snapshot(module: nn.Module, grads: bool = False) -> dict[str, torch.Tensor]:
+    return {
+        name: (p.grad.clone() if p.grad is not None else None) if grads else p.detach().clone()
+        for name, p in module.named_parameters()
+    }
+
+
+def changed(before: dict, after: dict) -> set[str]:
+    return {k for k in before if not (before[k] is None and after[k] is None) and (
+        before[k] is None or after[k] is None or not torch.equal(before[k], after[k]))}
+
+
+def test_each_phase_of_the_step_moves_only_its_own_network():
+    """Through the real trainer: after ctx.optimise("discriminator") the generator is bit-identical, and vice versa."""
+    from dpzoo.trainer import TrainConfig, Trainer
+    from dpzoo.trainer.context import StepContext
+
+    model = build(discriminator_steps=2)
+    phases = []
+
+    class Spy(StepContext):
+        def optimise(self, name, loss):
+            before = {part: snapshot(getattr(model, part)) for part in ("generator", "discriminator")}
+            grads = {part: snapshot(getattr(model, part), grads=True) for part in ("generator", "discriminator")}
+            super().optimise(name, loss)
+            after = {part: snapshot(getattr(model, part)) for part in ("generator", "discriminator")}
+            grads_after = {part: snapshot(getattr(model, part), grads=True) for part in ("generator", "discriminator")}
+            phases.append((name, {p: changed(before[p], after[p]) for p in before},
+                           {p: changed(grads[p], grads_after[p]) for p in grads}))
+
+    trainer = Trainer(TrainConfig(max_steps=2, batch_size=32, validate_every=0, test=False, progress=False))
+    trainer.ctx = Spy(trainer)
+    optimisers = {name: torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999)) for name, params in model.parameter_groups().items()}
+    trainer.fit(model, digits_splits(), optimisers=optimisers)
+    assert [name for name, _, _ in phases] == ["discriminator", "discriminator", "generator"] * 2
+    assert trainer.ctx.optimiser_steps == {"discriminator": 4, "generator": 2}
+    for name, moved, touched in phases:
+        other = "generator" if name == "discriminator" else "discriminator"
+        assert moved[other] == set() and touched[other] == set(), (name, moved[other], touched[other])
+        assert moved[name] == set(snapshot(getattr(model, name))), name  # every one of its own parameters stepped
+
+
+def events(run_dir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(run_dir), size_guidance={"images": 0, "scalars": 0})
+    accumulator.Reload()
+    return accumulator
+
+
+def test_training_logs_both_losses_the_scores_and_a_sample_grid_each_epoch(tmp_path):
+    result = dpzoo.train({
+        "model": {"name": "dcgan", "width": 8},
+        "data": "digits",
+        "trainer": {"epochs": 2, "batch_size": 128, "threads": 1, "log_every": 5, "progress": False},
+        "logdir": str(tmp_path), "run_name": "gan",
+    })
+    optimisers = result.config["optimisers"]
+    assert set(optimisers) == {"discriminator", "generator"}
+    for section in optimisers.values():  # Radford et al.'s Adam, per group, unless the user says otherwise
+        assert section["name"] == "adam" and section["lr"] == 2e-4 and list(section["betas"]) == [0.5, 0.999]
+    assert result.config["metrics"] == ["frechet_distance", "inception_score"]
+    logged = events(result.run_dir)
+    scalars = set(logged.Tags()["scalars"])
+    assert {"train/discriminator_loss", "train/generator_loss", "train/lr/discriminator", "train/lr/generator"} <= scalars
+    for name in ("frechet_distance", "inception_score"):
+        values = [e.value for e in logged.Scalars(f"validation/{name}")]
+        assert len(values) == 2 and all(math.isfinite(v) for v in values)  # once per epoch
+        assert result.metrics[f"test/{name}"] == pytest.approx(logged.Scalars(f"test/{name}")[-1].value)
+    grids = logged.Images("samples")
+    assert len({e.step for e in grids}) >= 2  # after each epoch (and at the end)
+    assert grids[0].width == grids[0].height > 8 * 8  # an 8x8 grid of 8x8 digits, enlarged
+    assert result.metrics["test/frechet_distance"] > 0
+
+
+# -- data-parallel manual mode ---------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="this PyTorch build has no torch.distributed")
+def test_two_processes_with_half_batches_train_the_gan_as_one_with_whole_batches(tmp_path):
+    """torchrun, gloo: each process takes half of each batch and its share of the noise; gradients are averaged.
+
+    Batch norm normalises each process's half batch by its own statistics (as
+    DDP without SyncBatchNorm does), which one process with the whole batch
+    cannot match, so this comparison turns it off (``model.batch_norm=false``);
+    ``--optimiser`` replaces the model's per-group Adam in both groups.
+    """
+    import os
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    from conftest import ROOT, run_cli
+
+    steps = ["--max-steps", "4", "--set", "trainer.validate_every=0", "--set", "trainer.test=false",
+             "--set", "model.batch_norm=false", "--set", "model.width=8", "--set", "model.discriminator_steps=2",
+             "--optimiser", "sgd", "--lr", "0.05"]  # Adam's g / sqrt(v) would magnify float-order noise in near-zero gradients
+    single = run_cli("train", "--model", "dcgan", "--data", "digits", "--batch-size", "64", *steps,
+                     "--logdir", str(tmp_path), "--run-name", "single")
+    assert single.returncode == 0, single.stderr[-3000:]
+    ddp = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(ROOT / "tools/train.py"),
+         "--model", "dcgan", "--data", "digits", "--batch-size", "32", *steps, "--logdir", str(tmp_path), "--run-name", "ddp"],
+        cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=600,
+    )
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    a, b = load_file(tmp_path / "single/model.safetensors"), load_file(tmp_path / "ddp/model.safetensors")
+    assert set(a) == set(b)
+    for name in a:  # equal up to the order of float sums
+        torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-6)
+    moved = load_file(tmp_path / "single/model.safetensors")
+    torch.manual_seed(0)
+    start = dpzoo.create_model("dcgan", input_shape=DIGITS, batch_norm=False, width=8).state_dict()
+    assert any(not torch.equal(start[k], moved[k]) for k in start)  # the runs trained, so the comparison means something

@@ -39,11 +39,22 @@ from .networks import Discriminator, Generator, dcgan_init
 ADAM = {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}
 
 
+def process_share() -> tuple[int, int]:
+    """(rank, world size) of a data-parallel run (torchrun); (0, 1) otherwise."""
+    distributed = torch.distributed
+    if distributed.is_available() and distributed.is_initialized():
+        return distributed.get_rank(), distributed.get_world_size()
+    return 0, 1
+
+
 class DCGANConfig(dpzoo.Config):
     input_shape: list[int] | None = Field(None, description="Image shape [channels, height, width]; read from the data when unset")
     latent_dim: int = Field(32, ge=1, description="Size n of the latent z ~ N(0, I)")
     width: int = Field(32, ge=1, description="Channels of the discriminator's first layer and the generator's last hidden one")
     stages: int = Field(2, ge=2, description="Stride-2 layers in each network; the image side must be a multiple of 2**stages")
+    batch_norm: bool = Field(
+        True, description="Batch norm in both networks (the guidelines); false: each process of a data-parallel run then matches one process exactly"
+    )
     generator_loss: GeneratorLoss = Field("non_saturating", description="non_saturating: -log D(G(z)); minimax: log(1 - D(G(z)))")
     discriminator_steps: int = Field(1, ge=1, description="Discriminator updates per generator update, each on fresh noise")
     eval_seed: int = Field(0, description="Seed of the noise for evaluation and for the fixed-noise sample grid")
@@ -73,10 +84,12 @@ class DCGAN(dpzoo.Model):
                 f"{2**c.stages}, got {c.input_shape}; change model.stages (8x8 and 28x28 images take stages=2)"
             )
         self.image_shape: tuple[int, int, int] = tuple(shape)
-        self.generator = Generator(c.latent_dim, self.image_shape, c.width, c.stages)
-        self.discriminator = Discriminator(self.image_shape, c.width, c.stages)
+        self.generator = Generator(c.latent_dim, self.image_shape, c.width, c.stages, c.batch_norm)
+        self.discriminator = Discriminator(self.image_shape, c.width, c.stages, c.batch_norm)
         self.apply(dcgan_init)
         self._eval_noise = torch.Generator().manual_seed(c.eval_seed)
+        # the discriminator steps k times per batch: its learning-rate schedules are sized in its own steps
+        self.optimiser_steps_per_batch = {"discriminator": c.discriminator_steps, "generator": 1}
 
     # -- the two players ---------------------------------------------------------------
     def parameter_groups(self) -> dict[str, list[torch.nn.Parameter]]:
@@ -101,6 +114,10 @@ class DCGAN(dpzoo.Model):
     def noise(self, n: int, device: torch.device | str | None = None, generator: torch.Generator | None = None) -> Tensor:
         """z ~ N(0, I), [n, latent_dim]; drawn on the CPU from ``generator`` when given (device-independent)."""
         if generator is None:
+            rank, world_size = process_share()
+            if world_size > 1:  # every process draws the global batch's noise and keeps its own share:
+                # different z on each process, and together the draw of one process with the whole batch
+                return torch.randn(n * world_size, self.config.latent_dim, device=device)[rank * n : (rank + 1) * n]
             return torch.randn(n, self.config.latent_dim, device=device)
         return torch.randn(n, self.config.latent_dim, generator=generator).to(device)
 

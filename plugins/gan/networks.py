@@ -34,18 +34,22 @@ INIT_STD = 0.02
 class Generator(nn.Module):
     """x = tanh(...) in [-1, 1]^(C x H x W) from z of shape [N, latent_dim]."""
 
-    def __init__(self, latent_dim: int, image_shape: tuple[int, int, int], width: int, stages: int):
+    def __init__(self, latent_dim: int, image_shape: tuple[int, int, int], width: int, stages: int, batch_norm: bool = True):
         super().__init__()
         channels, side, _ = image_shape
         base = side // 2**stages
         widths = [width * 2**i for i in reversed(range(stages))]  # e.g. [2w, w] for two stages
         layers: list[nn.Module] = [  # project z (a 1x1 image) to a base x base map
-            nn.ConvTranspose2d(latent_dim, widths[0], base, bias=False),
-            nn.BatchNorm2d(widths[0]),
+            nn.ConvTranspose2d(latent_dim, widths[0], base, bias=not batch_norm),
+            norm(widths[0], batch_norm),
             nn.ReLU(),
         ]
         for c_in, c_out in zip(widths, widths[1:]):
-            layers += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+            layers += [
+                nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, bias=not batch_norm),
+                norm(c_out, batch_norm),
+                nn.ReLU(),
+            ]
         layers += [nn.ConvTranspose2d(widths[-1], channels, 4, stride=2, padding=1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
@@ -56,7 +60,7 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     """The logit d(x) of "x is real"; D(x) = sigmoid(d(x))."""
 
-    def __init__(self, image_shape: tuple[int, int, int], width: int, stages: int):
+    def __init__(self, image_shape: tuple[int, int, int], width: int, stages: int, batch_norm: bool = True):
         super().__init__()
         channels, side, _ = image_shape
         base = side // 2**stages
@@ -64,8 +68,8 @@ class Discriminator(nn.Module):
         layers: list[nn.Module] = [nn.Conv2d(channels, widths[0], 4, stride=2, padding=1), nn.LeakyReLU(LEAKY_SLOPE)]
         for c_in, c_out in zip(widths, widths[1:]):
             layers += [
-                nn.Conv2d(c_in, c_out, 4, stride=2, padding=1, bias=False),
-                nn.BatchNorm2d(c_out),
+                nn.Conv2d(c_in, c_out, 4, stride=2, padding=1, bias=not batch_norm),
+                norm(c_out, batch_norm),
                 nn.LeakyReLU(LEAKY_SLOPE),
             ]
         layers += [nn.Conv2d(widths[-1], 1, base)]  # base x base -> 1x1: the logit
@@ -73,6 +77,11 @@ class Discriminator(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x).flatten()
+
+
+def norm(channels: int, batch_norm: bool) -> nn.Module:
+    """Batch norm (which makes a bias before it redundant), or nothing for the ablation."""
+    return nn.BatchNorm2d(channels) if batch_norm else nn.Identity()
 
 
 def dcgan_init(module: nn.Module) -> None:

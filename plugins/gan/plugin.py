@@ -26,3 +26,10 @@ def dpzoo_register_metrics(register):
         f"{HERE}.inception_score:InceptionScore",
         summary="exp(E KL(p(y|x) || p(y))) of generated images under a zoo classifier (higher is better)",
     )
+
+
+@dpzoo.hookimpl
+def dpzoo_register_commands(subparsers):
+    from .command import add  # argparse only: the scores import on use
+
+    add(subparsers)
