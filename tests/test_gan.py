@@ -395,3 +395,85 @@ def test_two_processes_with_half_batches_train_the_gan_as_one_with_whole_batches
     torch.manual_seed(0)
     start = dpzoo.create_model("dcgan", input_shape=DIGITS, batch_norm=False, width=8).state_dict()
     assert any(not torch.equal(start[k], moved[k]) for k in start)  # the runs trained, so the comparison means something
+
+
+# -- the zoo entries ---------------------------------------------------------------------------
+def zoo_card(name: str):
+    import json
+    from pathlib import Path
+
+    import dpzoo.zoo
+
+    index = json.loads((Path(dpzoo.zoo.__file__).parent / "index.json").read_text())["entries"]
+    if name not in index:
+        pytest.skip(f"{name} is not published in this checkout's zoo")
+    return dpzoo.model_card(name)
+
+
+def card_references(card):
+    from dpzoo.plugins.gan.references import parse_note
+
+    (note,) = [n for n in card.notes if "references on the" in n]
+    return parse_note(note)
+
+
+def sample_scores(model, real: torch.Tensor, seeds) -> dict[str, list[float]]:
+    """Both scores of ``model.sample(len(real), seed)`` against ``real``, for each seed."""
+    out = {"frechet_distance": [], "inception_score": []}
+    for seed in seeds:
+        fake = model.sample(len(real), seed=seed)
+        frechet, score = FrechetDistance(), InceptionScore()
+        for metric in (frechet, score):
+            metric.reset()
+            for f, r in zip(fake.split(1000), real.split(1000)):
+                metric.update(f, {"x": r})
+        out["frechet_distance"].append(frechet.compute())
+        out["inception_score"].append(score.compute())
+    return out
+
+
+def check_entry(name: str, real: torch.Tensor, seeds) -> tuple:
+    """The entry loads by name; its samples score as the card says, within the spread over noise draws."""
+    card = zoo_card(name)
+    model = dpzoo.create_model(name, pretrained=True)
+    assert isinstance(model, DCGAN)
+    measured = sample_scores(model, real, seeds)
+    for metric, values in measured.items():
+        recorded = card.metric(f"test/{metric}").value
+        spread = torch.tensor(values, dtype=torch.float64)
+        # the card's value is one more draw of the same noise: within 4 standard deviations of the draws' mean
+        assert abs(recorded - spread.mean().item()) <= 4 * spread.std().item(), (metric, recorded, values)
+    return card, card_references(card)
+
+
+def test_the_digits_entry_samples_score_as_its_card_says():
+    card, references = check_entry("dcgan.digits", digits_test_images(), seeds=range(6))
+    frechet = card.metric("test/frechet_distance").value
+    assert frechet <= 0.1 * references["untrained"]["frechet_distance"]
+    assert frechet <= 5 * references["real"]["frechet_distance"]
+
+
+def test_the_digits_cards_reference_points_are_measured_again():
+    from dpzoo.plugins.gan.references import reference_scores
+
+    card = zoo_card("dcgan.digits")
+    seed = card.seed
+    measured = reference_scores(card.data.config, card.config, "test", seed)
+    for kind, values in card_references(card).items():
+        for metric, value in values.items():
+            assert measured[kind][metric] == pytest.approx(value, rel=1e-5, abs=1e-5), (kind, metric)
+
+
+@pytest.mark.slow
+def test_the_mnist_entry_meets_the_issue_targets_and_its_samples_score_as_its_card_says(shared_data, monkeypatch):
+    from dpzoo.tables import to_arrays
+
+    monkeypatch.setenv("DPZOO_DATA_DIR", str(shared_data))
+    zoo_card("dcgan.mnist")
+    mnist = dpzoo.create("dataset", "mnist")
+    real = mnist.transform({"x": torch.from_numpy(to_arrays(mnist.load()["test"], ["x"])["x"])})["x"]
+    card, references = check_entry("dcgan.mnist", real, seeds=range(3))
+    frechet = card.metric("test/frechet_distance").value
+    assert frechet <= 0.1 * references["untrained"]["frechet_distance"]
+    assert frechet <= 5 * references["real"]["frechet_distance"]
+    assert card.metric("test/inception_score").value >= 9.0
