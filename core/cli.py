@@ -63,8 +63,12 @@ def run_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
             set_path(flags, key, value)
     if args.metrics is not None:
         flags["metrics"] = [m.strip() for m in args.metrics.split(",") if m.strip()]
-    config = merge(config, flags)
-    return merge(config, parse_assignments(args.assignments))
+    config = merge(merge(config, flags), parse_assignments(args.assignments))
+    if args.lr is not None:
+        from .optimiser_groups import check_cli_lr
+
+        check_cli_lr(config)
+    return config
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:

@@ -82,6 +82,7 @@ class Trainer:
         self._stop = False
         self._checkpoint_due = False
         self._media_step: int | None = None
+        self._logged_step: int | None = None
 
     # -- public ----------------------------------------------------------------
     def fit(
@@ -341,6 +342,9 @@ class Trainer:
         ).mean()
 
     def _log_training(self, progress=None) -> None:
+        if self._logged_step == self.step:  # the end of a run that just logged
+            return
+        self._logged_step = self.step
         names = [name for name, items in self._pending.items() if items]
         values: dict[str, float] = {}
         if names:
@@ -348,8 +352,6 @@ class Trainer:
             values = {f"train/{name}": value for name, value in zip(names, torch.stack(means).tolist())}  # one sync
             for items in self._pending.values():
                 items.clear()
-        elif not self.schedule_values:
-            return
         for name, optimiser in self.optimisers.items():
             key = "train/lr" if len(self.optimisers) == 1 else f"train/lr/{name}"
             values[key] = optimiser.param_groups[0]["lr"]
@@ -425,7 +427,13 @@ class Trainer:
         if self.run_dir is None:
             raise ConfigError("resume needs the run directory")
         _, state = load_checkpoint(self.run_dir / "checkpoints")
-        self.model.load_state_dict(state["model"])
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError as exc:
+            raise ConfigError(
+                f"the checkpoint in {self.run_dir} does not fit this model ({str(exc).splitlines()[0]}); "
+                "resume with the model options the run was started with, or start a new run"
+            ) from None
         self.stepper.load_state_dict(state["stepper"])
         for name, scheduler in self._plateau.items():
             scheduler.load_state_dict(state["plateau"][name])
@@ -437,4 +445,5 @@ class Trainer:
         self.step, self.epoch, self.batch_in_epoch = progress["step"], progress["epoch"], progress["batch_in_epoch"]
         self._best, self._bad_evaluations, self._stop = progress["best"], progress["bad_evaluations"], progress["stop"]
         self.schedule_values = {n: v for n, v in progress["schedules"].items() if n in self.schedules}
+        self._logged_step = self.step  # logged (or lost with the killed process) before the checkpoint
         self._set_schedule_attributes()
