@@ -477,3 +477,13 @@ def test_the_mnist_entry_meets_the_issue_targets_and_its_samples_score_as_its_ca
     assert frechet <= 0.1 * references["untrained"]["frechet_distance"]
     assert frechet <= 5 * references["real"]["frechet_distance"]
     assert card.metric("test/inception_score").value >= 9.0
+
+
+def test_a_groups_own_options_override_the_models_adam_key_by_key(tmp_path):
+    base = {"model": {"name": "dcgan", "width": 4}, "data": "digits", "logdir": str(tmp_path),
+            "trainer": {"max_steps": 1, "validate_every": 0, "test": False, "progress": False}}
+    tuned = dpzoo.train({**base, "optimisers": {"generator": {"lr": 1e-3}}}).config["optimisers"]
+    assert tuned["generator"]["lr"] == 1e-3 and list(tuned["generator"]["betas"]) == [0.5, 0.999]
+    assert tuned["discriminator"]["lr"] == 2e-4
+    chosen = dpzoo.train({**base, "optimiser": {"name": "sgd", "lr": 0.1}}).config["optimisers"]
+    assert {s["name"] for s in chosen.values()} == {"sgd"}  # --optimiser chooses for every group
