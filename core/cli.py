@@ -228,7 +228,12 @@ def _version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    try:
+        parser = build_parser()  # loads the plugins, for their commands: strict mode may refuse a broken one
+    except DpzooError as exc:
+        print(f"dpzoo: error: {exc}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     try:
         if args.command == "train":
             return cmd_train(args, argv[1:])

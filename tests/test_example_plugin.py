@@ -104,7 +104,7 @@ def test_list_includes_the_example_components(example_site):
     assert ("model", "mlp") in rows, "built-in components are listed beside the plugin's"
 
     only = dpzoo_json("list", "tiny*", "--kind", "model", sites=(example_site,))
-    assert [(e["kind"], e["name"]) for e in only] == [("model", "tiny_mlp")]
+    assert [(e["kind"], e["name"]) for e in only] == [("model", "tiny_gan"), ("model", "tiny_mlp")]
 
 
 def test_allow_list_by_distribution_name_loads_only_the_example(example_site):

@@ -167,6 +167,10 @@ class Trainer:
             joined = torch.cat(outputs)
         return joined, (torch.cat(targets) if targets else None)
 
+    def autocast(self):
+        """``torch.autocast`` at ``trainer.precision``, or a context that does nothing at 32 bits."""
+        return self._autocast() if self._autocast is not None else contextlib.nullcontext()
+
     def optimise(self, name: str, loss: Tensor | LossOutput) -> None:
         """One loss for optimiser ``name`` (see ``Stepper.optimise``); a ``LossOutput``'s terms are logged."""
         if isinstance(loss, LossOutput) and loss.terms:
@@ -241,21 +245,27 @@ class Trainer:
                     self.log_values(out.terms)
             return
         # under DDP, a micro-batch that does not end its accumulation window skips the all-reduce
-        sync = self._ddp is None or self.stepper.completes("model")
-        with contextlib.nullcontext() if sync else self._ddp.no_sync():
-            if self._autocast is None:
-                output = self._forward(batch)
-                loss = self.loss(output, batch)
-            else:
-                with self._autocast():
-                    output = self._forward(batch)
-                    loss = self.loss(output, batch)
-            if type(loss) is not LossOutput:
-                loss = LossOutput.of(loss)
-            self.stepper.optimise("model", loss.total)
+        if self._ddp is not None and not self.stepper.completes("model"):
+            with self._ddp.no_sync():
+                loss = self._automatic_step(batch)
+        else:
+            loss = self._automatic_step(batch)
         self._pending_loss.append(loss.total)  # detached when logged: no per-step work
         if loss.terms:
             self.log_values(loss.terms)
+
+    def _automatic_step(self, batch: dict[str, Tensor]) -> LossOutput:
+        if self._autocast is None:  # no `with` at all when autocast is off
+            output = self._forward(batch)
+            loss = self.loss(output, batch)
+        else:
+            with self._autocast():
+                output = self._forward(batch)
+                loss = self.loss(output, batch)
+        if type(loss) is not LossOutput:
+            loss = LossOutput.of(loss)
+        self.stepper.optimise("model", loss.total)
+        return loss
 
     def _anneal(self) -> None:
         for name, schedule in self.schedules.items():
@@ -427,6 +437,11 @@ class Trainer:
         if self.run_dir is None:
             raise ConfigError("resume needs the run directory")
         _, state = load_checkpoint(self.run_dir / "checkpoints")
+        if "stepper" not in state:
+            raise ConfigError(
+                f"the checkpoint in {self.run_dir} was written by a dpzoo before per-optimiser steps (round 2) and "
+                "cannot be resumed by this one; start the run again"
+            )
         try:
             self.model.load_state_dict(state["model"])
         except RuntimeError as exc:
