@@ -476,3 +476,23 @@ def test_the_mnist_entry_loads_by_name_and_its_samples_score_as_its_card_says(sh
     card, references = check_entry("dcgan.mnist", real, seeds=range(3))
     frechet = card.metric("test/frechet_distance").value
     assert references["real"]["frechet_distance"] < frechet < references["untrained"]["frechet_distance"]
+
+
+def test_autocast_and_clipping_apply_to_each_optimiser_of_the_step(tmp_path):
+    """bf16 forwards inside training_step; each group's step is clipped on its own: |delta theta| = lr * clip."""
+    clip = 1e-3
+    model = build(width=4)
+    start = {part: torch.cat([p.detach().flatten().clone() for p in getattr(model, part).parameters()])
+             for part in ("generator", "discriminator")}
+    dtypes = []
+    model.discriminator.net[0].register_forward_hook(lambda module, inputs, output: dtypes.append(output.dtype))
+    from dpzoo.trainer import TrainConfig, Trainer
+
+    trainer = Trainer(TrainConfig(max_steps=1, batch_size=64, precision="bf16", grad_clip=clip, validate_every=0,
+                                  test=False, progress=False))
+    optimisers = {name: torch.optim.SGD(params, lr=1.0) for name, params in model.parameter_groups().items()}
+    trainer.fit(model, digits_splits(), optimisers=optimisers)
+    assert dtypes and set(dtypes) == {torch.bfloat16}
+    for part, before in start.items():
+        after = torch.cat([p.detach().flatten() for p in getattr(model, part).parameters()])
+        assert (after - before).norm().item() == pytest.approx(clip, rel=1e-3), part  # raw gradients are far larger

@@ -99,13 +99,15 @@ class DCGAN(dpzoo.Model):
         x = 2 * self.inputs(batch) - 1  # [0, 1] -> the generator's [-1, 1]
         n = x.shape[0]
         for _ in range(self.config.discriminator_steps):
-            with torch.no_grad():  # fakes without a graph: this phase reaches only d's parameters
-                fake = self.generator(self.noise(n, x.device))
-            loss_d = discriminator_loss(self.discriminator(x), self.discriminator(fake))
+            with ctx.autocast():  # forwards under the run's precision; backward (in optimise) outside
+                with torch.no_grad():  # fakes without a graph: this phase reaches only d's parameters
+                    fake = self.generator(self.noise(n, x.device))
+                loss_d = discriminator_loss(self.discriminator(x), self.discriminator(fake))
             ctx.optimise("discriminator", loss_d)
             ctx.log("discriminator_loss", loss_d.detach())
-        fake_logits = self.discriminator(self.generator(self.noise(n, x.device)))
-        loss_g = generator_loss(fake_logits, self.config.generator_loss)
+        with ctx.autocast():
+            fake_logits = self.discriminator(self.generator(self.noise(n, x.device)))
+            loss_g = generator_loss(fake_logits, self.config.generator_loss)
         ctx.optimise("generator", loss_g)
         ctx.log("generator_loss", loss_g.detach())
         ctx.log("D_of_G_z", torch.sigmoid(fake_logits.detach()).mean())
