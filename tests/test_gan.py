@@ -453,12 +453,15 @@ def test_the_digits_entry_samples_score_as_its_card_says():
     assert frechet <= 5 * references["real"]["frechet_distance"]
 
 
-def test_the_digits_cards_reference_points_are_measured_again():
-    from dpzoo.plugins.gan.references import reference_scores
+def test_the_digits_cards_reference_points_are_measured_again_by_the_plugin_command(capsys):
+    """``dpzoo gan-references digits`` prints the note the card carries, value for value."""
+    from dpzoo.cli import main
+    from dpzoo.plugins.gan.references import parse_note
 
     card = zoo_card("dcgan.digits")
-    seed = card.seed
-    measured = reference_scores(card.data.config, card.config, "test", seed)
+    assert card.config["width"] == 32 and card.seed == 0  # the command's defaults: the card's generator and seed
+    assert main(["gan-references", "digits"]) == 0
+    measured = parse_note(capsys.readouterr().out.strip().splitlines()[-1])
     for kind, values in card_references(card).items():
         for metric, value in values.items():
             assert measured[kind][metric] == pytest.approx(value, rel=1e-5, abs=1e-5), (kind, metric)
