@@ -73,7 +73,9 @@ def generated_images(output) -> Tensor:
 
 
 class FrechetConfig(dpzoo.Config):
-    classifier: str | None = Field(None, description="Zoo classifier whose features are compared; default by image side (cnn.digits, cnn.mnist)")
+    classifier: str | None = Field(
+        None, description="Zoo classifier whose features are compared; default by image side (cnn.digits, cnn.mnist)"
+    )
     real: str = Field("x", description="Batch key of the real images")
 
 

@@ -53,7 +53,8 @@ class DCGANConfig(dpzoo.Config):
     width: int = Field(32, ge=1, description="Channels of the discriminator's first layer and the generator's last hidden one")
     stages: int = Field(2, ge=2, description="Stride-2 layers in each network; the image side must be a multiple of 2**stages")
     batch_norm: bool = Field(
-        True, description="Batch norm in both networks (the guidelines); false: each process of a data-parallel run then matches one process exactly"
+        True,
+        description="Batch norm in both networks (the guidelines); false: a data-parallel run then equals one process exactly",
     )
     generator_loss: GeneratorLoss = Field("non_saturating", description="non_saturating: -log D(G(z)); minimax: log(1 - D(G(z)))")
     discriminator_steps: int = Field(1, ge=1, description="Discriminator updates per generator update, each on fresh noise")
