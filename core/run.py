@@ -230,7 +230,10 @@ def _train(config, resume, command, callbacks, announce, locks) -> RunResult:
 
     optimisers, optimiser_sections = {}, {}
     groups = model.parameter_groups()
-    sections = group_sections(cfg.optimiser.model_dump(), list(groups), cfg.optimisers)
+    own = cfg.optimisers
+    if "optimiser" not in cfg.model_fields_set:  # the model's per-group defaults, unless --optimiser chose one for all
+        own = model_optimisers(getattr(model, "default_optimisers", None) or {}, own)
+    sections = group_sections(cfg.optimiser.model_dump(), list(groups), own)
     for group, params in groups.items():
         factory, opt_config, resolved = _component("optimiser", Section.model_validate(sections[group]))
         optimisers[group] = factory(params, opt_config)
@@ -336,6 +339,18 @@ def provenance(resolved: dict[str, Any]) -> dict[str, Any]:
     out["optimisers"] = {group: origin("optimiser", section["name"]) for group, section in groups.items()}
     if resolved.get("scheduler"):
         out["scheduler"] = origin("scheduler", resolved["scheduler"]["name"])
+    return out
+
+
+def model_optimisers(defaults: dict[str, dict[str, Any]], own: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``optimisers.<group>`` over the model's ``default_optimisers`` (a GAN's Adam with beta_1 = 0.5), key by key.
+
+    A group section that names another optimiser than the default replaces it whole.
+    """
+    out = dict(own)
+    for group, default in defaults.items():
+        mine = own.get(group) or {}
+        out[group] = {**default, **mine} if mine.get("name", default["name"]) == default["name"] else mine
     return out
 
 

@@ -1,0 +1,59 @@
+"""The zoo classifier that scores generated images, and its penultimate features.
+
+A generator is scored in the feature space of a classifier trained on the
+same data: the zoo's ``cnn.digits`` for 8x8 digits, ``cnn.mnist`` for 28x28
+MNIST (the role Inception-v3 plays for natural images). The features are the
+input of the classifier's last linear layer, read with a forward hook, so
+any zoo classifier that ends in ``nn.Linear`` serves.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+from torch import Tensor, nn
+
+import dpzoo
+
+BY_IMAGE_SIDE = {8: "cnn.digits", 28: "cnn.mnist"}
+
+
+def classifier_for(images: Tensor, name: str | None = None) -> str:
+    """The zoo entry that scores images like these: ``name`` when given, else by the image side."""
+    if name is not None:
+        return name
+    side = images.shape[-1]
+    if side not in BY_IMAGE_SIDE:
+        raise dpzoo.ConfigError(
+            f"no zoo classifier is known for {side}x{side} images (known: "
+            f"{', '.join(f'{s}x{s} -> {n}' for s, n in BY_IMAGE_SIDE.items())}); set the metric's classifier option"
+        )
+    return BY_IMAGE_SIDE[side]
+
+
+@lru_cache(maxsize=4)
+def load_classifier(name: str) -> nn.Module:
+    """The pretrained classifier ``name`` in evaluation mode (loaded and hash-checked once per process)."""
+    model = dpzoo.create_model(name, pretrained=True)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+@torch.no_grad()
+def features_and_logits(classifier: nn.Module, images: Tensor) -> tuple[Tensor, Tensor]:
+    """(penultimate features [N, F], logits [N, K]) of images in the classifier's input scale."""
+    last = [m for m in classifier.modules() if isinstance(m, nn.Linear)][-1]
+    seen: list[Tensor] = []
+    handle = last.register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0]))
+    try:
+        was_training = classifier.training
+        classifier.eval()
+        device = next(classifier.parameters()).device
+        logits = classifier(images.to(device, torch.float32))
+        classifier.train(was_training)
+    finally:
+        handle.remove()
+    return seen[-1].flatten(1), logits
