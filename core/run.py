@@ -185,7 +185,9 @@ def train(
     trainer_config = cfg.trainer
     run_dir = Path(resume) if resume is not None else new_run_dir(cfg.logdir, cfg.run_name, f"{cfg.model.name}-{cfg.data.name}")
     trainer = Trainer(trainer_config, run_dir=run_dir, callbacks=list(callbacks))
-    data = InMemorySplits.from_dataset_dict(dataset_dict, tuple(dataset.columns), trainer.device, dataset.transform)
+    data = InMemorySplits.from_dataset_dict(
+        dataset_dict, tuple(dataset.columns), trainer.device, dataset.transform, sequence=dataset.sequence()
+    )
     model.to(trainer.device)
 
     optimisers, optimiser_sections = {}, {}
@@ -197,7 +199,7 @@ def train(
     schedulers, scheduler_resolved = {}, None
     if cfg.scheduler is not None:
         world_size = trainer.distributed.world_size
-        steps = max(1, total_steps(data.size("train"), trainer_config, world_size) // trainer_config.accumulate)
+        steps = max(1, total_steps(data, trainer_config, world_size) // trainer_config.accumulate)
         for group, optimiser in optimisers.items():
             factory, sched_config, scheduler_resolved = _component("scheduler", cfg.scheduler)
             schedulers[group] = factory(optimiser, sched_config, steps)

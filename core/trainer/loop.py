@@ -12,7 +12,6 @@ tensors and read (one sync) every ``log_every`` steps.
 from __future__ import annotations
 
 import contextlib
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -32,19 +31,14 @@ from .data import InMemorySplits
 from .distributed import Distributed
 from .evaluation import evaluate
 from .logger import RunLogger
+from .sequences import Carry, SequenceSplits, set_aside
 
 
-def steps_per_epoch(n_train: int, config: TrainConfig, world_size: int = 1) -> int:
-    if world_size > 1:
-        return n_train // (config.batch_size * world_size)
-    return n_train // config.batch_size if config.drop_last else math.ceil(n_train / config.batch_size)
-
-
-def total_steps(n_train: int, config: TrainConfig, world_size: int = 1) -> int:
+def total_steps(data: InMemorySplits | SequenceSplits, config: TrainConfig, world_size: int = 1) -> int:
     """Training steps (batches) the run will take."""
     if config.max_steps is not None:
         return config.max_steps
-    return config.epochs * steps_per_epoch(n_train, config, world_size)
+    return config.epochs * data.steps_per_epoch(config.batch_size, config.drop_last, world_size)
 
 
 class Trainer:
@@ -109,7 +103,8 @@ class Trainer:
         self._autocast = (lambda: torch.autocast(self.device.type, dtype=dtype)) if dtype else None
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True)
-        self.total_steps = total_steps(data.size("train"), cfg, self.distributed.world_size)
+        self.total_steps = total_steps(data, cfg, self.distributed.world_size)
+        self._carry = Carry(self.model, data)
         if resume:
             self._restore()
         if self.run_dir is not None and self.distributed.is_main:
@@ -138,10 +133,11 @@ class Trainer:
         was_training = self.model.training
         self.model.eval()
         outputs, targets = [], []
-        for batch in self.data.batches(split, self.config.eval_batch_size):
-            with (self._autocast or contextlib.nullcontext)():
-                outputs.append(self.model(batch))
-            targets.append(batch[target])
+        with set_aside(self.model):
+            for batch in self.data.batches(split, self.config.eval_batch_size):
+                with (self._autocast or contextlib.nullcontext)():
+                    outputs.append(self.model(batch))
+                targets.append(batch[target])
         self.model.train(was_training)
         return torch.cat(outputs), torch.cat(targets)
 
@@ -162,6 +158,7 @@ class Trainer:
                 for i in range(self.batch_in_epoch, len(batches)):
                     if anneal:
                         self._anneal()
+                    self._carry.before_batch(i)
                     self._train_batch(data.gather("train", batches[i]))
                     self.step += 1
                     self.batch_in_epoch = i + 1
@@ -367,6 +364,7 @@ class Trainer:
                 "stop": self._stop,
                 "temperature": self.temperature,
             },
+            "carry": self._carry.state(),
         }
 
     def save_checkpoint(self) -> Path:
@@ -393,5 +391,6 @@ class Trainer:
         self.step, self.epoch, self.batch_in_epoch = progress["step"], progress["epoch"], progress["batch_in_epoch"]
         self._best, self._bad_evaluations, self._stop = progress["best"], progress["bad_evaluations"], progress["stop"]
         self.temperature = progress["temperature"]
+        self._carry.restore(state.get("carry"), self.device)
         if self.temperature is not None and hasattr(self.model, "temperature"):
             self.model.temperature = self.temperature
