@@ -1,0 +1,253 @@
+"""Chapter 12's recurrent networks: cells against their equations and PyTorch's kernels, sampling, memory."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import dpzoo
+from dpzoo.plugins.rnn.recurrence import BookRecurrence, recurrence
+from dpzoo.plugins.rnn.sampling import distribution, sample
+
+CELLS = ("elman", "lstm", "gru")
+VOCABULARY = "abcdefgh\n "
+
+
+def pair(cell: str, layers: int = 2, input_size: int = 5, hidden: int = 7):
+    """A fused stack and a book stack holding the same float64 weights."""
+    torch.manual_seed(0)
+    fused = recurrence(cell, "fused", input_size, hidden, layers, 0.0).double()
+    book = recurrence(cell, "book", input_size, hidden, layers, 0.0).double()
+    book.load_state_dict(fused.state_dict())  # strict: the same names and shapes
+    return fused, book
+
+
+def random_state(cell: str, layers: int, batch: int, hidden: int):
+    h = torch.randn(layers, batch, hidden, dtype=torch.float64)
+    return (h, torch.randn_like(h)) if cell == "lstm" else h
+
+
+# -- the cells -------------------------------------------------------------------------
+@pytest.mark.parametrize("cell", CELLS)
+def test_book_cell_equals_fused_kernel_on_the_same_weights(cell):
+    fused, book = pair(cell)
+    x = torch.randn(3, 11, 5, dtype=torch.float64, requires_grad=True)
+    state = random_state(cell, 2, 3, 7)
+    y_fused, s_fused = fused(x, state)
+    y_book, s_book = book(x, state)
+    torch.testing.assert_close(y_book, y_fused, rtol=0, atol=1e-12)
+    for a, b in zip(*(s if isinstance(s, tuple) else (s,) for s in (s_book, s_fused))):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    # back-propagation through time gives the same gradients, to the input and to every weight
+    g_fused = torch.autograd.grad(y_fused.square().sum(), [x, *fused.parameters()])
+    g_book = torch.autograd.grad(y_book.square().sum(), [x, *book.parameters()])
+    for a, b in zip(g_book, g_fused):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+
+
+def test_lstm_cell_is_the_books_update_equations_written_out():
+    _, book = pair("lstm", layers=1, input_size=3, hidden=4)
+    W_ih, W_hh, b_ih, b_hh = book.layer_weights(0)
+    x = torch.randn(2, 6, 3, dtype=torch.float64)
+    h = c = torch.zeros(2, 4, dtype=torch.float64)
+    sigma = torch.sigmoid
+    H = 4
+    rows = {gate: slice(k * H, (k + 1) * H) for k, gate in enumerate("ifgo")}  # PyTorch's gate order
+    for t in range(6):
+        z = torch.cat([x[:, t], h], dim=1)  # z(t) = (x(t), h(t-1))
+        W = {g: torch.cat([W_ih[r], W_hh[r]], dim=1) for g, r in rows.items()}
+        b = {g: b_ih[r] + b_hh[r] for g, r in rows.items()}
+        f, i = sigma(z @ W["f"].T + b["f"]), sigma(z @ W["i"].T + b["i"])
+        g, o = torch.tanh(z @ W["g"].T + b["g"]), sigma(z @ W["o"].T + b["o"])
+        c = f * c + g * i
+        h = o * torch.tanh(c)
+    y, _ = book(x)
+    torch.testing.assert_close(y[:, -1], h, rtol=0, atol=1e-12)
+
+
+def test_gru_books_update_gate_is_one_minus_pytorchs():
+    """h(t) = (1 - z) h(t-1) + z n(t) with the book's z equal to 1 - PyTorch's gate z'."""
+    fused, book = pair("gru", layers=1, input_size=3, hidden=4)
+    W_ih, W_hh, b_ih, b_hh = book.layer_weights(0)
+    x_t = torch.randn(2, 3, dtype=torch.float64)
+    h_prev = torch.randn(2, 4, dtype=torch.float64)
+    z_torch = torch.sigmoid(x_t @ W_ih[4:8].T + b_ih[4:8] + h_prev @ W_hh[4:8].T + b_hh[4:8])
+    z_book = 1 - z_torch
+    r = torch.sigmoid(x_t @ W_ih[:4].T + b_ih[:4] + h_prev @ W_hh[:4].T + b_hh[:4])
+    n = torch.tanh(x_t @ W_ih[8:].T + b_ih[8:] + r * (h_prev @ W_hh[8:].T + b_hh[8:]))
+    expected = (1 - z_book) * h_prev + z_book * n
+    y, _ = fused(x_t[:, None], h_prev[None])
+    torch.testing.assert_close(y[:, 0], expected, rtol=0, atol=1e-12)
+    y_book, _ = book(x_t[:, None], h_prev[None])
+    torch.testing.assert_close(y_book[:, 0], expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_a_language_models_state_dict_moves_between_book_and_fused(name):
+    torch.manual_seed(0)
+    fused = dpzoo.create_model(name, vocabulary=VOCABULARY, layers=2, hidden=8, embedding=4).double().eval()
+    book = dpzoo.create_model(name, vocabulary=VOCABULARY, layers=2, hidden=8, embedding=4, impl="book").double().eval()
+    assert isinstance(book.rnn, BookRecurrence) and isinstance(fused.rnn, nn.RNNBase)
+    book.load_state_dict(fused.state_dict())
+    x = torch.randint(0, len(VOCABULARY) + 1, (2, 9))
+    logits = fused({"x": x})
+    assert logits.shape == (2, 9, len(VOCABULARY) + 1)  # the known characters plus the unknown id
+    torch.testing.assert_close(book({"x": x}), logits, rtol=0, atol=1e-12)
+
+
+def test_dropout_acts_between_layers_in_training_only():
+    model = dpzoo.create_model("lstm", vocabulary=VOCABULARY, layers=2, hidden=8, dropout=0.5)
+    assert model.rnn.dropout == 0.5
+    x = torch.randint(0, 5, (2, 6))
+    model.train()
+    assert not torch.equal(model.step(x)[0], model.step(x)[0])
+    model.eval()
+    assert torch.equal(model.step(x)[0], model.step(x)[0])
+
+
+def test_a_model_without_a_vocabulary_says_where_to_get_one():
+    with pytest.raises(dpzoo.ConfigError, match="needs a vocabulary: train it on a text dataset"):
+        dpzoo.create_model("lstm")
+
+
+# -- gradients through time ------------------------------------------------------------
+def remember_first(n: int, T: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sequences whose first symbol (0 or 1) is the label, followed by T - 1 random noise symbols 2..5."""
+    bit = torch.randint(0, 2, (n,), generator=generator)
+    x = torch.randint(2, 6, (n, T), generator=generator)
+    x[:, 0] = bit
+    return x, bit
+
+
+class LastStepClassifier(nn.Module):
+    def __init__(self, cell: str, hidden: int = 16):
+        super().__init__()
+        self.embedding = nn.Embedding(6, 8)
+        self.rnn = recurrence(cell, "fused", 8, hidden, 1, 0.0)
+        self.head = nn.Linear(hidden, 2)
+
+    def forward(self, x):
+        h, _ = self.rnn(self.embedding(x))
+        return self.head(h[:, -1])
+
+
+def train_to_remember(cell: str, steps: int, T: int = 50) -> float:
+    torch.manual_seed(0)
+    net = LastStepClassifier(cell)
+    if cell == "lstm":
+        # The book's key idea: a long-term memory needs c(t) = c(t-1). Start with the forget
+        # gate open (f = sigma(5) ~ 0.99, rows H..2H in PyTorch's order i, f, g, o) so that it is.
+        with torch.no_grad():
+            net.rnn.bias_ih_l0[16:32].fill_(5.0)
+    optimiser = torch.optim.Adam(net.parameters(), lr=1e-2)
+    data = torch.Generator().manual_seed(1)
+    for _ in range(steps):
+        x, y = remember_first(32, T, data)
+        loss = nn.functional.cross_entropy(net(x), y)
+        optimiser.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        optimiser.step()
+    x, y = remember_first(1000, T, torch.Generator().manual_seed(99))
+    with torch.no_grad():
+        return (net(x).argmax(-1) == y).float().mean().item()
+
+
+def test_an_lstm_remembers_an_input_over_50_steps_where_an_elman_net_does_not():
+    lstm_accuracy = train_to_remember("lstm", steps=60)
+    elman_accuracy = train_to_remember("elman", steps=240)  # four times the steps, the same hidden size
+    assert lstm_accuracy > 0.95
+    assert elman_accuracy < 0.6  # chance is 0.5: the first input's gradient has vanished after 50 tanh steps
+
+
+# -- sampling ------------------------------------------------------------------------------
+def draws(q: torch.Tensor, n: int = 20_000) -> torch.Tensor:
+    """The measured frequency of each class in ``n`` draws from ``q``."""
+    drawn = torch.multinomial(q, n, replacement=True, generator=torch.Generator().manual_seed(0))
+    return torch.bincount(drawn, minlength=len(q)).double() / n
+
+
+def test_temperature_tends_to_greedy_as_it_falls_and_to_uniform_as_it_grows():
+    z = torch.tensor([0.0, 1.0, 3.0, 2.5, -1.0, 0.5])  # index 0 is the unknown id: never drawn
+    greedy = draws(distribution(z, temperature=0.02))
+    assert greedy[2] == 1.0  # arg max z, every time
+    model = draws(distribution(z, temperature=1.0))
+    assert model[2] < 0.6 and model[3] > 0.2  # T = 1: the model's own softmax, not greedy
+    hot = draws(distribution(z, temperature=1000.0))
+    assert hot[0] == 0.0
+    assert (hot[1:] - 1 / 5).abs().max() < 0.01  # uniform over the five characters
+    # and the measured spread grows with T in between
+    entropies = [-(f[f > 0] * f[f > 0].log()).sum() for f in (draws(distribution(z, t)) for t in (0.3, 1.0, 3.0))]
+    assert entropies[0] < entropies[1] < entropies[2]
+
+
+def test_top_k_keeps_only_the_k_largest_logits():
+    z = torch.tensor([0.0, 1.0, 3.0, 2.5, -1.0, 0.5])
+    measured = draws(distribution(z, temperature=1.0, top_k=2))
+    assert set(measured.nonzero().flatten().tolist()) == {2, 3}
+    assert (draws(distribution(z, temperature=5.0, top_k=1))[2]) == 1.0
+
+
+def test_sampling_at_low_temperature_is_greedy_decoding():
+    torch.manual_seed(0)
+    model = dpzoo.create_model("gru", vocabulary=VOCABULARY, hidden=16).eval()
+    text = sample(model, "ab", 12, temperature=1e-3, generator=torch.Generator().manual_seed(1))
+    ids = torch.from_numpy(model.vocabulary.encode("ab"))[None]
+    greedy = []
+    with torch.no_grad():
+        logits, state = model.step(ids)
+        for _ in range(12):
+            z = logits[0, -1].clone()
+            z[0] = float("-inf")
+            greedy.append(int(z.argmax()))
+            logits, state = model.step(torch.tensor([[greedy[-1]]]), state)
+    assert text == "ab" + model.vocabulary.decode(greedy)
+
+
+def test_sampling_is_repeatable_with_a_seed_and_starts_with_the_prime():
+    torch.manual_seed(0)
+    model = dpzoo.create_model("lstm", vocabulary=VOCABULARY, hidden=16)
+    a = sample(model, "bad ", 40, temperature=1.0, generator=torch.Generator().manual_seed(3))
+    b = sample(model, "bad ", 40, temperature=1.0, generator=torch.Generator().manual_seed(3))
+    assert a == b and a.startswith("bad ") and len(a) == 44
+    assert set(a) <= set(VOCABULARY)  # the unknown id is never drawn
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"prime": "abz!", "length": 5}, r"the prime has characters outside the model's vocabulary of 10: '!', 'z'"),
+        ({"prime": "ab", "length": 0}, "length must be at least 1"),
+        ({"prime": "ab", "length": 5, "temperature": 0.0}, "temperature must be > 0"),
+        ({"prime": "ab", "length": 5, "temperature": -1.0}, "temperature must be > 0"),
+        ({"prime": "ab", "length": 5, "top_k": 0}, "top-k must be at least 1"),
+        ({"prime": "", "length": 5}, "the prime must hold at least one character"),
+    ],
+)
+def test_bad_sampling_requests_say_what_to_do(kwargs, message):
+    model = dpzoo.create_model("lstm", vocabulary=VOCABULARY, hidden=8)
+    with pytest.raises(dpzoo.ConfigError, match=message):
+        sample(model, **kwargs)
+
+
+# -- bits per character ----------------------------------------------------------------------
+def test_bits_per_char_is_the_mean_base_2_cross_entropy_over_every_character():
+    metric = dpzoo.create("metric", "bits_per_char")
+    torch.manual_seed(0)
+    batches = [(torch.randn(2, 5, 4), torch.randint(0, 4, (2, 5))), (torch.randn(1, 3, 4), torch.randint(0, 4, (1, 3)))]
+    batches[1][1][0, 2] = -100  # padding: not a character
+    metric.reset()
+    for z, y in batches:
+        metric.update(z, {"y": y})
+    expected, count = 0.0, 0
+    for z, y in batches:
+        q = torch.softmax(z.double(), -1)
+        for b in range(y.shape[0]):
+            for t in range(y.shape[1]):
+                if y[b, t] >= 0:
+                    expected -= torch.log2(q[b, t, y[b, t]]).item()
+                    count += 1
+    assert count == 12
+    assert metric.compute() == pytest.approx(expected / count, rel=1e-6)
+    assert not metric.higher_is_better
