@@ -124,7 +124,9 @@ class LocalText(TextCorpus):
             raise DataUnavailableError(f"data.path {str(path)!r} is neither a file nor a folder")
         self.description = f"text from {path}, split in order {c.train}/{c.validation}/{1 - c.train - c.validation:.2f}"
         splits = split_in_order(text, c.train, c.validation)
-        empty = [name for name, part in splits.items() if not part]
-        if empty:
-            raise DataFormatError(f"{path} holds {len(text)} characters: too few for a {', '.join(empty)} split; give it more text")
+        short = [name for name, part in splits.items() if len(part) < 2]  # a split needs an input and its target
+        if short:
+            raise DataFormatError(
+                f"{path} holds {len(text)} characters: too few for a {', '.join(short)} split of at least 2; give it more text"
+            )
         return splits
