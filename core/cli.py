@@ -209,8 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     from . import zoo_cli
+    from .plugin_manager import host
 
     zoo_cli.add_parser(sub)
+    host().add_commands(sub)  # plugins' commands (dpzoo_register_commands), after the built-in ones
     return parser
 
 

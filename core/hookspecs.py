@@ -59,3 +59,13 @@ def dpzoo_register_metrics(register):
 @hookspec
 def dpzoo_register_pretrained(register):
     """Register pretrained weights: ``register("arch.tag", "https://...", sha256=..., size=...)``."""
+
+
+@hookspec
+def dpzoo_register_commands(subparsers):
+    """Add ``dpzoo`` sub-commands: ``p = subparsers.add_parser("sample", help=...)``, then
+    ``p.set_defaults(handler=fn)`` where ``fn(args) -> int`` is the exit code.
+
+    A plugin whose hook raises (a clashing command name, say) is reported as
+    broken and its half-added commands are removed; the others still work.
+    """

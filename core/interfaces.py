@@ -3,13 +3,16 @@
 * **Model** - an ``nn.Module`` built as ``Model(config)``. In automatic mode the
   trainer calls ``output = model(batch)`` and the loss; in manual mode the
   model defines ``training_step(batch, ctx)`` and calls ``ctx.optimise(name,
-  loss)`` for each of its optimisers (``parameter_groups()`` names them).
+  loss)`` for its optimisers (``parameter_groups()`` names them), zero, one or
+  several times per batch, and may define ``evaluation_step(batch, ctx)``
+  (a dict of per-batch values). Either mode may define ``log_media(ctx)``.
 * **Loss** - ``loss(output, batch) -> LossOutput(total, terms)``.
 * **Relaxation** - ``hard(x)``, ``soft(x, tau)`` and ``straight_through(x, tau)``.
 * **Dataset** - ``load()`` returns a ``datasets.DatasetDict`` with train,
   validation and test splits; ``info()`` says what a model needs to know.
-* **Metric** - ``metric(output, batch)`` returns per-example values; an epoch
-  reports their mean.
+* **Metric** - ``metric(output, batch)`` returns per-example values and an
+  evaluation reports their mean; or, dataset-level, ``reset()``,
+  ``update(output, batch)`` per batch and ``compute() -> float`` at the end.
 
 Optimiser and scheduler factories are plain functions with a ``Config``
 attribute: ``factory(params, config)`` and ``factory(optimizer, config,
@@ -131,8 +134,8 @@ class Dataset:
 
     Config: ClassVar[type[Config]] = Config
     columns: ClassVar[tuple[str, ...]] = ("x", "y")
-    default_loss: ClassVar[str | None] = None
-    default_metrics: ClassVar[tuple[str, ...]] = ()
+    default_loss: ClassVar[str | dict[str, Any] | None] = None
+    default_metrics: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config if config is not None else self.Config()
@@ -159,7 +162,16 @@ class Dataset:
 
 
 class Metric:
-    """Base class for metrics with options: ``Metric(config)(output, batch)`` -> per-example values."""
+    """Base class for metrics with options.
+
+    Per-example: ``Metric(config)(output, batch)`` returns one value per
+    example, averaged over the split. Dataset-level: define ``reset()``,
+    ``update(output, batch)`` and ``compute() -> float`` instead; the
+    evaluation resets, updates on every batch of the split, and reports
+    ``compute()`` (a Frechet distance, bits per character weighted by tokens).
+    ``higher_is_better`` sets the default mode of early stopping and of
+    plateau schedules that monitor the metric.
+    """
 
     Config: ClassVar[type[Config]] = Config
     higher_is_better: ClassVar[bool] = True

@@ -181,6 +181,23 @@ class PluginHost:
         info.status = "ok"
         info.registers = self.registry.by_plugin(info.name)
 
+    def add_commands(self, subparsers: Any) -> None:
+        """Let every loaded plugin add ``dpzoo`` sub-commands; one that raises is reported broken and undone."""
+        for impl in self.pm.hook.dpzoo_register_commands.get_hookimpls():
+            before = dict(subparsers.choices)
+            shown = list(subparsers._choices_actions)  # argparse keeps the help lines here, and nowhere public
+            try:
+                impl.function(subparsers=subparsers)
+            except Exception as exc:  # noqa: BLE001 - a failing plugin is reported, not fatal
+                subparsers.choices.clear()
+                subparsers.choices.update(before)
+                subparsers._choices_actions[:] = shown
+                info = self.plugins.get(impl.plugin_name) or PluginInfo(impl.plugin_name, type(impl.plugin).__name__)
+                self.registry.drop_plugin(info.name)  # no half-loaded plugins: its components go too
+                self.pm.unregister(impl.plugin)
+                info.registers = {}
+                self._broken(info, f"command registration failed: {type(exc).__name__}: {exc}")
+
     def _broken(self, info: PluginInfo, error: str) -> None:
         info.status, info.error = "broken", error
         message = f"dpzoo plugin {info.name!r} ({info.module}) is broken and was skipped: {error}"

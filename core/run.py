@@ -32,6 +32,8 @@ from .config import merge, validate
 from .errors import ConfigError
 from .fingerprint import fingerprint
 from .trainer import InMemorySplits, TrainConfig, Trainer, total_steps
+from .trainer.evaluation import direction
+from .trainer.schedules import resolve_schedules
 from .files import atomic_save_tensors, atomic_write_bytes
 
 
@@ -179,7 +181,7 @@ def train(
 
     loss_section = cfg.loss or _default_loss(model, dataset, manual)
     loss, loss_resolved = _build("loss", loss_section) if loss_section else (None, None)
-    metric_names = cfg.metrics if cfg.metrics is not None else list(model.default_metrics or dataset.default_metrics)
+    metric_names = cfg.metrics if cfg.metrics is not None else list(_default_metrics(model, dataset))
     metrics = {name: _build("metric", Section(name=name))[0] for name in metric_names}
 
     trainer_config = cfg.trainer
@@ -198,10 +200,13 @@ def train(
         optimiser_sections[group] = resolved
     schedulers, scheduler_resolved = {}, None
     if cfg.scheduler is not None:
-        world_size = trainer.distributed.world_size
-        steps = max(1, total_steps(data, trainer_config, world_size) // trainer_config.accumulate)
+        batches = total_steps(data, trainer_config, trainer.distributed.world_size)
+        per_batch = getattr(model, "optimiser_steps_per_batch", None) or {}
+        fill = _plateau_mode(cfg.scheduler, metrics)
         for group, optimiser in optimisers.items():
-            factory, sched_config, scheduler_resolved = _component("scheduler", cfg.scheduler)
+            # sized in this optimiser's own steps: a critic stepping 5 times per batch needs a 5 times longer schedule
+            steps = max(1, int(batches * per_batch.get(group, 1)) // trainer_config.accumulate)
+            factory, sched_config, scheduler_resolved = _component("scheduler", cfg.scheduler, fill=fill)
             schedulers[group] = factory(optimiser, sched_config, steps)
 
     resolved = {
@@ -212,7 +217,14 @@ def train(
         "optimisers": {g: s for g, s in optimiser_sections.items()} if manual else {},
         "scheduler": scheduler_resolved,
         "metrics": metric_names,
-        "trainer": trainer_config.model_dump(mode="json"),
+        "trainer": {
+            **trainer_config.model_dump(mode="json"),
+            "schedules": {
+                name: schedule.model_dump(mode="json")
+                for name, schedule in resolve_schedules(getattr(model, "default_schedules", None) or {},
+                                                        trainer_config.schedules).items()
+            },
+        },
         "logdir": str(run_dir.parent),
         "run_name": run_dir.name,
     }
@@ -246,10 +258,31 @@ def train(
 
 
 def _default_loss(model, dataset, manual: bool) -> Section | None:
-    name = getattr(model, "default_loss", None) or (None if manual else getattr(dataset, "default_loss", None))
-    if name is None and not manual:
+    """The model's ``default_loss`` (a name or a section such as ``{"name": "mse", "target": "x"}``), else the data's."""
+    value = getattr(model, "default_loss", None)
+    if value is None and not manual:
+        value = getattr(dataset, "default_loss", None)
+    if value is None:
+        if manual:
+            return None
         raise ConfigError("no loss given and neither the model nor the data names a default: pass --loss NAME")
-    return Section(name=name) if name else None
+    return Section.model_validate(_section(value))
+
+
+def _default_metrics(model, dataset) -> tuple[str, ...]:
+    """The model's ``default_metrics`` when set (``()`` means none), else the data's."""
+    own = getattr(model, "default_metrics", None)
+    return tuple(own) if own is not None else tuple(getattr(dataset, "default_metrics", None) or ())
+
+
+def _plateau_mode(section: Section, metrics: dict[str, Any]) -> dict[str, str]:
+    """For a schedule that watches a value (``monitor``) and leaves ``mode`` unset: the metric's direction."""
+    cls = getattr(components.get("scheduler", section.name).load(), "Config", None)
+    fields = getattr(cls, "model_fields", {})
+    if "monitor" not in fields or "mode" not in fields:
+        return {}
+    monitor = section.options.get("monitor") or fields["monitor"].default
+    return {"mode": direction(monitor, metrics)}
 
 
 def environment(device: torch.device) -> dict[str, Any]:

@@ -104,6 +104,7 @@ def test_fp16_autocast_trains_with_a_gradient_scaler(tmp_path):
     result = dpzoo.train({"model": {"name": "mlp", "hidden": [64]}, "data": "digits",
                           "trainer": {"epochs": 5, "precision": "fp16", "progress": False, "device": "cpu"},
                           "logdir": str(tmp_path), "run_name": "fp16"})
-    assert result.trainer.scaler is not None and result.trainer.scaler.get_scale() > 0
+    scaler = result.trainer.stepper.scalers["model"]  # one gradient scaler per optimiser
+    assert scaler.get_scale() > 0
     assert result.metrics["test/accuracy"] > 0.8  # it learns: the scaler unscales before each step
     assert all(p.dtype == torch.float32 for p in result.model.parameters())

@@ -227,15 +227,123 @@ def test_early_stopping_stops_when_the_monitor_stalls(tmp_path):
     assert result.metrics["epoch"] == 2  # the first evaluation sets the best; the second cannot beat it by 1.0
 
 
-def test_the_trainer_anneals_the_model_temperature(digits):
-    model = mlp()
-    model.temperature = None
-    seen = []
-    cfg = TrainConfig(max_steps=5, temperature={"start": 1.0, "end": 0.01}, validate_every=0, test=False, **QUIET)
-    Trainer(cfg, callbacks=[lambda t: seen.append(t.model.temperature)]).fit(
-        model, digits, optimisers={"model": torch.optim.SGD(model.parameters(), lr=0.1)}, loss=dpzoo.create("loss", "cross_entropy"))
-    assert seen[0] == pytest.approx(1.0) and seen[-1] == pytest.approx(0.01)
-    assert all(a > b for a, b in zip(seen, seen[1:]))
+class Scripted(dpzoo.Metric):
+    """A dataset-level metric whose compute() replays fixed values, one per evaluation."""
+
+    higher_is_better = True
+
+    def __init__(self, values):
+        super().__init__()
+        self.values = list(values)
+
+    def reset(self):
+        pass
+
+    def update(self, output, batch):
+        pass
+
+    def compute(self):
+        return self.values.pop(0)
+
+
+def test_early_stopping_follows_higher_is_better_and_resets_patience_on_improvement(digits):
+    # max mode (from higher_is_better): 0.6 improves on 0.5 and resets the count, so 2 bad evaluations
+    # come only at the 5th. With min mode, or without the reset, it would stop at the 4th.
+    model = mlp(hidden=[8])
+    metric = Scripted([0.5, 0.4, 0.6, 0.55, 0.58, 0.9, 0.9, 0.9])
+    cfg = TrainConfig(epochs=8, batch_size=512, test=False, early_stopping={"monitor": "validation/scripted", "patience": 2},
+                      **QUIET)
+    trainer = Trainer(cfg)
+    final = trainer.fit(model, digits, optimisers={"model": torch.optim.SGD(model.parameters(), lr=0.1)},
+                        loss=dpzoo.create("loss", "cross_entropy"), metrics={"scripted": metric})
+    assert final["epoch"] == 5 and final["validation/scripted"] == 0.58
+    assert [h["validation/scripted"] for h in trainer.history] == [0.5, 0.4, 0.6, 0.55, 0.58]
+
+
+class BalancedAccuracy(dpzoo.Metric):
+    """Mean over classes of the per-class recall: not a mean of per-example values, so it accumulates."""
+
+    higher_is_better = True
+
+    def reset(self):
+        self.hits, self.counts = torch.zeros(10, dtype=torch.float64), torch.zeros(10, dtype=torch.float64)
+
+    def update(self, output, batch):
+        y = batch["y"]
+        self.counts += torch.bincount(y, minlength=10).double()
+        self.hits += torch.bincount(y[output.argmax(-1) == y], minlength=10).double()
+
+    def compute(self):
+        return float((self.hits / self.counts).mean())
+
+
+def test_a_dataset_level_metric_equals_its_direct_computation_over_the_whole_split(digits):
+    model = mlp(hidden=[16])
+    cfg = TrainConfig(max_steps=20, eval_batch_size=47, validate_every=0, **QUIET)  # uneven batches of the split
+    final = Trainer(cfg).fit(model, digits, optimisers={"model": torch.optim.SGD(model.parameters(), lr=0.5)},
+                             loss=dpzoo.create("loss", "cross_entropy"),
+                             metrics={"balanced": BalancedAccuracy(), "accuracy": dpzoo.create("metric", "accuracy")})
+    model.eval()
+    with torch.no_grad():
+        y = digits.splits["test"]["y"]
+        predicted = model(digits.gather("test", torch.arange(len(y)))).argmax(-1)
+    recall = [float(((predicted == y) & (y == k)).sum()) / float((y == k).sum()) for k in range(10)]
+    assert final["test/balanced"] == pytest.approx(sum(recall) / 10, rel=1e-12)
+    assert final["test/accuracy"] == pytest.approx(float((predicted == y).double().mean()), rel=1e-6)
+    assert final["test/balanced"] != pytest.approx(final["test/accuracy"], rel=1e-6)  # the two really differ
+
+
+class Reconstruct(dpzoo.Model):
+    """An autoencoder's shape: the output is compared with x, and there is nothing to classify."""
+
+    default_loss = {"name": "mse", "target": "x"}
+    default_metrics = ()
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self.linear = nn.Linear(64, 64)
+
+    def forward(self, batch):
+        x = self.inputs(batch)
+        return self.linear(x.flatten(1)).view_as(x)
+
+
+@pytest.fixture
+def reconstruct_plugin():
+    class Plugin:
+        @dpzoo.hookimpl
+        def dpzoo_register_models(self, register):
+            register("reconstruct", Reconstruct)
+
+    dpzoo.register_plugin(Plugin(), name="test_reconstruct")
+    yield
+    dpzoo.unregister_plugin("test_reconstruct")
+
+
+def test_a_default_loss_section_and_empty_default_metrics_are_honoured(tmp_path, reconstruct_plugin, recwarn):
+    result = dpzoo.train({"model": "reconstruct", "data": "digits", "trainer": {**QUIET, "max_steps": 10},
+                          "logdir": str(tmp_path), "run_name": "ae"})
+    config = json.loads((tmp_path / "ae/config.json").read_text())
+    assert config["loss"] == {"name": "mse", "target": "x", "reduction": "mean"}
+    assert config["metrics"] == []  # () means none, not the data's accuracy
+    assert set(result.metrics) == {"validation/loss", "test/loss", "step", "epoch", "seconds"}
+    x = result.trainer.data.splits["test"]["x"]
+    with torch.no_grad():
+        direct = nn.functional.mse_loss(result.model(result.trainer.data.gather("test", torch.arange(len(x)))),
+                                        result.trainer.data.gather("test", torch.arange(len(x)))["x"])
+    assert result.metrics["test/loss"] == pytest.approx(float(direct), rel=1e-5)
+    assert not [w for w in recwarn if "broadcast" in str(w.message)]
+
+
+def test_plateau_schedules_take_their_mode_from_the_monitored_metric(tmp_path):
+    result = dpzoo.train({"model": "mlp", "data": "digits", "trainer": {**QUIET, "epochs": 1},
+                          "scheduler": {"name": "reduce_on_plateau", "monitor": "validation/accuracy"},
+                          "logdir": str(tmp_path), "run_name": "p"})
+    assert result.trainer.schedulers["model"].mode == "max" and result.config["scheduler"]["mode"] == "max"
+    result = dpzoo.train({"model": "mlp", "data": "digits", "trainer": {**QUIET, "epochs": 1},
+                          "scheduler": {"name": "reduce_on_plateau", "monitor": "validation/loss"},
+                          "logdir": str(tmp_path), "run_name": "q"})
+    assert result.trainer.schedulers["model"].mode == "min"
 
 
 # -- checkpoints and resume ----------------------------------------------------------------------

@@ -2,34 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..config import Config
+from .schedules import Schedule
 
 
 class EarlyStopping(Config):
     monitor: str = Field("validation/loss", description="Evaluation value to watch, e.g. 'validation/accuracy'")
-    mode: Literal["min", "max"] = Field("min", description="Whether smaller or larger is better")
+    mode: Literal["min", "max"] | None = Field(
+        None, description="Whether smaller or larger is better (default: the monitored metric's higher_is_better, else min)"
+    )
     patience: int = Field(5, ge=1, description="Evaluations without improvement before stopping")
     min_delta: float = Field(0.0, ge=0.0, description="Smallest change that counts as an improvement")
 
 
-class TemperatureSchedule(Config):
-    """Anneals a relaxation's temperature tau from ``start`` to ``end`` over training."""
+_OLD_TEMPERATURE = {"start": 1.0, "end": 0.1, "schedule": "exponential"}
 
-    start: float = Field(1.0, gt=0, description="tau at step 0")
-    end: float = Field(0.1, gt=0, description="tau at the last step")
-    schedule: Literal["exponential", "linear", "constant"] = Field("exponential", description="Shape of the curve")
 
-    def at(self, step: int, total_steps: int) -> float:
-        if self.schedule == "constant" or total_steps <= 1:
-            return self.start
-        fraction = min(step / (total_steps - 1), 1.0)
-        if self.schedule == "linear":
-            return self.start + (self.end - self.start) * fraction
-        return self.start * (self.end / self.start) ** fraction
+def _migrate_temperature(values: Any) -> Any:
+    """``trainer.temperature`` (round 1) becomes the schedule named ``temperature``, with the same curve."""
+    if not isinstance(values, dict) or "temperature" not in values:
+        return values
+    values = dict(values)
+    old = values.pop("temperature")
+    if old is None:
+        return values
+    if not isinstance(old, dict) or set(old) - set(_OLD_TEMPERATURE):
+        raise ValueError(
+            "trainer.temperature is now the schedule named 'temperature': "
+            "use --set trainer.schedules.temperature.kind=exponential --set trainer.schedules.temperature.start=1 "
+            "--set trainer.schedules.temperature.end=0.1"
+        )
+    merged = {**_OLD_TEMPERATURE, **old}
+    schedules = dict(values.get("schedules") or {})
+    schedules.setdefault("temperature", {"kind": merged["schedule"], "start": merged["start"], "end": merged["end"]})
+    values["schedules"] = schedules
+    return values
 
 
 class TrainConfig(Config):
@@ -53,6 +64,11 @@ class TrainConfig(Config):
     checkpoint_every: int | None = Field(None, ge=1, description="Steps between checkpoints (also at each epoch's end)")
     checkpoint_epochs: int = Field(1, ge=0, description="Epochs between end-of-epoch checkpoints (0: only at the end)")
     keep_checkpoints: int = Field(2, ge=1, description="How many recent checkpoints to keep")
-    temperature: TemperatureSchedule | None = Field(None, description="Anneal the model's relaxation temperature")
+    schedules: dict[str, Schedule] = Field(
+        {}, description="Named scalars annealed over training (model attribute, ctx.schedule(name), train/<name>)"
+    )
+    media_every: int = Field(1, ge=0, description="Epochs between calls of the model's log_media (0: only at the end)")
     progress: bool | None = Field(None, description="Show a progress bar (default: only on a terminal)")
     deterministic: bool = Field(False, description="Ask PyTorch for deterministic algorithms")
+
+    _temperature = model_validator(mode="before")(classmethod(lambda cls, values: _migrate_temperature(values)))

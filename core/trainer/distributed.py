@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..errors import ConfigError
 
 
 @dataclass
@@ -54,16 +53,42 @@ class Distributed:
         self._owns_group = True
 
     def wrap(self, model: nn.Module, device: torch.device, manual: bool) -> nn.Module:
-        """The module to call in training: ``DistributedDataParallel(model)`` when distributed."""
+        """The module to call in training: ``DistributedDataParallel(model)`` in automatic mode.
+
+        A manual-mode model calls its parts as it likes (a GAN's generator and
+        critic), which DDP's forward-bound hooks cannot follow; it stays
+        unwrapped, starts from rank 0's parameters, and the trainer averages
+        each optimiser's gradients across processes at its step instead.
+        """
         if not self.enabled:
             return model
         if manual:
-            raise ConfigError(
-                "manual-mode models (training_step) cannot train under torchrun yet: "
-                "their optimisers see parts of the graph that DDP cannot synchronise"
-            )
+            self.broadcast(model)
+            return model
         ids = [device.index] if device.type == "cuda" else None
         return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+    @staticmethod
+    def broadcast(model: nn.Module) -> None:
+        """Every process takes rank 0's parameters and buffers."""
+        with torch.no_grad():
+            for tensor in [*model.parameters(), *model.buffers()]:
+                torch.distributed.broadcast(tensor, src=0)
+
+    def average_gradients(self, params: list[nn.Parameter]) -> None:
+        """Mean of each gradient over the processes, in one all-reduce (a missing gradient counts as zero)."""
+        grads = []
+        for p in params:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            grads.append(p.grad)
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        torch.distributed.all_reduce(flat)
+        flat /= self.world_size
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset : offset + g.numel()].view_as(g))
+            offset += g.numel()
 
     def stop(self) -> None:
         if self._owns_group and torch.distributed.is_initialized():

@@ -2,8 +2,10 @@
 
 Automatic mode: ``output = model(batch)``, ``loss(output, batch)``, backward,
 clip, step, schedule. Manual mode (the model defines ``training_step``): the
-model calls ``ctx.optimise(name, loss)`` once per optimiser. Both share the
-same machinery, so clipping, accumulation, autocast and logging apply alike.
+model calls ``ctx.optimise(name, loss)`` for its optimisers, as often as it
+needs. Both share one ``Stepper``, so clipping, accumulation, fp16 scaling and
+schedules apply alike; named schedules (``trainer.schedules``) are evaluated
+before every batch and media are logged every ``media_every`` epochs.
 
 The hot loop never synchronises with the device: loss values are kept as
 tensors and read (one sync) every ``log_every`` steps.
@@ -21,17 +23,19 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..devices import resolve_device
 from ..errors import ConfigError
 from ..interfaces import LossOutput
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .context import StepContext
+from .devices import resolve_device
 from .data import InMemorySplits
 from .distributed import Distributed
-from .evaluation import evaluate
+from .evaluation import direction, evaluate
 from .logger import RunLogger
 from .sequences import Carry, SequenceSplits, set_aside
+from .schedules import resolve_schedules, unknown_schedule
+from .step import Stepper
 
 
 def total_steps(data: InMemorySplits | SequenceSplits, config: TrainConfig, world_size: int = 1) -> int:
@@ -65,11 +69,13 @@ class Trainer:
         self.step = 0
         self.epoch = 0
         self.batch_in_epoch = 0
-        self.temperature: float | None = None
+        self.schedule_values: dict[str, float] = {}
         self.history: list[dict[str, float]] = []
         self._best: float | None = None
         self._bad_evaluations = 0
         self._stop = False
+        self._checkpoint_due = False
+        self._media_step: int | None = None
 
     # -- public ----------------------------------------------------------------
     def fit(
@@ -94,10 +100,16 @@ class Trainer:
         if not self.manual and set(optimisers) != {"model"}:
             raise ConfigError(f"automatic mode uses one optimiser named 'model', got {sorted(optimisers)}")
         self._forward = self.distributed.wrap(self.model, self.device, self.manual)
-        self._params = {n: [p for g in o.param_groups for p in g["params"]] for n, o in optimisers.items()}
+        self._ddp = self._forward if self._forward is not self.model else None
         self._plateau = {n: s for n, s in self.schedulers.items() if hasattr(s, "monitor")}
-        self._per_step = {n: s for n, s in self.schedulers.items() if n not in self._plateau}
-        self.scaler = torch.amp.GradScaler(self.device.type) if cfg.precision == "fp16" else None
+        self.stepper = Stepper(
+            optimisers, {n: s for n, s in self.schedulers.items() if n not in self._plateau},
+            accumulate=cfg.accumulate, grad_clip=cfg.grad_clip, fp16=cfg.precision == "fp16", device=self.device,
+            distributed=self.distributed, average_gradients=self.manual,
+        )
+        self.optimiser_steps = self.stepper.steps
+        self.schedules = resolve_schedules(getattr(model, "default_schedules", None) or {}, cfg.schedules)
+        self._schedule_attributes = [name for name in self.schedules if hasattr(self.model, name)]
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision)
         # None when off: the hot loop then skips the `with` altogether
         self._autocast = (lambda: torch.autocast(self.device.type, dtype=dtype)) if dtype else None
@@ -108,7 +120,8 @@ class Trainer:
         if resume:
             self._restore()
         if self.run_dir is not None and self.distributed.is_main:
-            self.logger = RunLogger(self.run_dir, purge_step=self.step if resume else None)
+            # a resumed run keeps what it logged up to its checkpoint's step and rewrites what came after
+            self.logger = RunLogger(self.run_dir, purge_step=self.step + 1 if resume else None)
         # training values since the last log: "loss", the loss's terms, ctx.log(...)
         self._pending: dict[str, list] = {"loss": []}
         self._pending_loss = self._pending["loss"]
@@ -129,23 +142,57 @@ class Trainer:
         )
 
     @torch.no_grad()
-    def predict(self, split: str, target: str = "y") -> tuple[Any, Tensor]:
+    def predict(self, split: str, target: str | None = "y") -> tuple[Any, Tensor | None]:
+        """Outputs over a whole split in order (dicts joined key by key) and the ``target`` column, if any."""
         was_training = self.model.training
         self.model.eval()
         outputs, targets = [], []
-        with set_aside(self.model):
-            for batch in self.data.batches(split, self.config.eval_batch_size):
-                with (self._autocast or contextlib.nullcontext)():
-                    outputs.append(self.model(batch))
-                targets.append(batch[target])
-        self.model.train(was_training)
-        return torch.cat(outputs), torch.cat(targets)
+        try:
+            with set_aside(self.model):  # a model's carried state: the split starts from none
+                for batch in self.data.batches(split, self.config.eval_batch_size):
+                    with (self._autocast or contextlib.nullcontext)():
+                        outputs.append(self.model(batch))
+                    if target is not None and target in batch:
+                        targets.append(batch[target])
+        finally:
+            self.model.train(was_training)
+        if outputs and isinstance(outputs[0], dict):
+            joined = {key: torch.cat([o[key] for o in outputs]) for key in outputs[0]}
+        else:
+            joined = torch.cat(outputs)
+        return joined, (torch.cat(targets) if targets else None)
+
+    def optimise(self, name: str, loss: Tensor | LossOutput) -> None:
+        """One loss for optimiser ``name`` (see ``Stepper.optimise``); a ``LossOutput``'s terms are logged."""
+        if isinstance(loss, LossOutput) and loss.terms:
+            self.log_values(loss.terms)
+        self.stepper.optimise(name, loss)
+
+    def log_values(self, values: dict[str, Any]) -> None:
+        """Training scalars ``train/<name>``, kept on the device and averaged at the next log."""
+        for name, value in values.items():
+            self._pending.setdefault(name, []).append(value)
+
+    def schedule(self, name: str) -> float:
+        try:
+            return self.schedule_values[name]
+        except KeyError:
+            raise unknown_schedule(name, self.schedules) from None
+
+    def log_image(self, tag: str, image: Tensor) -> None:
+        if self.logger is not None:
+            image = image.detach().float().cpu()
+            self.logger.add_image(tag, image.unsqueeze(0) if image.dim() == 2 else image, self.step)
+
+    def log_text(self, tag: str, text: str) -> None:
+        if self.logger is not None:
+            self.logger.add_text(tag, text, self.step)
 
     # -- the loop ----------------------------------------------------------------
     def _train(self) -> None:
         cfg, data = self.config, self.data
         progress = self._progress_bar()
-        anneal = cfg.temperature is not None
+        anneal = bool(self.schedules)
         checkpoint_every = cfg.checkpoint_every if self._writes_checkpoints else None
         self.model.train()
         try:
@@ -167,7 +214,9 @@ class Trainer:
                     if self.step % cfg.log_every == 0:
                         self._log_training(progress)
                     if checkpoint_every and self.step % checkpoint_every == 0:
-                        self.save_checkpoint()
+                        self._checkpoint_due = True
+                    if self._checkpoint_due:
+                        self._checkpoint_at_a_window_boundary()
                     for callback in self.callbacks:
                         callback(self)
                     if self.step >= self.total_steps:
@@ -182,8 +231,14 @@ class Trainer:
         if self.manual:
             out = self.model.training_step(batch, self.ctx)
             if out is not None:
-                self._remember(LossOutput.of(out))
-        else:
+                out = LossOutput.of(out)
+                self._pending_loss.append(out.total)
+                if out.terms:
+                    self.log_values(out.terms)
+            return
+        # under DDP, a micro-batch that does not end its accumulation window skips the all-reduce
+        sync = self._ddp is None or self.stepper.completes("model")
+        with contextlib.nullcontext() if sync else self._ddp.no_sync():
             if self._autocast is None:
                 output = self._forward(batch)
                 loss = self.loss(output, batch)
@@ -193,46 +248,28 @@ class Trainer:
                     loss = self.loss(output, batch)
             if type(loss) is not LossOutput:
                 loss = LossOutput.of(loss)
-            self._optimise("model", loss.total)
-            self._pending_loss.append(loss.total)  # detached when logged: no per-step work
-            if loss.terms:
-                self._remember_terms(loss.terms)
-        if self.scaler is not None:
-            self.scaler.update()
-
-    def _optimise(self, name: str, loss: Tensor) -> None:
-        cfg = self.config
-        try:
-            optimiser = self.optimisers[name]
-        except KeyError:
-            raise ConfigError(f"no optimiser named {name!r}; this run has {sorted(self.optimisers)}") from None
-        first, last = True, True
-        if cfg.accumulate > 1:
-            first, last = self.step % cfg.accumulate == 0, (self.step + 1) % cfg.accumulate == 0
-            loss = loss / cfg.accumulate
-        if first:  # clear before backward: another optimiser's loss may have reached these parameters
-            optimiser.zero_grad(set_to_none=True)
-        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
-        if not last:
-            return
-        if cfg.grad_clip is not None:
-            if self.scaler is not None:
-                self.scaler.unscale_(optimiser)
-            nn.utils.clip_grad_norm_(self._params[name], cfg.grad_clip)
-        if self.scaler is not None:
-            self.scaler.step(optimiser)
-        else:
-            optimiser.step()
-        scheduler = self._per_step.get(name)
-        if scheduler is not None:
-            scheduler.step()
+            self.stepper.optimise("model", loss.total)
+        self._pending_loss.append(loss.total)  # detached when logged: no per-step work
+        if loss.terms:
+            self.log_values(loss.terms)
 
     def _anneal(self) -> None:
-        self.temperature = self.config.temperature.at(self.step, self.total_steps)
-        if hasattr(self.model, "temperature"):
-            self.model.temperature = self.temperature
+        for name, schedule in self.schedules.items():
+            self.schedule_values[name] = schedule.at(self.step, self.total_steps)
+        self._set_schedule_attributes()
 
-    # -- epochs, evaluation, early stopping ------------------------------------------
+    def _set_schedule_attributes(self) -> None:
+        for name in self._schedule_attributes:
+            if name not in self.schedule_values:
+                continue
+            value, current = self.schedule_values[name], getattr(self.model, name)
+            if isinstance(current, Tensor):  # a buffer: keep its device and dtype
+                with torch.no_grad():
+                    current.fill_(value)
+            else:
+                setattr(self.model, name, value)
+
+    # -- epochs, evaluation, early stopping, media ------------------------------------------
     def _end_epoch(self) -> None:
         cfg = self.config
         self.epoch += 1
@@ -244,16 +281,20 @@ class Trainer:
                 scheduler.step(self._monitored(values, scheduler.monitor, "scheduler.monitor"))
             if cfg.early_stopping is not None:
                 self._early_stopping(values)
+        if cfg.media_every and self.epoch % cfg.media_every == 0:
+            self._log_media()
         if self._writes_checkpoints and cfg.checkpoint_epochs and self.epoch % cfg.checkpoint_epochs == 0:
-            self.save_checkpoint()
+            self._checkpoint_due = True
+            self._checkpoint_at_a_window_boundary()
 
     def _early_stopping(self, values: dict[str, float]) -> None:
         rule = self.config.early_stopping
         value = self._monitored(values, rule.monitor, "trainer.early_stopping.monitor")
+        mode = rule.mode or direction(rule.monitor, self.metrics)
         better = (
             self._best is None
-            or (rule.mode == "min" and value < self._best - rule.min_delta)
-            or (rule.mode == "max" and value > self._best + rule.min_delta)
+            or (mode == "min" and value < self._best - rule.min_delta)
+            or (mode == "max" and value > self._best + rule.min_delta)
         )
         if better:
             self._best, self._bad_evaluations = value, 0
@@ -276,15 +317,21 @@ class Trainer:
             self.logger.scalars(values, self.step)
         return values
 
+    def _log_media(self) -> None:
+        """``model.log_media(ctx)`` in eval mode under no_grad, once per step at most."""
+        log_media = getattr(self.model, "log_media", None)
+        if self.logger is None or not callable(log_media) or self._media_step == self.step:
+            return
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                log_media(self.ctx)
+        finally:
+            self.model.train(was_training)
+        self._media_step = self.step
+
     # -- logging -------------------------------------------------------------------
-    def _remember(self, loss: LossOutput) -> None:
-        self._pending_loss.append(loss.total)
-        self._remember_terms(loss.terms)
-
-    def _remember_terms(self, values: dict[str, Any]) -> None:
-        for name, value in values.items():
-            self._pending.setdefault(name, []).append(value)
-
     def _mean(self, values: list) -> Tensor:
         return torch.stack(
             [v.detach().float() if isinstance(v, Tensor) else torch.tensor(float(v), device=self.device) for v in values]
@@ -292,17 +339,18 @@ class Trainer:
 
     def _log_training(self, progress=None) -> None:
         names = [name for name, items in self._pending.items() if items]
-        if not names:
+        values: dict[str, float] = {}
+        if names:
+            means = [self._mean(self._pending[name]).to(self.device) for name in names]
+            values = {f"train/{name}": value for name, value in zip(names, torch.stack(means).tolist())}  # one sync
+            for items in self._pending.values():
+                items.clear()
+        elif not self.schedule_values:
             return
-        means = [self._mean(self._pending[name]).to(self.device) for name in names]
-        values = {f"train/{name}": value for name, value in zip(names, torch.stack(means).tolist())}  # one sync
-        for items in self._pending.values():
-            items.clear()
         for name, optimiser in self.optimisers.items():
             key = "train/lr" if len(self.optimisers) == 1 else f"train/lr/{name}"
             values[key] = optimiser.param_groups[0]["lr"]
-        if self.temperature is not None:
-            values["train/temperature"] = self.temperature
+        values.update({f"train/{name}": value for name, value in self.schedule_values.items()})
         if self.logger is not None:
             self.logger.scalars(values, self.step)
         if progress is not None and "train/loss" in values:
@@ -327,15 +375,9 @@ class Trainer:
             final.update(self._record(self.evaluate("test")))
         final.update({"step": self.step, "epoch": self.epoch, "seconds": time.perf_counter() - self._started})
         if self._writes_checkpoints:
-            self.save_checkpoint()
+            self.save_checkpoint()  # the run is over: a window left open is never stepped on
         if self.logger is not None:
-            log_media = getattr(self.model, "log_media", None)
-            if callable(log_media):
-                was_training = self.model.training
-                self.model.eval()
-                with torch.no_grad():
-                    log_media(self.ctx)
-                self.model.train(was_training)
+            self._log_media()
             numeric = {k: float(v) for k, v in final.items() if "/" in k}
             self.logger.hparams(self.hparams, numeric, self.step)
         return final
@@ -345,15 +387,20 @@ class Trainer:
     def _writes_checkpoints(self) -> bool:
         return self.run_dir is not None and self.distributed.is_main
 
+    def _checkpoint_at_a_window_boundary(self) -> None:
+        """A due checkpoint waits until no optimiser holds accumulated gradients, so resume is bit-exact."""
+        if not self.stepper.mid_window:
+            self.save_checkpoint()
+            self._checkpoint_due = False
+
     def checkpoint_state(self) -> dict[str, Any]:
         rng = {"torch": torch.get_rng_state()}  # the only generator the trainer and torch's layers draw from
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         return {
             "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
-            "optimisers": {n: o.state_dict() for n, o in self.optimisers.items()},
-            "schedulers": {n: s.state_dict() for n, s in self.schedulers.items()},
-            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "stepper": self.stepper.state_dict(),
+            "plateau": {n: s.state_dict() for n, s in self._plateau.items()},
             "rng": rng,
             "progress": {
                 "step": self.step,
@@ -362,7 +409,7 @@ class Trainer:
                 "best": self._best,
                 "bad_evaluations": self._bad_evaluations,
                 "stop": self._stop,
-                "temperature": self.temperature,
+                "schedules": dict(self.schedule_values),
             },
             "carry": self._carry.state(),
         }
@@ -377,12 +424,9 @@ class Trainer:
             raise ConfigError("resume needs the run directory")
         _, state = load_checkpoint(self.run_dir / "checkpoints")
         self.model.load_state_dict(state["model"])
-        for name, optimiser in self.optimisers.items():
-            optimiser.load_state_dict(state["optimisers"][name])
-        for name, scheduler in self.schedulers.items():
-            scheduler.load_state_dict(state["schedulers"][name])
-        if self.scaler is not None and state["scaler"] is not None:
-            self.scaler.load_state_dict(state["scaler"])
+        self.stepper.load_state_dict(state["stepper"])
+        for name, scheduler in self._plateau.items():
+            scheduler.load_state_dict(state["plateau"][name])
         rng = state["rng"]
         torch.set_rng_state(rng["torch"])
         if "cuda" in rng and self.device.type == "cuda":
@@ -390,7 +434,6 @@ class Trainer:
         progress = state["progress"]
         self.step, self.epoch, self.batch_in_epoch = progress["step"], progress["epoch"], progress["batch_in_epoch"]
         self._best, self._bad_evaluations, self._stop = progress["best"], progress["bad_evaluations"], progress["stop"]
-        self.temperature = progress["temperature"]
+        self.schedule_values = {n: v for n, v in progress["schedules"].items() if n in self.schedules}
+        self._set_schedule_attributes()
         self._carry.restore(state.get("carry"), self.device)
-        if self.temperature is not None and hasattr(self.model, "temperature"):
-            self.model.temperature = self.temperature

@@ -12,3 +12,10 @@ def dpzoo_register_datasets(register):
     register("shakespeare", f"{HERE}.shakespeare:TinyShakespeare", summary="tiny-shakespeare characters, 90/5/5 in order, as a stream")
     register("text", f"{HERE}.text:LocalText", summary="Any local UTF-8 text file or folder (data.path), split in order, as a stream")
     register("pysrc", f"{HERE}.pysrc:PySrc", summary="The Python standard library's .py files, split by file, as a stream")
+
+
+@dpzoo.hookimpl
+def dpzoo_register_commands(subparsers):
+    from .command import add  # argparse only: the command's work imports on use
+
+    add(subparsers)

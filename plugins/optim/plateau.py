@@ -23,7 +23,9 @@ import dpzoo
 
 class PlateauConfig(dpzoo.Config):
     monitor: str = Field("validation/loss", description="Logged value the schedule watches")
-    mode: Literal["min", "max"] = Field("min", description="'min' when lower is better (a loss), 'max' for accuracy")
+    mode: Literal["min", "max"] | None = Field(
+        None, description="'min' when lower is better (a loss), 'max' for accuracy (default: the monitored metric's higher_is_better)"
+    )
     factor: float = Field(0.1, gt=0.0, lt=1.0, description="Factor applied to the learning rate on a plateau")
     patience: int = Field(2, ge=0, description="Validations without improvement before the rate drops")
     threshold: float = Field(1e-4, ge=0.0, description="Relative improvement that counts as progress")
@@ -36,7 +38,7 @@ def reduce_on_plateau(optimizer, config: PlateauConfig | None = None, total_step
     c = config or PlateauConfig()
     scheduler = ReduceLROnPlateau(
         optimizer,
-        mode=c.mode,
+        mode=c.mode or "min",
         factor=c.factor,
         patience=c.patience,
         threshold=c.threshold,

@@ -1,0 +1,97 @@
+"""Media during training: dpzoo.media's helpers and log_media every media_every epochs, read back from events."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from torch import nn
+
+import dpzoo
+from dpzoo import media
+from dpzoo.trainer import InMemorySplits, TrainConfig, Trainer
+
+QUIET = {"progress": False, "device": "cpu"}
+
+
+def test_image_grid_tiles_images_in_order_with_padding():
+    images = torch.arange(6, dtype=torch.float32).reshape(6, 1, 1, 1) / 10  # six 1x1 grey images
+    grid = media.image_grid(images.expand(6, 1, 2, 3), nrow=4, padding=1)
+    assert grid.shape == (1, 2 * 3 + 1, 4 * 4 + 1)  # 2 rows, 4 columns of (2+1)x(3+1) cells, plus a border
+    for i in range(6):
+        r, c = divmod(i, 4)
+        tile = grid[0, 1 + 3 * r : 3 + 3 * r, 1 + 4 * c : 4 + 4 * c]
+        assert torch.equal(tile, torch.full((2, 3), i / 10)), i
+    assert grid[0, 0].eq(1.0).all() and grid[0, 4:6, 9:].eq(1.0).all()  # padding and the two empty cells
+    assert media.image_grid(torch.full((4, 3, 2, 2), 7.0)).max() == 1.0  # clamped to [0, 1]; 2x2 by default
+    with pytest.raises(ValueError, match=r"\[N, C, H, W\]"):
+        media.image_grid(torch.zeros(3, 8, 8))
+
+
+def test_scatter_image_puts_each_point_where_it_belongs_in_its_colour():
+    points = torch.tensor([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    image = media.scatter_image(points, labels=torch.tensor([0, 1, 2]), size=101, radius=0)
+    assert image.shape == (3, 101, 101) and 0.0 <= image.min() and image.max() <= 1.0
+    # bounding box with a 5% margin: x = 0 sits at column round(0.05/1.1*100) = 5; y grows upwards
+    low, high = round(0.05 / 1.1 * 100), round(1.05 / 1.1 * 100)
+    assert torch.allclose(image[:, 100 - low, low], media.PALETTE[0])
+    assert torch.allclose(image[:, 100 - high, high], media.PALETTE[1])
+    assert torch.allclose(image[:, 100 - high, low], media.PALETTE[2])
+    assert (image < 1).any(dim=0).sum() == 3  # nothing else drawn
+
+
+def test_upscale_repeats_pixels_and_markdown_table_formats():
+    image = torch.tensor([[[0.0, 1.0]]])
+    assert torch.equal(media.upscale(image, 2), torch.tensor([[[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0]]]))
+    table = media.markdown_table(["class", "recall"], [[0, 0.98765], [1, 1.0]])
+    assert table.splitlines() == ["| class | recall |", "|---|---|", "| 0 | 0.9877 |", "| 1 | 1 |"]
+
+
+class Painter(dpzoo.Model):
+    """Logs an image, a text and a prediction-derived image each time log_media runs."""
+
+    default_loss = "cross_entropy"
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self.linear = nn.Linear(64, 10)
+        self.calls: list[tuple[int, bool, bool]] = []
+
+    def forward(self, batch):
+        x = self.inputs(batch).flatten(1)
+        return {"logits": self.linear(x), "mean": x.mean(dim=1)} if not self.training else self.linear(x)
+
+    def log_media(self, ctx):
+        self.calls.append((ctx.step, self.training, torch.is_grad_enabled()))
+        outputs, targets = ctx.predict("validation")
+        assert set(outputs) == {"logits", "mean"} and len(outputs["logits"]) == len(targets) == 180
+        ctx.log_image("media/grid", media.image_grid(torch.rand(4, 1, 8, 8)))
+        ctx.log_text("media/note", f"step {ctx.step}")
+
+
+class PainterLoss(dpzoo.Loss):
+    def __call__(self, output, batch):
+        logits = output["logits"] if isinstance(output, dict) else output
+        return nn.functional.cross_entropy(logits, batch["y"])
+
+
+def test_media_are_logged_every_media_every_epochs_and_once_at_the_end(tmp_path):
+    dataset = dpzoo.create("dataset", "digits")
+    data = InMemorySplits.from_dataset_dict(dataset.load(), ("x", "y"), torch.device("cpu"), dataset.transform)
+    model = Painter()
+    cfg = TrainConfig(epochs=5, batch_size=256, media_every=2, checkpoint_epochs=0, **QUIET)  # 5 steps per epoch
+    Trainer(cfg, run_dir=tmp_path).fit(model, data, optimisers={"model": torch.optim.SGD(model.parameters(), lr=0.1)},
+                                       loss=PainterLoss())
+    assert model.calls == [(10, False, False), (20, False, False), (25, False, False)]  # epochs 2, 4, and the end
+    events = EventAccumulator(str(tmp_path), size_guidance={"images": 0, "tensors": 0})
+    events.Reload()
+    assert [e.step for e in events.Images("media/grid")] == [10, 20, 25]
+    texts = events.Tensors("media/note/text_summary")
+    assert [(e.step, e.tensor_proto.string_val[0].decode()) for e in texts] == [(s, f"step {s}") for s in (10, 20, 25)]
+
+
+def test_without_a_run_directory_log_image_and_log_text_do_nothing():
+    trainer = Trainer(TrainConfig(**QUIET))
+    trainer.ctx.log_image("x", torch.zeros(1, 2, 2))  # no logger: nothing to write, no error
+    trainer.ctx.log_text("x", "y")
+    assert trainer.logger is None
