@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from torch import nn
@@ -251,3 +253,79 @@ def test_bits_per_char_is_the_mean_base_2_cross_entropy_over_every_character():
     assert count == 12
     assert metric.compute() == pytest.approx(expected / count, rel=1e-6)
     assert not metric.higher_is_better
+
+
+# -- training, media and the sample command ---------------------------------------------------------
+VERSE = (
+    "Shall I compare thee to a summer's day?\nThou art more lovely and more temperate:\n"
+    "Rough winds do shake the darling buds of May,\nAnd summer's lease hath all too short a date;\n"
+)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """A tiny LSTM trained for two epochs on a verse, with its run directory."""
+    root = tmp_path_factory.mktemp("rnn")
+    (root / "verse.txt").write_text(VERSE * 4)
+    result = dpzoo.train({
+        "model": {"name": "lstm", "hidden": 16},
+        "data": {"name": "text", "path": str(root / "verse.txt"), "block": 8},
+        "trainer": {"epochs": 2, "batch_size": 4, "progress": False, "device": "cpu", "grad_clip": 1.0},
+        "logdir": str(root), "run_name": "verse",
+    })
+    return result
+
+
+def test_training_logs_bits_per_char_and_samples_at_three_temperatures(trained_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(trained_run.run_dir), size_guidance={"scalars": 0, "tensors": 0})
+    events.Reload()
+    assert [e.step for e in events.Scalars("validation/bits_per_char")][:2] == [
+        trained_run.trainer.step // 2, trained_run.trainer.step
+    ]
+    for T in ("0.5", "1.0", "1.5"):
+        logged = events.Tensors(f"samples/temperature_{T}/text_summary")
+        assert len(logged) >= 2  # every epoch (media_every = 1) and at the end
+        text = logged[-1].tensor_proto.string_val[0].decode()
+        assert len(text.replace("\n    ", "\n").removeprefix("    ")) == 1 + 300  # the prime (a newline) and 300 characters
+    assert trained_run.metrics["test/bits_per_char"] > 0
+    card = json.loads((trained_run.run_dir / "config.json").read_text())
+    assert card["model"]["vocabulary"] == "".join(sorted(set((VERSE * 4)[: int(len(VERSE * 4) * 0.9)])))
+
+
+def test_dpzoo_sample_reads_a_run_directory_and_repeats_with_a_seed(trained_run, capsys):
+    from dpzoo.cli import main
+    from dpzoo.plugins.rnn.command import load
+
+    argv = ["sample", str(trained_run.run_dir), "--prime", "Thou ", "--length", "30", "--seed", "4", "--temperature", "0.7"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert main(argv) == 0
+    assert capsys.readouterr().out == printed
+    expected = sample(load(str(trained_run.run_dir)), "Thou ", 30, 0.7, None, torch.Generator().manual_seed(4))
+    assert printed == expected + "\n" and printed.startswith("Thou ")
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--length", "0"], "length must be at least 1 character, got 0"),
+        (["--temperature", "0"], "temperature must be > 0"),
+        (["--temperature", "-0.5"], "temperature must be > 0"),
+        (["--prime", "Thou\u00e9"], "the prime has characters outside the model's vocabulary"),
+    ],
+)
+def test_dpzoo_sample_refuses_bad_requests_with_exit_code_2(trained_run, capsys, flags, message):
+    from dpzoo.cli import main
+
+    assert main(["sample", str(trained_run.run_dir), *flags]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_dpzoo_sample_on_an_unknown_name_says_where_the_names_are(capsys):
+    from dpzoo.cli import main
+
+    assert main(["sample", "lstm.shakespear"]) == 2
+    err = capsys.readouterr().err
+    assert "no pretrained weights named 'lstm.shakespear'" in err and "dpzoo list --pretrained" in err

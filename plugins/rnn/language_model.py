@@ -20,12 +20,16 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 from pydantic import Field
+import torch
 from torch import Tensor, nn
 
 import dpzoo
 from dpzoo.plugins.data.vocabulary import Vocabulary
 
 from .recurrence import Cell, State, recurrence
+
+MEDIA_TEMPERATURES = (0.5, 1.0, 1.5)
+MEDIA_LENGTH = 300  # characters per logged sample
 
 
 class LanguageModelConfig(dpzoo.Config):
@@ -76,6 +80,15 @@ class CharLanguageModel(dpzoo.Model):
             )
         logits, self.carry = self.step(x, carry)
         return logits
+
+    def log_media(self, ctx) -> None:
+        """Text sampled at temperatures 0.5, 1.0 and 1.5 (own seeded draws: training's random stream is untouched)."""
+        from .sampling import default_prime, sample
+
+        for T in MEDIA_TEMPERATURES:
+            generator = torch.Generator().manual_seed(0)
+            text = sample(self, default_prime(self.vocabulary), MEDIA_LENGTH, temperature=T, generator=generator)
+            ctx.log_text(f"samples/temperature_{T}", "\n".join("    " + line for line in text.split("\n")))  # preformatted
 
 
 class Elman(CharLanguageModel):

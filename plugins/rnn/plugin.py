@@ -15,3 +15,10 @@ def dpzoo_register_models(register):
 @dpzoo.hookimpl
 def dpzoo_register_metrics(register):
     register("bits_per_char", f"{HERE}.bits:BitsPerCharacter", summary="Cross-entropy in bits per character over a whole split")
+
+
+@dpzoo.hookimpl
+def dpzoo_register_commands(subparsers):
+    from .command import add  # argparse only: the model and torch load when the command runs
+
+    add(subparsers)

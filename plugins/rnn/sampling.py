@@ -34,6 +34,11 @@ def check(temperature: float, top_k: int | None, length: int) -> None:
         raise dpzoo.ConfigError(f"length must be at least 1 character, got {length}")
 
 
+def default_prime(vocabulary) -> str:
+    """A newline (the start of a line) when the model knows it, else its first character."""
+    return "\n" if "\n" in vocabulary.ids else vocabulary.chars[0]
+
+
 def distribution(z: Tensor, temperature: float, top_k: int | None = None) -> Tensor:
     """q = softmax(z / T) over the last dimension, restricted to the ``top_k`` largest logits, never the unknown id."""
     check(temperature, top_k, 1)
