@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 import dpzoo
+from dpzoo.plugins.data.vocabulary import Vocabulary
 from dpzoo.plugins.rnn.recurrence import BookRecurrence, recurrence
 from dpzoo.plugins.rnn.sampling import distribution, sample
 
@@ -329,3 +330,27 @@ def test_dpzoo_sample_on_an_unknown_name_says_where_the_names_are(capsys):
     assert main(["sample", "lstm.shakespear"]) == 2
     err = capsys.readouterr().err
     assert "no pretrained weights named 'lstm.shakespear'" in err and "dpzoo list --pretrained" in err
+
+
+# -- the n-gram baseline ----------------------------------------------------------------------------
+def test_kneser_ney_gives_a_distribution_over_every_class_for_any_context():
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from ngram import KneserNey
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    vocabulary = Vocabulary.of(VERSE)
+    train = vocabulary.encode(VERSE * 3).tolist()
+    classes = len(vocabulary)
+    for order in (1, 2, 3, 5):
+        model = KneserNey(train, order, classes)
+        for context in [(), tuple(train[:4]), tuple(train[40:44]), (0, 0, 0, 0), (3, 1, 4, 1)]:
+            total = sum(model.probability(context[len(context) - (order - 1):] if order > 1 else (), w) for w in range(classes))
+            assert total == pytest.approx(1.0, abs=1e-12), (order, context)
+    # a longer context helps on text it has seen: bits per character fall with the order
+    scores = [KneserNey(train, n, classes).bits_per_char(vocabulary.encode(VERSE).tolist()) for n in (1, 2, 3)]
+    assert scores[0] > scores[1] > scores[2]
