@@ -157,6 +157,7 @@ def train_to_remember(cell: str, steps: int, T: int = 50) -> float:
         return (net(x).argmax(-1) == y).float().mean().item()
 
 
+@pytest.mark.slow  # two short trainings: about 5 s on a free core
 def test_an_lstm_remembers_an_input_over_50_steps_where_an_elman_net_does_not():
     lstm_accuracy = train_to_remember("lstm", steps=60)
     elman_accuracy = train_to_remember("elman", steps=240)  # four times the steps, the same hidden size

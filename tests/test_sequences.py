@@ -190,3 +190,28 @@ def test_killed_and_resumed_stateful_run_is_bit_exact(tmp_path, corpus):
     b = load_file(str(tmp_path / "killed" / "model.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert resumed.metrics["test/bits_per_char"] == whole.metrics["test/bits_per_char"]
+
+
+@pytest.mark.slow  # three processes start torch: about 20 s
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="this PyTorch build has no torch.distributed")
+def test_two_processes_each_carry_their_own_rows_and_match_one_process(tmp_path, corpus):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT, run_cli
+
+    steps = ["--model", "lstm", "--data", "text", "--set", f"data.path={corpus}", "--set", "data.block=8",
+             "--set", "model.hidden=16", "--max-steps", "6", "--set", "trainer.validate_every=0", "--lr", "0.01",
+             "--logdir", str(tmp_path)]
+    single = run_cli("train", *steps, "--batch-size", "4", "--run-name", "single")
+    assert single.returncode == 0, single.stderr
+    ddp = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(ROOT / "tools/train.py"),
+         *steps, "--batch-size", "2", "--run-name", "ddp"],
+        cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=600,
+    )
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    a, b = load_file(tmp_path / "single/model.safetensors"), load_file(tmp_path / "ddp/model.safetensors")
+    for name in a:  # rank r streamed rows 2r, 2r+1 of the same four, carrying its own state: the same steps
+        torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-6)
