@@ -41,11 +41,14 @@ def load_texts(name: str, **options) -> tuple[dict[str, list[int]], int]:
 
 
 class KneserNey:
-    """Interpolated Kneser-Ney of order ``n`` over integer symbols 0..classes-1."""
+    """Interpolated Kneser-Ney of order ``n`` over integer symbols 0..classes-1.
+
+    n-grams are kept as strings of ``chr(id)``: short strings hash and store more cheaply than tuples of ints.
+    """
 
     def __init__(self, train: list[int], order: int, classes: int):
         self.order, self.classes = order, classes
-        seq = tuple(train)
+        seq = "".join(map(chr, train))
         # raw counts of every k-gram, k = 1..order
         raw = [Counter()] + [Counter(seq[i : i + k] for i in range(len(seq) - k + 1)) for k in range(1, order + 1)]
         # continuation counts of k-grams (k < order): distinct characters seen before them
@@ -69,25 +72,27 @@ class KneserNey:
         n2 = sum(1 for c in counts.values() if c == 2)
         return n1 / (n1 + 2 * n2) if n1 + n2 else 0.5
 
-    def probability(self, context: tuple[int, ...], w: int) -> float:
+    def probability(self, context: tuple[int, ...] | str, w: int | str) -> float:
+        """p(w | the last order - 1 symbols of context)."""
+        if not isinstance(context, str):
+            context, w = "".join(map(chr, context)), chr(w)
         p = 1.0 / self.classes  # p_0: uniform
         for k in range(1, self.order + 1):  # from the unigram up to the full context
             if len(context) < k - 1:
                 break
-            h = context[len(context) - (k - 1) :] if k > 1 else ()
+            h = context[len(context) - (k - 1) :] if k > 1 else ""
             total = self.context_total[k].get(h, 0)
             if total == 0:
                 continue  # unseen context: keep the lower order's estimate
             D = self.discount[k]
-            c = self.counts[k].get(h + (w,), 0)
+            c = self.counts[k].get(h + w, 0)
             p = max(c - D, 0.0) / total + D * self.context_types[k][h] / total * p
         return p
 
     def bits_per_char(self, text: list[int]) -> float:
-        bits = 0.0
+        bits, text = 0.0, "".join(map(chr, text))
         for t in range(1, len(text)):  # every character after the first is predicted once
-            context = tuple(text[max(0, t - self.order + 1) : t])
-            bits -= math.log2(self.probability(context, text[t]))
+            bits -= math.log2(self.probability(text[max(0, t - self.order + 1) : t], text[t]))
         return bits / (len(text) - 1)
 
 
