@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -197,7 +198,7 @@ def test_sampling_at_low_temperature_is_greedy_decoding():
     torch.manual_seed(0)
     model = dpzoo.create_model("gru", vocabulary=VOCABULARY, hidden=16).eval()
     text = sample(model, "ab", 12, temperature=1e-3, generator=torch.Generator().manual_seed(1))
-    ids = torch.from_numpy(model.vocabulary.encode("ab"))[None]
+    ids = torch.from_numpy(model.vocabulary.encode("\nab"))[None]  # sample() reads a newline before the prime
     greedy = []
     with torch.no_grad():
         logits, state = model.step(ids)
@@ -355,3 +356,32 @@ def test_kneser_ney_gives_a_distribution_over_every_class_for_any_context():
     # a longer context helps on text it has seen: bits per character fall with the order
     scores = [KneserNey(train, n, classes).bits_per_char(vocabulary.encode(VERSE).tolist()) for n in (1, 2, 3)]
     assert scores[0] > scores[1] > scores[2]
+
+
+# -- the zoo's character models ---------------------------------------------------------------------
+# Every shipped card is re-evaluated in full by tests/test_zoo.py (test_every_shipped_entry_reproduces_its_card).
+# These tests check what the issue asks of each card (the target, the n-gram beside it) and what sampling gives.
+def ngram_on_card(card) -> float:
+    """The best n-gram order's test bits per character, from the card's note (benchmarks/ngram.py)."""
+    (note,) = [n for n in card.notes if n.startswith("n-gram baseline")]
+    return float(re.search(r"test ([0-9.]+) bits/char", note).group(1))
+
+
+def test_lstm_shakespeare_card_beats_the_best_ngram_on_the_test_split():
+    card = dpzoo.model_card("lstm.shakespeare")
+    test = card.metric("test/bits_per_char")
+    assert test.split == "test" and card.metric("validation/bits_per_char").split == "validation"
+    assert test.value < ngram_on_card(card)
+    assert card.data.name == "shakespeare" and card.data.examples["test"] == 55_770
+    assert card.config["vocabulary"] and card.command.startswith("dpzoo train --model lstm --data shakespeare")
+    assert "trainer.grad_clip=1.0" in card.command
+
+
+def test_lstm_shakespeare_samples_read_like_a_play(shared_data):
+    model = dpzoo.create_model("lstm.shakespeare", pretrained=True)
+    text = sample(model, "ROMEO:", 600, temperature=0.8, generator=torch.Generator().manual_seed(0))
+    training = (shared_data / "tinyshakespeare" / "input.txt").read_text()[:1_003_854]
+    words = re.findall(r"[A-Za-z']+", text)
+    known = set(re.findall(r"[A-Za-z']+", training))
+    assert sum(w in known for w in words) / len(words) > 0.8  # mostly real words of the plays
+    assert re.search(r"\n[A-Z][A-Za-z ]+:\n", text)  # a speaker's name on its own line

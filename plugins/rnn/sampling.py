@@ -11,6 +11,11 @@ choice: dull and repetitive); T = 1 is the model's own distribution; as T
 grows, q tends to uniform. Top-k keeps only the k largest logits (the rest get
 probability 0) before the softmax. The unknown id is never drawn: it stands
 for characters the model never saw, and has no character to print.
+
+Before the prime, the model reads a newline (when it knows one), which is not
+printed. A model trained on a stream carries its state from batch to batch, so
+it has almost never started from the zero state; fed "ROMEO:" from h(0) = 0 it
+produces a dozen characters of noise, fed "\nROMEO:" it starts the speech.
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ def sample(
     if not prime:
         raise dpzoo.ConfigError("the prime must hold at least one character (the model needs an input to start from)")
     ids = torch.from_numpy(vocabulary.encode_strict(prime, "the prime"))
+    if "\n" in vocabulary.ids and not prime.startswith("\n"):
+        ids = torch.cat([torch.from_numpy(vocabulary.encode("\n")), ids])  # where every line of the corpus starts
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
