@@ -63,8 +63,12 @@ def run_config_from_args(args: argparse.Namespace) -> dict[str, Any]:
             set_path(flags, key, value)
     if args.metrics is not None:
         flags["metrics"] = [m.strip() for m in args.metrics.split(",") if m.strip()]
-    config = merge(config, flags)
-    return merge(config, parse_assignments(args.assignments))
+    config = merge(merge(config, flags), parse_assignments(args.assignments))
+    if args.lr is not None:
+        from .optimiser_groups import check_cli_lr
+
+        check_cli_lr(config)
+    return config
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
@@ -224,7 +228,12 @@ def _version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    try:
+        parser = build_parser()  # loads the plugins, for their commands: strict mode may refuse a broken one
+    except DpzooError as exc:
+        print(f"dpzoo: error: {exc}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     try:
         if args.command == "train":
             return cmd_train(args, argv[1:])

@@ -6,7 +6,8 @@ given on the command line (``--set model.hidden=[128,64]``) are parsed as YAML.
 
 from __future__ import annotations
 
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -49,14 +50,24 @@ def describe(exc: ValidationError, cls: type[BaseModel], what: str) -> str:
 
 
 def _fields_at(cls: type[BaseModel], loc: tuple) -> list[str]:
-    for part in loc:
-        field = cls.model_fields.get(str(part))
-        annotation = getattr(field, "annotation", None)
+    """The valid keys at ``loc`` inside ``cls``, looking through ``X | None`` and ``dict[str, X]`` fields."""
+    parts = list(loc)
+    while parts:
+        field = cls.model_fields.get(str(parts.pop(0)))
+        annotation = _without_none(getattr(field, "annotation", None))
+        if get_origin(annotation) is dict and parts:  # trainer.schedules.<name>: the next part is a key
+            parts.pop(0)
+            annotation = _without_none(get_args(annotation)[1])
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             cls = annotation
         else:
             return []
     return list(cls.model_fields)
+
+
+def _without_none(annotation: Any) -> Any:
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    return args[0] if get_origin(annotation) in (Union, UnionType) and len(args) == 1 else annotation
 
 
 def parse_value(text: str) -> Any:

@@ -94,7 +94,9 @@ class PluginHost:
         allow = None if allow is None else {_normalise(name) for name in allow}
         deny = {_normalise(name) for name in _env_list("DPZOO_DISABLE_PLUGINS") or []}
         seen: dict[str, str | None] = {}
-        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
+        found = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+        _warn_unknown(allow, deny, found)
+        for ep in found:
             dist = ep.dist.name if ep.dist else None
             version = ep.dist.version if ep.dist else None
             if ep.name in seen:
@@ -204,6 +206,21 @@ class PluginHost:
         if _strict():
             raise PluginError(message + " (DPZOO_STRICT_PLUGINS is set)")
         warnings.warn(message, PluginWarning, stacklevel=3)
+
+
+def _warn_unknown(allow: set[str] | None, deny: set[str], found: list) -> None:
+    """A misspelt name in DPZOO_LOAD_PLUGINS would silently disable everything: say so, with the closest name."""
+    known = {_normalise(ep.name) for ep in found} | {_normalise(ep.dist.name) for ep in found if ep.dist}
+    for variable, names in (("DPZOO_LOAD_PLUGINS", allow or set()), ("DPZOO_DISABLE_PLUGINS", deny)):
+        for name in sorted(names - known):
+            near = closest(name, known, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            warnings.warn(
+                f"{variable} names {name!r}, which no installed dpzoo plugin is called{hint}; "
+                f"installed: {', '.join(sorted(ep.name for ep in found)) or 'none'}",
+                PluginWarning,
+                stacklevel=4,
+            )
 
 
 _host: PluginHost | None = None

@@ -31,6 +31,7 @@ from . import components
 from .config import merge, validate
 from .errors import ConfigError
 from .fingerprint import fingerprint
+from .optimiser_groups import group_sections
 from .trainer import InMemorySplits, TrainConfig, Trainer, total_steps
 from .trainer.evaluation import direction
 from .trainer.schedules import resolve_schedules
@@ -59,7 +60,9 @@ class RunConfig(BaseModel):
     data: Section = Field(description="The dataset to train on")
     loss: Section | None = Field(None, description="Loss; default: the model's, else the data's")
     optimiser: Section = Field(Section(name="adam"), description="Optimiser for every parameter group")
-    optimisers: dict[str, Section] = Field({}, description="Per-group optimisers for manual-mode models (a GAN's two)")
+    optimisers: dict[str, dict[str, Any]] = Field(
+        {}, description="Per-group optimisers of a manual-mode model (a GAN's two); a group inherits 'optimiser' unless it names another"
+    )
     scheduler: Section | None = Field(None, description="Learning-rate schedule, one per optimiser")
     metrics: list[str] | None = Field(None, description="Metrics; default: the model's, else the data's")
     trainer: TrainConfig = Field(TrainConfig(), description="Trainer options")
@@ -167,6 +170,7 @@ def train(
         overrides = config.model_dump(exclude_unset=True) if isinstance(config, BaseModel) else (config or {})
         resume = find_run(resume, overrides.get("logdir", "runs"))
         saved = load_run_config(resume)
+        _check_resume(resume, saved, overrides)
         config = merge({k: v for k, v in saved.items() if k in RunConfig.model_fields}, overrides)
         command = saved.get("command", command)
     cfg = validate(RunConfig, config, "run")
@@ -193,9 +197,10 @@ def train(
     model.to(trainer.device)
 
     optimisers, optimiser_sections = {}, {}
-    for group, params in model.parameter_groups().items():
-        section = cfg.optimisers.get(group, cfg.optimiser)
-        factory, opt_config, resolved = _component("optimiser", section)
+    groups = model.parameter_groups()
+    sections = group_sections(cfg.optimiser.model_dump(), list(groups), cfg.optimisers)
+    for group, params in groups.items():
+        factory, opt_config, resolved = _component("optimiser", Section.model_validate(sections[group]))
         optimisers[group] = factory(params, opt_config)
         optimiser_sections[group] = resolved
     schedulers, scheduler_resolved = {}, None
@@ -237,7 +242,8 @@ def train(
             "command": command,
             "dpzoo_version": _version(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "data_fingerprints": {split: fingerprint(columns) for split, columns in data.splits.items()},
+            "data_fingerprints": {split: fingerprint(columns, tuple(columns)) for split, columns in data.splits.items()},
+            "provenance": provenance(resolved),
             "environment": environment(trainer.device),
         }
         atomic_write_bytes(run_dir / "config.json", json.dumps(record, indent=2).encode())
@@ -255,6 +261,47 @@ def train(
         )
         atomic_write_bytes(run_dir / "metrics.json", json.dumps(final, indent=2).encode())
     return RunResult(run_dir, final, model, trainer, resolved)
+
+
+def _check_resume(run_dir: Path, saved: dict[str, Any], overrides: dict[str, Any]) -> None:
+    """A resume continues the same run: refuse what its checkpoint cannot hold, saying what to do instead."""
+    if not (run_dir / "checkpoints" / "last.json").exists():
+        raise ConfigError(
+            f"run {str(run_dir)!r} has no checkpoint to resume from (it stopped before its first); "
+            f"start it again with --run-name, or delete {run_dir}"
+        )
+    for key in ("model", "data", "optimiser"):
+        wanted = _section(overrides.get(key))
+        if isinstance(wanted, dict) and "name" in wanted and wanted["name"] != (saved.get(key) or {}).get("name"):
+            raise ConfigError(
+                f"--resume continues {run_dir} with its {key} {saved[key]['name']!r}, not {wanted['name']!r}; "
+                f"start a new run (without --resume) to train with {wanted['name']!r}"
+            )
+    groups = set((overrides.get("optimisers") or {})) - set(saved.get("optimisers") or {})
+    if groups:
+        raise ConfigError(
+            f"--resume continues {run_dir} with the optimisers {sorted(saved.get('optimisers') or {}) or ['model']}; "
+            f"optimisers.{sorted(groups)[0]} is not one of them"
+        )
+
+
+def provenance(resolved: dict[str, Any]) -> dict[str, Any]:
+    """Which plugin, distribution and version provided each component of the run."""
+
+    def origin(kind: str, name: str) -> dict[str, Any]:
+        entry = components.get(kind, name)
+        return {"name": entry.qualified_name, "plugin": entry.plugin, "distribution": entry.distribution,
+                "version": entry.version}
+
+    out = {"model": origin("model", resolved["model"]["name"]), "data": origin("dataset", resolved["data"]["name"])}
+    if resolved.get("loss"):
+        out["loss"] = origin("loss", resolved["loss"]["name"])
+    out["metrics"] = {name: origin("metric", name) for name in resolved["metrics"]}
+    groups = resolved["optimisers"] or {"model": resolved["optimiser"]}
+    out["optimisers"] = {group: origin("optimiser", section["name"]) for group, section in groups.items()}
+    if resolved.get("scheduler"):
+        out["scheduler"] = origin("scheduler", resolved["scheduler"]["name"])
+    return out
 
 
 def _default_loss(model, dataset, manual: bool) -> Section | None:

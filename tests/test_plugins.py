@@ -290,7 +290,9 @@ def test_load_plugins_is_an_allow_list(monkeypatch):
 def test_load_plugins_accepts_a_distribution_name(monkeypatch):
     monkeypatch.setenv("DPZOO_LOAD_PLUGINS", "dpzoo")
     reload_quietly()
-    assert all(p["status"] != "disabled" for p in dpzoo.list_plugins()), dpzoo.list_plugins()
+    plugins = dpzoo.list_plugins()  # other installed distributions' plugins stay off
+    assert all(p["status"] != "disabled" for p in plugins if p["distribution"] == "dpzoo"), plugins
+    assert all(p["status"] == "disabled" for p in plugins if p["distribution"] != "dpzoo"), plugins
 
 
 def test_load_plugins_set_but_empty_loads_nothing(monkeypatch):

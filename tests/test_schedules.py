@@ -178,3 +178,9 @@ def test_the_old_temperature_option_becomes_the_temperature_schedule(digits):
         wrapper, digits, optimisers={"model": torch.optim.SGD(wrapper.parameters(), lr=0.1)},
         loss=dpzoo.create("loss", "cross_entropy"))
     assert seen == pytest.approx([0.01 ** (s / 4) for s in range(5)])
+
+
+def test_a_misspelt_schedule_key_names_the_closest_option():
+    with pytest.raises(dpzoo.ConfigError, match=r"schedules\.beta\.strat: unknown option \(did you mean 'start'\?\); "
+                                                r"valid options: end, floor, kind"):
+        dpzoo.config.validate(TrainConfig, {"schedules": {"beta": {"strat": 0.0}}}, "trainer")

@@ -63,6 +63,10 @@ class StepContext:
         """The schedule named ``temperature``, or ``None`` when the run has none."""
         return self._trainer.schedule_values.get("temperature")
 
+    def autocast(self):
+        """The run's autocast context (``trainer.precision``) for forward passes in ``training_step``."""
+        return self._trainer.autocast()
+
     # -- actions -----------------------------------------------------------------
     def optimise(self, name: str, loss: Tensor | LossOutput) -> None:
         """Backward ``loss`` into optimiser ``name``'s parameters and step it (at the end of an accumulation window).

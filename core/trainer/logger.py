@@ -54,8 +54,5 @@ class RunLogger:
         for summary in (experiment, start, end):
             self.writer.file_writer.add_summary(summary, step)
 
-    def flush(self) -> None:
-        self.writer.flush()
-
     def close(self) -> None:
         self.writer.close()

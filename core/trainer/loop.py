@@ -76,6 +76,7 @@ class Trainer:
         self._stop = False
         self._checkpoint_due = False
         self._media_step: int | None = None
+        self._logged_step: int | None = None
 
     # -- public ----------------------------------------------------------------
     def fit(
@@ -162,6 +163,10 @@ class Trainer:
             joined = torch.cat(outputs)
         return joined, (torch.cat(targets) if targets else None)
 
+    def autocast(self):
+        """``torch.autocast`` at ``trainer.precision``, or a context that does nothing at 32 bits."""
+        return self._autocast() if self._autocast is not None else contextlib.nullcontext()
+
     def optimise(self, name: str, loss: Tensor | LossOutput) -> None:
         """One loss for optimiser ``name`` (see ``Stepper.optimise``); a ``LossOutput``'s terms are logged."""
         if isinstance(loss, LossOutput) and loss.terms:
@@ -237,21 +242,27 @@ class Trainer:
                     self.log_values(out.terms)
             return
         # under DDP, a micro-batch that does not end its accumulation window skips the all-reduce
-        sync = self._ddp is None or self.stepper.completes("model")
-        with contextlib.nullcontext() if sync else self._ddp.no_sync():
-            if self._autocast is None:
-                output = self._forward(batch)
-                loss = self.loss(output, batch)
-            else:
-                with self._autocast():
-                    output = self._forward(batch)
-                    loss = self.loss(output, batch)
-            if type(loss) is not LossOutput:
-                loss = LossOutput.of(loss)
-            self.stepper.optimise("model", loss.total)
+        if self._ddp is not None and not self.stepper.completes("model"):
+            with self._ddp.no_sync():
+                loss = self._automatic_step(batch)
+        else:
+            loss = self._automatic_step(batch)
         self._pending_loss.append(loss.total)  # detached when logged: no per-step work
         if loss.terms:
             self.log_values(loss.terms)
+
+    def _automatic_step(self, batch: dict[str, Tensor]) -> LossOutput:
+        if self._autocast is None:  # no `with` at all when autocast is off
+            output = self._forward(batch)
+            loss = self.loss(output, batch)
+        else:
+            with self._autocast():
+                output = self._forward(batch)
+                loss = self.loss(output, batch)
+        if type(loss) is not LossOutput:
+            loss = LossOutput.of(loss)
+        self.stepper.optimise("model", loss.total)
+        return loss
 
     def _anneal(self) -> None:
         for name, schedule in self.schedules.items():
@@ -338,6 +349,9 @@ class Trainer:
         ).mean()
 
     def _log_training(self, progress=None) -> None:
+        if self._logged_step == self.step:  # the end of a run that just logged
+            return
+        self._logged_step = self.step
         names = [name for name, items in self._pending.items() if items]
         values: dict[str, float] = {}
         if names:
@@ -345,8 +359,6 @@ class Trainer:
             values = {f"train/{name}": value for name, value in zip(names, torch.stack(means).tolist())}  # one sync
             for items in self._pending.values():
                 items.clear()
-        elif not self.schedule_values:
-            return
         for name, optimiser in self.optimisers.items():
             key = "train/lr" if len(self.optimisers) == 1 else f"train/lr/{name}"
             values[key] = optimiser.param_groups[0]["lr"]
@@ -423,7 +435,18 @@ class Trainer:
         if self.run_dir is None:
             raise ConfigError("resume needs the run directory")
         _, state = load_checkpoint(self.run_dir / "checkpoints")
-        self.model.load_state_dict(state["model"])
+        if "stepper" not in state:
+            raise ConfigError(
+                f"the checkpoint in {self.run_dir} was written by a dpzoo before per-optimiser steps (round 2) and "
+                "cannot be resumed by this one; start the run again"
+            )
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError as exc:
+            raise ConfigError(
+                f"the checkpoint in {self.run_dir} does not fit this model ({str(exc).splitlines()[0]}); "
+                "resume with the model options the run was started with, or start a new run"
+            ) from None
         self.stepper.load_state_dict(state["stepper"])
         for name, scheduler in self._plateau.items():
             scheduler.load_state_dict(state["plateau"][name])
@@ -435,5 +458,6 @@ class Trainer:
         self.step, self.epoch, self.batch_in_epoch = progress["step"], progress["epoch"], progress["batch_in_epoch"]
         self._best, self._bad_evaluations, self._stop = progress["best"], progress["bad_evaluations"], progress["stop"]
         self.schedule_values = {n: v for n, v in progress["schedules"].items() if n in self.schedules}
+        self._logged_step = self.step  # logged (or lost with the killed process) before the checkpoint
         self._set_schedule_attributes()
         self._carry.restore(state.get("carry"), self.device)

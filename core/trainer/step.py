@@ -94,11 +94,12 @@ class Stepper:
                 scaler.unscale_(optimiser)
             nn.utils.clip_grad_norm_(params, self.grad_clip)
         if scaler is not None:
-            scaler.step(optimiser)
-            scaler.update()
+            scaler.step(optimiser)  # skipped by the scaler itself when a gradient is inf/NaN
+            self.steps[name] += 1
+            scaler.update()  # once per real step: the scale changes only between this optimiser's windows
         else:
             optimiser.step()
-        self.steps[name] += 1
+            self.steps[name] += 1
         scheduler = self.schedulers.get(name)
         if scheduler is not None:
             scheduler.step()
@@ -107,6 +108,7 @@ class Stepper:
     def state_dict(self) -> dict[str, Any]:
         return {
             "optimisers": {n: o.state_dict() for n, o in self.optimisers.items()},
+            "kinds": {n: type(o).__name__ for n, o in self.optimisers.items()},
             "schedulers": {n: s.state_dict() for n, s in self.schedulers.items()},
             "scalers": {n: s.state_dict() for n, s in self.scalers.items()},
             "calls": dict(self.calls),
@@ -114,11 +116,16 @@ class Stepper:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        missing = set(self.optimisers) - set(state["optimisers"])
-        if missing:
+        if set(self.optimisers) != set(state["optimisers"]):
             raise ConfigError(
                 f"the checkpoint holds optimisers {sorted(state['optimisers'])} but this run has {sorted(self.optimisers)}; "
                 "resume with the model and parameter groups the run was started with"
+            )
+        kinds = {n: type(o).__name__ for n, o in self.optimisers.items()}
+        if kinds != state.get("kinds", kinds):
+            raise ConfigError(
+                f"the checkpoint's optimisers are {state['kinds']} but this run builds {kinds}; "
+                "resume with the optimisers the run was started with, or start a new run"
             )
         for name, optimiser in self.optimisers.items():
             optimiser.load_state_dict(state["optimisers"][name])

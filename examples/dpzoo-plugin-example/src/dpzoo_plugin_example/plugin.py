@@ -15,6 +15,11 @@ def dpzoo_register_models(register):
         "dpzoo_plugin_example.model:TinyMLP",
         summary="One-hidden-layer MLP classifier for small tabular inputs (example plugin)",
     )
+    register(
+        "tiny_gan",
+        "dpzoo_plugin_example.gan:TinyGAN",
+        summary="A GAN on points in the plane, two optimisers in manual mode (example plugin)",
+    )
 
 
 @dpzoo.hookimpl
