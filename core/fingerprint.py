@@ -18,13 +18,15 @@ import numpy as np
 from .tables import to_arrays
 
 
-def fingerprint(split: Any, columns: Iterable[str] = ("x", "y")) -> str:
+def fingerprint(split: Any, columns: Iterable[str] | None = None) -> str:
     """sha256 hex digest of ``columns`` of a ``datasets.Dataset``, or of a dict of arrays or tensors.
+
+    ``columns`` defaults to every key of a dict, and to ``("x", "y")`` for a ``datasets.Dataset``.
 
     A ``datasets.Dataset`` is read in its stored dtypes (``uint8`` MNIST pixels
     stay ``uint8``), the same arrays ``tables.to_arrays`` gives the trainer.
     """
-    columns = list(columns)
+    columns = list(columns if columns is not None else split if isinstance(split, Mapping) else ("x", "y"))
     arrays = split if isinstance(split, Mapping) else to_arrays(split, columns)
     digest = hashlib.sha256()
     for name in sorted(columns):

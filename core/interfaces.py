@@ -160,6 +160,16 @@ class Dataset:
     def transform(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         return batch
 
+    def sequence(self) -> dict[str, Any] | None:
+        """``None`` for independent examples; for one long sequence per split, how to batch it.
+
+        A dict of ``dpzoo.trainer.sequences.SequenceSpec`` fields, e.g.
+        ``{"batching": "stream", "block": 64}``: the trainer then cuts windows
+        of ``block`` positions (and their one-step-shifted targets) from the
+        column ``column``, and carries a model's ``carry`` between batches.
+        """
+        return None
+
 
 class Metric:
     """Base class for metrics with options.

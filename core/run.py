@@ -225,7 +225,9 @@ def _train(config, resume, command, callbacks, announce, locks) -> RunResult:
     trainer = Trainer(trainer_config, run_dir=run_dir, callbacks=[*callbacks, stopper])
     if changed:
         trainer.on_restore.append(resuming.lr_setter(changed))
-    data = InMemorySplits.from_dataset_dict(dataset_dict, tuple(dataset.columns), trainer.device, dataset.transform)
+    data = InMemorySplits.from_dataset_dict(
+        dataset_dict, tuple(dataset.columns), trainer.device, dataset.transform, sequence=dataset.sequence()
+    )
     model.to(trainer.device)
 
     optimisers, optimiser_sections = {}, {}
@@ -240,7 +242,7 @@ def _train(config, resume, command, callbacks, announce, locks) -> RunResult:
         optimiser_sections[group] = resolved
     schedulers, scheduler_resolved = {}, None
     if cfg.scheduler is not None:
-        batches = total_steps(data.size("train"), trainer_config, trainer.distributed.world_size)
+        batches = total_steps(data, trainer_config, trainer.distributed.world_size)
         per_batch = getattr(model, "optimiser_steps_per_batch", None) or {}
         fill = _plateau_mode(cfg.scheduler, metrics)
         for group, optimiser in optimisers.items():

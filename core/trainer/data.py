@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from ..tables import to_arrays
+from .sequences import SequenceSplits
 
 Columns = dict[str, Tensor]
 
@@ -32,14 +33,23 @@ class InMemorySplits:
         self.transform = transform
 
     @classmethod
-    def from_dataset_dict(cls, dataset_dict: Any, columns: tuple[str, ...], device: torch.device, transform=None):
-        return cls({name: split_to_tensors(split, columns, device) for name, split in dataset_dict.items()}, transform)
+    def from_dataset_dict(cls, dataset_dict: Any, columns: tuple[str, ...], device: torch.device, transform=None, sequence=None):
+        """The splits as tensors; with a ``sequence`` spec (``Dataset.sequence()``), as ``SequenceSplits``."""
+        splits = {name: split_to_tensors(split, columns, device) for name, split in dataset_dict.items()}
+        return cls(splits, transform) if sequence is None else SequenceSplits(splits, sequence, transform)
 
     def __contains__(self, split: str) -> bool:
         return split in self.splits
 
     def size(self, split: str) -> int:
         return len(next(iter(self.splits[split].values())))
+
+    def steps_per_epoch(self, batch_size: int, drop_last: bool = False, world_size: int = 1) -> int:
+        """Training batches per epoch (``epoch_order``'s length)."""
+        n = self.size("train")
+        if world_size > 1:
+            return n // (batch_size * world_size)
+        return n // batch_size if drop_last else -(-n // batch_size)
 
     def epoch_order(
         self, seed: int, epoch: int, batch_size: int, drop_last: bool, rank: int = 0, world_size: int = 1

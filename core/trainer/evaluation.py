@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from ..interfaces import LossOutput
 from .data import InMemorySplits
+from .sequences import set_aside
 
 
 def accumulates(metric: Any) -> bool:
@@ -82,15 +83,16 @@ def evaluate(
     for metric in whole.values():
         metric.reset()
     try:
-        for batch in data.batches(split, batch_size):
-            n = len(next(iter(batch.values())))
-            with autocast():
-                values = evaluation_values(model, batch, loss, metrics, ctx)
-            for name, value in values.items():
-                value = value.detach().float()
-                total, count = (value * n, n) if value.dim() == 0 else (value.sum(), value.numel())
-                sums[name] = sums[name] + total if name in sums else total
-                counts[name] = counts.get(name, 0) + count
+        with set_aside(model):  # a model's carried state: each split starts from none
+            for batch in data.batches(split, batch_size):
+                n = len(next(iter(batch.values())))
+                with autocast():
+                    values = evaluation_values(model, batch, loss, metrics, ctx)
+                for name, value in values.items():
+                    value = value.detach().float()
+                    total, count = (value * n, n) if value.dim() == 0 else (value.sum(), value.numel())
+                    sums[name] = sums[name] + total if name in sums else total
+                    counts[name] = counts.get(name, 0) + count
     finally:
         model.train(was_training)
     means = torch.stack([sums[k] / counts[k] for k in sums]).tolist() if sums else []  # the one sync

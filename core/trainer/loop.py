@@ -14,7 +14,6 @@ tensors and read (one sync) every ``log_every`` steps.
 from __future__ import annotations
 
 import contextlib
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -36,21 +35,16 @@ from .evaluation import direction, evaluate
 from .logger import RunLogger
 from .nonfinite import NonFiniteGuard
 from .recovery import load_newest
+from .sequences import Carry, SequenceSplits, set_aside
 from .schedules import resolve_schedules, unknown_schedule
 from .step import Stepper
 
 
-def steps_per_epoch(n_train: int, config: TrainConfig, world_size: int = 1) -> int:
-    if world_size > 1:
-        return n_train // (config.batch_size * world_size)
-    return n_train // config.batch_size if config.drop_last else math.ceil(n_train / config.batch_size)
-
-
-def total_steps(n_train: int, config: TrainConfig, world_size: int = 1) -> int:
+def total_steps(data: InMemorySplits | SequenceSplits, config: TrainConfig, world_size: int = 1) -> int:
     """Training steps (batches) the run will take."""
     if config.max_steps is not None:
         return config.max_steps
-    return config.epochs * steps_per_epoch(n_train, config, world_size)
+    return config.epochs * data.steps_per_epoch(config.batch_size, config.drop_last, world_size)
 
 
 class Trainer:
@@ -128,7 +122,8 @@ class Trainer:
         self._autocast = (lambda: torch.autocast(self.device.type, dtype=dtype)) if dtype else None
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True)
-        self.total_steps = total_steps(data.size("train"), cfg, self.distributed.world_size)
+        self.total_steps = total_steps(data, cfg, self.distributed.world_size)
+        self._carry = Carry(self.model, data)
         if resume:
             self._restore()
         if self.run_dir is not None and self.distributed.is_main:
@@ -160,11 +155,12 @@ class Trainer:
         self.model.eval()
         outputs, targets = [], []
         try:
-            for batch in self.data.batches(split, self.config.eval_batch_size):
-                with (self._autocast or contextlib.nullcontext)():
-                    outputs.append(self.model(batch))
-                if target is not None and target in batch:
-                    targets.append(batch[target])
+            with set_aside(self.model):  # a model's carried state: the split starts from none
+                for batch in self.data.batches(split, self.config.eval_batch_size):
+                    with (self._autocast or contextlib.nullcontext)():
+                        outputs.append(self.model(batch))
+                    if target is not None and target in batch:
+                        targets.append(batch[target])
         finally:
             self.model.train(was_training)
         if outputs and isinstance(outputs[0], dict):
@@ -220,6 +216,7 @@ class Trainer:
                 for i in range(self.batch_in_epoch, len(batches)):
                     if anneal:
                         self._anneal()
+                    self._carry.before_batch(i)
                     self._train_batch(data.gather("train", batches[i]))
                     self.step += 1
                     self.batch_in_epoch = i + 1
@@ -446,6 +443,7 @@ class Trainer:
                 "skipped_steps": self.guard.skipped,
                 "seconds": self.seconds_before + time.perf_counter() - self._started,
             },
+            "carry": self._carry.state(),
         }
 
     def save_checkpoint(self) -> Path:
@@ -492,3 +490,4 @@ class Trainer:
         self.seconds_before = progress.get("seconds", 0.0)
         for hook in self.on_restore:
             hook(self)
+        self._carry.restore(state.get("carry"), self.device)
