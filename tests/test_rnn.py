@@ -377,10 +377,10 @@ def test_lstm_shakespeare_card_beats_the_best_ngram_on_the_test_split():
     assert "trainer.grad_clip=1.0" in card.command
 
 
-def test_lstm_shakespeare_samples_read_like_a_play(shared_data):
+def test_lstm_shakespeare_samples_read_like_a_play(data_dir):
     model = dpzoo.create_model("lstm.shakespeare", pretrained=True)
     text = sample(model, "ROMEO:", 600, temperature=0.8, generator=torch.Generator().manual_seed(0))
-    training = (shared_data / "tinyshakespeare" / "input.txt").read_text()[:1_003_854]
+    training = (data_dir / "tinyshakespeare" / "input.txt").read_text()[:1_003_854]
     words = re.findall(r"[A-Za-z']+", text)
     known = set(re.findall(r"[A-Za-z']+", training))
     assert sum(w in known for w in words) / len(words) > 0.8  # mostly real words of the plays

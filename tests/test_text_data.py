@@ -109,12 +109,11 @@ def test_pysrc_reads_this_pythons_own_standard_library():
     assert sysconfig.get_paths()["stdlib"] in splits["train"].info.description
 
 
-def test_tiny_shakespeare_is_split_90_5_5_in_order(shared_data, monkeypatch):
-    monkeypatch.setenv("DPZOO_DATA_DIR", str(shared_data))
+def test_tiny_shakespeare_is_split_90_5_5_in_order(data_dir, monkeypatch):
     dataset = dpzoo.create("dataset", "shakespeare")
     splits = dataset.load()
     assert {k: v.num_rows for k, v in splits.items()} == {"train": 1_003_854, "validation": 55_770, "test": 55_770}
-    text = (shared_data / "tinyshakespeare" / "input.txt").read_text()
+    text = (data_dir / "tinyshakespeare" / "input.txt").read_text()
     vocabulary = Vocabulary(dataset.info()["vocabulary"])
     assert len(vocabulary.chars) == 65 and vocabulary.chars == "".join(sorted(set(text[:1_003_854])))
     assert vocabulary.decode(ids(splits["train"])[:14]) == text[:14] == "First Citizen:"
