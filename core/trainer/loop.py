@@ -14,6 +14,7 @@ tensors and read (one sync) every ``log_every`` steps.
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 import time
 from collections.abc import Callable
