@@ -11,7 +11,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .errors import DpzooError
 
 # flag -> dotted key in the run config
 TRAIN_FLAGS = {

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Literal
 
 import datasets
-import numpy as np
 from pydantic import Field
 
 import dpzoo

@@ -13,7 +13,7 @@ forced to be a drawing: K P 2 numbers that mean stroke coordinates.
 from __future__ import annotations
 
 from pydantic import Field
-from torch import Tensor, nn
+from torch import nn
 
 from .rasterise import Strokes
 from .strokes_model import StrokeConfig, StrokeModel, inverse_softplus

@@ -58,7 +58,7 @@ def from_run(run_dir: Path):
     """A run's final weights, or the weights of its last checkpoint if it has not finished."""
     import dpzoo
     from dpzoo.run import load_run_config
-    from dpzoo.trainer.checkpoint import load_checkpoint
+    from dpzoo.trainer.recovery import load_checkpoint
 
     config = load_run_config(run_dir)
     section = dict(config["model"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 from pydantic import Field
-from torch import Tensor, nn
+from torch import Tensor
 
 from .encoder import SetEncoder, mlp
 from .masks import check_sets
