@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a registered model on a registered dataset")
     add_train_arguments(p)
 
-    p = sub.add_parser("list", help="list registered components (models by default with --kind model)")
+    p = sub.add_parser("list", help="list registered components, every kind (--kind K for one)")
     p.add_argument("pattern", nargs="?", default="*", help="wildcard pattern, e.g. 'mlp*'")
     p.add_argument("--kind", choices=list(KINDS), help="the kind of component to list")
     p.add_argument("--pretrained", action="store_true", help="list the zoo's pretrained arch.tag entries")

@@ -36,7 +36,7 @@ from .optimiser_groups import group_sections
 from .provenance import environment, version
 from .trainer import InMemorySplits, TrainConfig, Trainer, total_steps
 from .trainer.evaluation import direction
-from .trainer.schedules import resolve_schedules
+from .trainer.schedules import check_model_reads, resolve_schedules
 from .files import atomic_save_tensors, atomic_write_bytes
 from .rundir import RunLock, check_run_name, clear_stillborn, create_run_dir, has_checkpoint, say
 from .trainer.distributed import Distributed
@@ -212,6 +212,8 @@ def _train(config, resume, command, callbacks, announce, locks) -> RunResult:
     model_cls, model_config, model_section = _component("model", cfg.model, fill=info)
     model = model_cls(model_config)
     manual = callable(getattr(model, "training_step", None))
+    if not manual:
+        check_model_reads(model, cfg.trainer.schedules)
 
     loss_section = cfg.loss or _default_loss(model, dataset, manual)
     loss, loss_resolved = _build("loss", loss_section) if loss_section else (None, None)

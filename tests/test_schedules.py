@@ -125,14 +125,14 @@ def annealed_plugin():
 def test_schedules_are_logged_recorded_and_restored_on_resume(tmp_path, annealed_plugin):
     config = {"model": "annealed", "data": "digits", "logdir": str(tmp_path),
               "trainer": {**QUIET, "max_steps": 30, "log_every": 5, "checkpoint_every": 10, "checkpoint_epochs": 0,
-                          "schedules": {"temperature": {"kind": "cosine", "start": 2.0, "end": 0.5}}}}
+                          "schedules": {"tau": {"kind": "cosine", "start": 2.0, "end": 0.5}}}}
     dpzoo.train({**config, "run_name": "r"})
     recorded = json.loads((tmp_path / "r/config.json").read_text())["trainer"]["schedules"]
-    assert recorded["beta"]["kind"] == "warmup" and recorded["temperature"]["kind"] == "cosine"
+    assert recorded["beta"]["kind"] == "warmup" and recorded["tau"]["kind"] == "cosine"
     events = EventAccumulator(str(tmp_path / "r"), size_guidance={"scalars": 0})
     events.Reload()
     beta = {e.step: e.value for e in events.Scalars("train/beta")}
-    tau = {e.step: e.value for e in events.Scalars("train/temperature")}
+    tau = {e.step: e.value for e in events.Scalars("train/tau")}
     # logged after step s, the value is the one step s - 1 trained with
     assert beta == pytest.approx({s: min((s - 1) / 10, 1.0) for s in range(5, 31, 5)})
     assert tau == pytest.approx({s: reference("cosine", s - 1, 2.0, 0.5, 30) for s in range(5, 31, 5)}, rel=1e-6)
@@ -184,3 +184,14 @@ def test_a_misspelt_schedule_key_names_the_closest_option():
     with pytest.raises(dpzoo.ConfigError, match=r"schedules\.beta\.strat: unknown option \(did you mean 'start'\?\); "
                                                 r"valid options: end, floor, kind"):
         dpzoo.config.validate(TrainConfig, {"schedules": {"beta": {"strat": 0.0}}}, "trainer")
+
+
+def test_a_schedule_an_automatic_model_cannot_read_is_refused_with_the_closest_name(tmp_path):
+    """A misspelt schedule name would otherwise train silently with the model's own value left in place."""
+    with pytest.raises(dpzoo.ConfigError, match=r"trainer\.schedules\.bta: .*did you mean trainer\.schedules\.beta\?"):
+        dpzoo.train({"model": {"name": "vae"}, "data": {"name": "binarised_digits"}, "logdir": str(tmp_path),
+                     "trainer": {"max_steps": 1, "schedules": {"bta": {"kind": "warmup"}}}})
+    with pytest.raises(dpzoo.ConfigError, match=r"trainer\.schedules\.beta: model MLP .*declares no schedules"):
+        dpzoo.train({"model": {"name": "mlp"}, "data": {"name": "digits"}, "logdir": str(tmp_path),
+                     "trainer": {"max_steps": 1, "schedules": {"beta": {"kind": "warmup"}}}})
+    assert not list(tmp_path.iterdir())  # refused before any run folder was made

@@ -80,6 +80,24 @@ def resolve_schedules(defaults: Mapping[str, Mapping[str, Any]], configured: Map
     return out
 
 
+def check_model_reads(model: Any, configured: Mapping[str, Any]) -> None:
+    """An automatic-mode model reads a schedule only through an attribute of its name: refuse one it cannot read.
+
+    (A manual-mode model may read any name with ``ctx.schedule``, so its names are not checked here.)
+    """
+    readable = set(getattr(model, "default_schedules", None) or {})
+    for name in configured:
+        if name not in readable and not hasattr(model, name):
+            import difflib
+
+            close = difflib.get_close_matches(name, sorted(readable), n=1)
+            hint = f"did you mean trainer.schedules.{close[0]}? " if close else ""
+            raise ConfigError(
+                f"trainer.schedules.{name}: model {type(model).__name__} has no attribute {name!r} for the schedule to set "
+                f"and declares {sorted(readable) or 'no schedules'}; {hint}remove it or name one the model reads"
+            )
+
+
 def unknown_schedule(name: str, known: Mapping[str, Any]) -> ConfigError:
     return ConfigError(
         f"no schedule named {name!r}; this run has {sorted(known) or 'none'}. Declare it in the model's "
