@@ -174,7 +174,7 @@ def load(data: bytearray, header: Header, arch: str, config: dict[str, Any], ove
 def tensors_over(data: bytearray | bytes, header: Header) -> dict[str, Any]:
     """The file's tensors as views of ``data`` itself (``torch.frombuffer``), laid out as ``header`` says.
 
-    ``safetensors.torch.load(bytes)`` would build the same tensors from the
+    safetensors' own ``load`` of the bytes would build the same tensors from the
     same bytes but copy each one first: on mlp.mnist (2.5 MB) that copy was a
     third of the load (benchmarks/zoo_load.py). A tensor whose start is not a
     multiple of its element size, or a big-endian host, gets a copy.
