@@ -27,7 +27,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from ..config import Config, validate
-from ..errors import ConfigError
+from ..errors import ConfigError, closest
 
 Kind = Literal["constant", "linear", "cosine", "exponential", "exponential_floor", "warmup"]
 
@@ -88,9 +88,7 @@ def check_model_reads(model: Any, configured: Mapping[str, Any]) -> None:
     readable = set(getattr(model, "default_schedules", None) or {})
     for name in configured:
         if name not in readable and not hasattr(model, name):
-            import difflib
-
-            close = difflib.get_close_matches(name, sorted(readable), n=1)
+            close = closest(name, sorted(readable), n=1)
             hint = f"did you mean trainer.schedules.{close[0]}? " if close else ""
             raise ConfigError(
                 f"trainer.schedules.{name}: model {type(model).__name__} has no attribute {name!r} for the schedule to set "
