@@ -126,6 +126,34 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_runs(args: argparse.Namespace) -> int:
+    import time
+
+    from . import runs
+    from .errors import ConfigError, closest
+
+    rows = runs.scan(args.logdir)
+    if args.sort:
+        known = sorted({k for row in rows for k in row.metrics})
+        if rows and args.sort not in known:
+            near = closest(args.sort, known, n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            raise ConfigError(f"--sort {args.sort}: no run has it; {hint}the runs have: {', '.join(known) or 'no metrics yet'}")
+        rows = runs.sort_rows(rows, args.sort, runs.higher_is_better(args.sort))
+    now = time.time()
+    if args.json:
+        print(json.dumps([row.as_json(now) for row in rows], indent=2))
+        return 0
+    if not rows:
+        print(f"no runs under {args.logdir}")
+        return 0
+    print(runs.table(rows, now, args.sort))
+    for row in rows:
+        if row.status == "broken":
+            print(f"{row.name}: broken: {row.reason}")
+    return 0
+
+
 def _results_only(json_output: bool):
     """While ``--json`` output is computed, anything else printed (a plugin's chatter) goes to stderr."""
     return contextlib.redirect_stdout(sys.stderr) if json_output else contextlib.nullcontext()
@@ -172,6 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--kind", choices=list(KINDS))
 
+    p = sub.add_parser("runs", help="every run under a logdir: progress, status (running, finished, interrupted, broken), metrics")
+    p.add_argument("logdir", nargs="?", default="runs", help="the folder that holds the runs (dpzoo train --logdir)")
+    p.add_argument("--json", action="store_true", help="one JSON object per run, with the reason for its status")
+    p.add_argument("--sort", metavar="METRIC", help="best first by this metric, e.g. validation/accuracy")
+
     p = sub.add_parser("plugins", help="list discovered plugins and their status")
     p.add_argument("--json", action="store_true")
 
@@ -202,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_info(args)
         if args.command == "plugins":
             return cmd_plugins(args)
+        if args.command == "runs":
+            return cmd_runs(args)
         return args.handler(args)
     except DpzooError as exc:
         if debug:

@@ -91,7 +91,7 @@ def _is_ours(entry: Path) -> bool:
     """Files a dpzoo run writes before its first checkpoint (safe to clear when restarting it)."""
     name = entry.name
     return (
-        name in {LOCK, "config.json", "checkpoints"}
+        name in {LOCK, "config.json", "summary.json", "checkpoints"}
         or name.startswith("events.out.tfevents.")
         or (name.startswith(".") and name.endswith(".tmp"))
     )

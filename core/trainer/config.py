@@ -57,7 +57,9 @@ class TrainConfig(Config):
     grad_clip: float | None = Field(None, gt=0, description="Clip the gradient norm of each optimiser's parameters")
     accumulate: int = Field(1, ge=1, description="Batches whose gradients add up before each optimiser step")
     precision: Literal["32", "bf16", "fp16"] = Field("32", description="Autocast precision (fp16 uses a gradient scaler)")
-    log_every: int = Field(50, ge=1, description="Steps between logged training scalars (the only device syncs)")
+    log_every: int | None = Field(
+        None, ge=1, description="Steps between logged training scalars, the only device syncs (default: total steps / 50, 1 to 50)"
+    )
     validate_every: int = Field(1, ge=0, description="Epochs between validations (0: never)")
     test: bool = Field(True, description="Evaluate on the test split at the end")
     early_stopping: EarlyStopping | None = Field(None, description="Stop when a monitored value stops improving")
@@ -68,7 +70,9 @@ class TrainConfig(Config):
         {}, description="Named scalars annealed over training (model attribute, ctx.schedule(name), train/<name>)"
     )
     media_every: int = Field(1, ge=0, description="Epochs between calls of the model's log_media (0: only at the end)")
-    progress: bool | None = Field(None, description="Show a progress bar (default: only on a terminal)")
+    progress: bool | None = Field(
+        None, description="Show a progress bar (default: on a terminal; elsewhere one line per epoch; false: neither)"
+    )
     deterministic: bool = Field(False, description="Ask PyTorch for deterministic algorithms")
     on_nonfinite: Literal["stop", "skip", "ignore"] = Field(
         "stop", description="On a NaN or infinite loss: stop (nothing saved from it), skip the step, or ignore it"

@@ -1,10 +1,14 @@
 """TensorBoard logging for one run.
 
-Training scalars are logged every ``log_every`` steps, evaluation values once
-per evaluation, and the run's hyperparameters with its real final metrics at
-the end (TensorBoard's HParams tab). Models may log media through the same
-object: it forwards ``add_image``, ``add_text`` and the rest to the
-``SummaryWriter``.
+Training scalars are logged every ``log_every`` steps (by default about fifty
+times per run, see ``default_log_every``), evaluation values once per
+evaluation, and the run's hyperparameters with its real final metrics at the
+end (TensorBoard's HParams tab). The HParams columns are the settings people
+compare between runs (``hparam_columns``), not every resolved option. A
+custom-scalars layout puts training and validation loss on one chart. Models
+may log media through the same object: it forwards ``add_image``,
+``add_figure`` (matplotlib, see ``dpzoo.figures``), ``add_text`` and the rest
+to the ``SummaryWriter``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,22 @@ from typing import Any
 
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summary
+
+POINTS = 50  # training points a run's curves get by default
+MOST_STEPS_BETWEEN_LOGS = 50  # a long run logs at least this often
+# trainer options worth a column: the rest (threads, device, progress, ...) do not change what is learnt
+TRAINER_COLUMNS = ("epochs", "max_steps", "batch_size", "seed", "accumulate", "precision")
+
+
+def default_log_every(total_steps: int) -> int:
+    """Steps between logged training scalars when ``trainer.log_every`` is unset.
+
+    About ``POINTS`` points per run, so a 115-step run logs every 2 steps and
+    draws a curve rather than two dots; at most ``MOST_STEPS_BETWEEN_LOGS``
+    apart on long runs. Each log is one device sync, so only a run shorter
+    than ``2 * POINTS`` steps syncs at every step.
+    """
+    return max(1, min(MOST_STEPS_BETWEEN_LOGS, total_steps // POINTS))
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -31,6 +51,48 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def hparam_columns(config: dict[str, Any]) -> dict[str, Any]:
+    """The resolved run config reduced to the HParams columns people compare.
+
+    Every model option (the model's own hyperparameters); the dataset, loss,
+    optimiser and scheduler by name; each learning rate; the budget, batch
+    size, seed and precision. Left out: the data's and loss's options
+    (``data.normalise``, ``loss.ignore_index``), which rarely differ between
+    runs and pushed the metric columns off-screen, and unset options.
+    """
+    picked: dict[str, Any] = {f"model.{k}": v for k, v in (config.get("model") or {}).items()}
+    for section in ("data", "loss", "scheduler"):
+        if config.get(section):
+            picked[f"{section}.name"] = config[section].get("name")
+    optimisers = config.get("optimisers") or {}
+    for group, options in ({"": config.get("optimiser") or {}} if not optimisers else optimisers).items():
+        prefix = f"optimisers.{group}" if group else "optimiser"
+        picked.update({f"{prefix}.{k}": options.get(k) for k in ("name", "lr")})
+    trainer = config.get("trainer") or {}
+    picked.update({f"trainer.{k}": trainer.get(k) for k in TRAINER_COLUMNS})
+    return flatten({k: v for k, v in picked.items() if v is not None})
+
+
+def metric_order(metrics: dict[str, float]) -> dict[str, float]:
+    """Validation before test, each split's metrics before its loss terms: the order of the HParams columns."""
+    def rank(key: str) -> tuple:
+        split, _, name = key.partition("/")
+        return ({"validation": 0, "test": 1}.get(split, 2), "loss" in name, key)
+
+    return {key: metrics[key] for key in sorted(metrics, key=rank)}
+
+
+def layout(metric_names: list[str]) -> dict[str, dict[str, list]]:
+    """Custom-scalars charts: training and validation loss together, each metric's validation and test."""
+    charts = {"loss": {"training and validation loss": ["Multiline", [r"^train/loss$", r"^validation/loss$"]]}}
+    if metric_names:
+        charts["metrics"] = {
+            f"{name}: validation and test": ["Multiline", [rf"^validation/{name}$", rf"^test/{name}$"]]
+            for name in metric_names
+        }
+    return charts
+
+
 class RunLogger:
     """A ``SummaryWriter`` for ``run_dir`` plus dpzoo's conventions."""
 
@@ -45,12 +107,16 @@ class RunLogger:
         for tag, value in values.items():
             self.writer.add_scalar(tag, value, step)
 
+    def layout(self, metric_names: list[str]) -> None:
+        """The custom-scalars layout (see ``layout``); once per writer."""
+        self.writer.add_custom_scalars(layout(metric_names))
+
     def hparams(self, config: dict[str, Any], metrics: dict[str, float], step: int) -> None:
-        """Record the run's settings beside its final metrics (HParams dashboard).
+        """Record the run's compared settings beside its final metrics (HParams dashboard).
 
         The metrics must also be logged as scalars under the same tags (the trainer does).
         """
-        experiment, start, end = hparams_summary(flatten(config), metrics)
+        experiment, start, end = hparams_summary(hparam_columns(config), metric_order(metrics))
         for summary in (experiment, start, end):
             self.writer.file_writer.add_summary(summary, step)
 

@@ -32,13 +32,15 @@ from .context import StepContext
 from .devices import resolve_device
 from .data import InMemorySplits
 from .distributed import Distributed
+from .epoch_lines import EpochLines, wanted
 from .evaluation import direction, evaluate
-from .logger import RunLogger
+from .logger import RunLogger, default_log_every
 from .nonfinite import NonFiniteGuard
 from .recovery import load_newest
 from .sequences import Carry, SequenceSplits, set_aside
 from .schedules import resolve_schedules, unknown_schedule
 from .step import Stepper
+from .summary import RunSummary
 
 
 def total_steps(data: InMemorySplits | SequenceSplits, config: TrainConfig, world_size: int = 1) -> int:
@@ -83,6 +85,9 @@ class Trainer:
         self._checkpoint_due = False
         self._media_step: int | None = None
         self._logged_step: int | None = None
+        self._summary: RunSummary | None = None  # RUN/summary.json, for `dpzoo runs`
+        self._epoch_lines: EpochLines | None = None  # one line per epoch where no progress bar is shown
+        self._last_train: dict[str, float] = {}
 
     # -- public ----------------------------------------------------------------
     def fit(
@@ -124,12 +129,17 @@ class Trainer:
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True)
         self.total_steps = total_steps(data, cfg, self.distributed.world_size)
+        self.log_every = cfg.log_every or default_log_every(self.total_steps)
         self._carry = Carry(self.model, data)
         if resume:
             self._restore()
         if self.run_dir is not None and self.distributed.is_main:
             # a resumed run keeps what it logged up to its checkpoint's step and rewrites what came after
             self.logger = RunLogger(self.run_dir, purge_step=self.step + 1 if resume else None)
+            self.logger.layout(list(self.metrics))
+            epochs = None if cfg.max_steps is not None else cfg.epochs
+            self._summary = RunSummary(self.run_dir, self.total_steps, epochs, resumed=resume)
+            self._summary.write(self.step, self.epoch)
         # training values since the last log: "loss", the loss's terms, ctx.log(...)
         self._pending: dict[str, list] = {"loss": []}
         self._pending_loss = self._pending["loss"]
@@ -204,6 +214,8 @@ class Trainer:
     def _train(self) -> None:
         cfg, data = self.config, self.data
         progress = self._progress_bar()
+        if progress is None and self.distributed.is_main and wanted(cfg.progress, sys.stderr):
+            self._epoch_lines = EpochLines(self.total_steps, None if cfg.max_steps is not None else cfg.epochs)
         anneal = bool(self.schedules)
         checkpoint_every = cfg.checkpoint_every if self._writes_checkpoints else None
         self.model.train()
@@ -223,7 +235,7 @@ class Trainer:
                     self.batch_in_epoch = i + 1
                     if progress is not None:
                         progress.update(1)
-                    if self.step % cfg.log_every == 0:
+                    if self.step % self.log_every == 0:
                         self._log_training(progress)
                     if checkpoint_every and self.step % checkpoint_every == 0:
                         self._checkpoint_due = True
@@ -292,6 +304,7 @@ class Trainer:
         cfg = self.config
         self.epoch += 1
         self.batch_in_epoch = 0
+        values: dict[str, float] = {}
         if cfg.validate_every and self.epoch % cfg.validate_every == 0 and "validation" in self.data:
             values = self.evaluate("validation")
             self._record(values)
@@ -299,6 +312,8 @@ class Trainer:
                 scheduler.step(self._monitored(values, scheduler.monitor, "scheduler.monitor"))
             if cfg.early_stopping is not None:
                 self._early_stopping(values)
+        if self._epoch_lines is not None:
+            self._epoch_lines.epoch(self.epoch, self.step, self._last_train, values)
         if cfg.media_every and self.epoch % cfg.media_every == 0:
             self._log_media()
         if self._writes_checkpoints and cfg.checkpoint_epochs and self.epoch % cfg.checkpoint_epochs == 0:
@@ -333,6 +348,8 @@ class Trainer:
             self.history.append({"step": self.step, "epoch": self.epoch, **values})
         if self.logger is not None:
             self.logger.scalars(values, self.step)
+        if self._summary is not None:
+            self._summary.write(self.step, self.epoch, values)
         return values
 
     def _log_media(self) -> None:
@@ -379,6 +396,7 @@ class Trainer:
             key = "train/lr" if len(self.optimisers) == 1 else f"train/lr/{name}"
             values[key] = optimiser.param_groups[0]["lr"]
         values.update({f"train/{name}": value for name, value in self.schedule_values.items()})
+        self._last_train = values
         if self.logger is not None:
             self.logger.scalars(values, self.step)
         if progress is not None and "train/loss" in values:
@@ -411,6 +429,8 @@ class Trainer:
             self._log_media()
             numeric = {k: float(v) for k, v in final.items() if "/" in k}
             self.logger.hparams(self.hparams, numeric, self.step)
+        if self._summary is not None:
+            self._summary.write(self.step, self.epoch, finished=True)
         return final
 
     # -- checkpoints -------------------------------------------------------------------
