@@ -240,10 +240,13 @@ def test_confusion_matrix_rows_are_true_classes():
 
 class _Logger:
     def __init__(self):
-        self.images, self.texts = {}, {}
+        self.images, self.texts, self.figures = {}, {}, {}
 
     def add_image(self, tag, image, step):
         self.images[tag] = (image, step)
+
+    def add_figure(self, tag, figure, step):
+        self.figures[tag] = (figure, step)
 
     def add_text(self, tag, text, step):
         self.texts[tag] = (text, step)
@@ -266,9 +269,15 @@ def test_log_media_logs_filters_and_confusion_matrix(name):
     model.log_media(ctx)
     filters, step = ctx.logger.images["media/first_layer_filters"]
     assert step == 7 and filters.dim() == 3 and 0 <= filters.min() and filters.max() <= 1
-    matrix, _ = ctx.logger.images["media/confusion_matrix"]
-    assert matrix.shape == (1, 160, 160)
-    assert ctx.logger.texts["media/confusion_matrix"][0].count("\n") == 11  # header, rule, 10 rows
+    figure, _ = ctx.logger.figures["media/confusion_matrix"]
+    axes = figure.axes[0]
+    assert axes.get_title().startswith("validation confusion matrix (20 examples")
+    assert (axes.get_xlabel(), axes.get_ylabel()) == ("predicted class", "true class")
+    assert [t.get_text() for t in axes.get_xticklabels()] == [str(c) for c in range(10)]
+    counts = [int(t.get_text()) for t in axes.texts]  # one count per cell, summing to the examples shown
+    assert len(counts) == 100 and sum(counts) == 20
+    table = ctx.logger.texts["media/confusion_matrix"][0]
+    assert table.count("\n") == 11 and table.startswith("| validation: true")  # header, rule, 10 rows
 
 
 # --- slow: the accuracy the defaults reach ----------------------------------

@@ -58,7 +58,7 @@ class TrainConfig(Config):
     accumulate: int = Field(1, ge=1, description="Batches whose gradients add up before each optimiser step")
     precision: Literal["32", "bf16", "fp16"] = Field("32", description="Autocast precision (fp16 uses a gradient scaler)")
     log_every: int | None = Field(
-        None, ge=1, description="Steps between logged training scalars, the only device syncs (default: total steps / 50, 1 to 50)"
+        None, ge=1, description="Steps between logged training scalars, the only device syncs (default: total steps / 25, from 1 to 50)"
     )
     validate_every: int = Field(1, ge=0, description="Epochs between validations (0: never)")
     test: bool = Field(True, description="Evaluate on the test split at the end")

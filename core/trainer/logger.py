@@ -20,7 +20,7 @@ from typing import Any
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summary
 
-POINTS = 50  # training points a run's curves get by default
+POINTS = 25  # training points a run's curves get at least, by default
 MOST_STEPS_BETWEEN_LOGS = 50  # a long run logs at least this often
 # trainer options worth a column: the rest (threads, device, progress, ...) do not change what is learnt
 TRAINER_COLUMNS = ("epochs", "max_steps", "batch_size", "seed", "accumulate", "precision")
@@ -29,10 +29,11 @@ TRAINER_COLUMNS = ("epochs", "max_steps", "batch_size", "seed", "accumulate", "p
 def default_log_every(total_steps: int) -> int:
     """Steps between logged training scalars when ``trainer.log_every`` is unset.
 
-    About ``POINTS`` points per run, so a 115-step run logs every 2 steps and
-    draws a curve rather than two dots; at most ``MOST_STEPS_BETWEEN_LOGS``
-    apart on long runs. Each log is one device sync, so only a run shorter
-    than ``2 * POINTS`` steps syncs at every step.
+    ``POINTS`` to ``2 * POINTS`` points per run, so a 5-epoch digits run (100
+    steps) logs every 4 steps and draws a curve rather than two dots; at most
+    ``MOST_STEPS_BETWEEN_LOGS`` apart on long runs, which get more points.
+    Each log is one device sync, so only a run shorter than ``2 * POINTS``
+    steps syncs at every step.
     """
     return max(1, min(MOST_STEPS_BETWEEN_LOGS, total_steps // POINTS))
 

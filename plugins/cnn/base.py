@@ -15,6 +15,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import dpzoo
+from dpzoo import figures
 
 from . import media
 
@@ -68,10 +69,10 @@ class ConvClassifier(dpzoo.Model):
 
     @torch.no_grad()
     def log_media(self, ctx) -> None:
-        """Log the first-layer filters and the validation confusion matrix (image and table)."""
+        """Log the first-layer filters and the validation confusion matrix (a labelled figure and a table)."""
         ctx.logger.add_image("media/first_layer_filters", media.filter_grid(self.first_layer_filters()), ctx.step)
         logits, targets = ctx.predict("validation")
         counts = media.confusion_matrix(logits, targets, self.config.num_classes)
-        ctx.logger.add_image("media/confusion_matrix", media.matrix_image(media.normalise_rows(counts)), ctx.step)
+        ctx.logger.add_figure("media/confusion_matrix", figures.confusion_matrix(counts, split="validation"), ctx.step)
         if hasattr(ctx.logger, "add_text"):
-            ctx.logger.add_text("media/confusion_matrix", media.confusion_text(counts), ctx.step)
+            ctx.logger.add_text("media/confusion_matrix", media.confusion_text(counts, "validation"), ctx.step)

@@ -64,10 +64,10 @@ def matrix_image(matrix: Tensor, cell: int = 16) -> Tensor:
     return upscale(matrix.float().clamp(0, 1).unsqueeze(0), cell)
 
 
-def confusion_text(counts: Tensor) -> str:
-    """The count matrix as a Markdown table (rows: true class, columns: predicted)."""
+def confusion_text(counts: Tensor, split: str = "validation") -> str:
+    """The count matrix as a Markdown table (rows: true class, columns: predicted), the split named in its corner."""
     k = counts.shape[0]
-    header = "| true \\ predicted | " + " | ".join(str(j) for j in range(k)) + " |"
+    header = f"| {split}: true \\ predicted | " + " | ".join(str(j) for j in range(k)) + " |"
     rule = "|---" * (k + 1) + "|"
     rows = [f"| {i} | " + " | ".join(str(int(v)) for v in counts[i]) + " |" for i in range(k)]
     return "\n".join([header, rule, *rows])

@@ -1,0 +1,95 @@
+"""What TensorBoard receives, read back from the event files: HParams columns, curves, layout, figures."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.custom_scalar import layout_pb2, metadata as custom_scalars
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+import dpzoo
+from dpzoo.trainer.logger import default_log_every
+
+QUIET = {"progress": False, "device": "cpu", "threads": 1}
+
+
+def events(run_dir) -> EventAccumulator:
+    accumulator = EventAccumulator(str(run_dir), size_guidance={"scalars": 0, "tensors": 0, "images": 0})
+    accumulator.Reload()
+    return accumulator
+
+
+@pytest.fixture(scope="module")
+def mlp_run(tmp_path_factory):
+    """Five epochs of the MLP on digits with every logging default: the run the issue found two points in."""
+    logdir = tmp_path_factory.mktemp("tb")
+    result = dpzoo.train({"model": {"name": "mlp", "hidden": [32]}, "data": "digits", "trainer": {**QUIET, "epochs": 5},
+                          "logdir": str(logdir), "run_name": "mlp"})
+    return result, events(result.run_dir)
+
+
+def hparams_content(acc: EventAccumulator, tag: str):
+    return plugin_data_pb2.HParamsPluginData.FromString(acc.PluginTagToContent("hparams")[tag])
+
+
+def test_the_hparams_columns_are_the_settings_people_compare(mlp_run):
+    result, acc = mlp_run
+    columns = dict(hparams_content(acc, "_hparams_/session_start_info").session_start_info.hparams)
+    model_options = {f"model.{k}" for k in result.config["model"]}
+    assert model_options <= set(columns)  # the model's own options, every one
+    assert {"data.name", "loss.name", "optimiser.name", "optimiser.lr", "trainer.batch_size", "trainer.epochs",
+            "trainer.seed"} <= set(columns)
+    assert columns["optimiser.lr"].number_value == pytest.approx(result.config["optimiser"]["lr"])
+    assert columns["trainer.epochs"].number_value == 5 and columns["data.name"].string_value == "digits"
+    noise = {"data.normalise", "loss.ignore_index", "trainer.progress", "trainer.threads", "trainer.device",
+             "trainer.max_steps"}  # the last is unset on an epochs run
+    assert not noise & set(columns)
+    assert not any(c.startswith(("data.", "loss.")) and not c.endswith(".name") for c in columns)
+
+
+def test_the_hparams_metrics_are_the_final_evaluations_validation_first(mlp_run):
+    result, acc = mlp_run
+    experiment = hparams_content(acc, "_hparams_/experiment").experiment
+    tags = [m.name.tag for m in experiment.metric_infos]
+    assert tags == ["validation/accuracy", "validation/loss", "test/accuracy", "test/loss"]
+    for tag in tags:  # the table reads each metric's last scalar: it is the run's final value
+        assert acc.Scalars(tag)[-1].value == pytest.approx(result.metrics[tag], abs=1e-6)
+
+
+def test_training_curves_have_tens_of_points_on_a_short_run_without_a_sync_per_step(mlp_run):
+    result, acc = mlp_run
+    steps = [e.step for e in acc.Scalars("train/loss")]
+    every = default_log_every(result.metrics["step"])
+    assert every > 1  # not one device sync per step
+    assert steps == list(range(every, result.metrics["step"] + 1, every))
+    assert len(steps) >= 25
+    assert default_log_every(10) == 1 and default_log_every(10**6) == 50  # tiny runs: every step; long: 50 apart
+
+
+def test_a_custom_scalars_chart_draws_training_and_validation_loss_together(mlp_run):
+    _, acc = mlp_run
+    raw = acc.Tensors(custom_scalars.CONFIG_SUMMARY_TAG)[-1].tensor_proto.string_val[0]
+    layout = layout_pb2.Layout.FromString(raw)
+    charts = {chart.title: list(chart.multiline.tag) for category in layout.category for chart in category.chart}
+    loss = charts["training and validation loss"]
+    assert loss == [r"^train/loss$", r"^validation/loss$"]
+    assert {"train/loss", "validation/loss"} <= set(acc.Tags()["scalars"])  # the patterns name logged tags
+    assert charts["accuracy: validation and test"] == [r"^validation/accuracy$", r"^test/accuracy$"]
+
+
+def test_the_confusion_matrix_is_a_labelled_colour_figure(tmp_path):
+    from PIL import Image
+
+    result = dpzoo.train({"model": "cnn", "data": "digits", "trainer": {**QUIET, "max_steps": 10},
+                          "logdir": str(tmp_path), "run_name": "cnn"})
+    image = events(result.run_dir).Images("media/confusion_matrix")[-1]
+    picture = Image.open(io.BytesIO(image.encoded_image_string)).convert("RGB")
+    assert picture.size == (image.width, image.height) and image.width >= 400  # a plot, not a 10x10 grid of cells
+    pixels = np.asarray(picture).reshape(-1, 3).astype(int)
+    # matplotlib's Blues: cells and colour bar are blue (B well above R), not the old grey
+    assert (pixels[:, 2] - pixels[:, 0] > 60).mean() > 0.05
+    # black text (tick labels, title, counts) on the figure
+    assert (pixels.max(axis=1) < 60).any()
