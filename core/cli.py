@@ -75,6 +75,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     rows = []
     with _results_only(args.json):
         entries = [(kind, entry) for kind in kinds for entry in registry().entries(kind, args.pattern)]
+    if not entries:
+        _no_match(args.pattern, kinds)
     for kind, entry in entries:
         rows.append({
             "name": entry.name,
@@ -87,7 +89,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         })
     if args.json:
         print(json.dumps(rows, indent=2))
-        return 0
+        return 0 if rows else 1
     for kind in kinds:
         these = [r for r in rows if r["kind"] == kind]
         if not these:
@@ -96,7 +98,22 @@ def cmd_list(args: argparse.Namespace) -> int:
         width = max(len(r["name"]) for r in these)
         for r in these:
             print(f"  {r['name']:<{width}}  [{r['plugin']}]  {r['summary']}")
-    return 0
+    return 0 if rows else 1  # as grep: nothing matched
+
+
+def _no_match(pattern: str, kinds: list[str]) -> None:
+    """Say on stderr that ``pattern`` matched nothing, and how to see what there is."""
+    from .components import registry
+    from .errors import closest
+
+    names = [e.name for kind in kinds for e in registry().entries(kind)]
+    near = closest(pattern.strip("*?"), names, n=3) if pattern != "*" else []
+    hints = [f"did you mean {' or '.join(near)}?"] if near else []
+    if not any(c in pattern for c in "*?["):
+        hints.append(f"names containing it: '*{pattern}*'")
+    what = " or ".join(kinds) if len(kinds) < 3 else "component"
+    hint = f" ({'; '.join(hints)})" if hints else ""
+    print(f"dpzoo: no {what} matches {pattern!r}{hint}; `dpzoo list` shows every one", file=sys.stderr)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -106,23 +123,16 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.kind == "pretrained" or (args.kind is None and pretrained.is_pretrained_name(args.name)):
         print(pretrained.model_card(args.name).render())
         return 0
+    from . import describe
+
     kinds = [args.kind] if args.kind else [k for k in KINDS if k != "pretrained"]
     entries = [e for kind in kinds for e in registry().entries(kind) if args.name in (e.name, e.qualified_name)]
+    if not entries and args.kind is None and args.name == "trainer":
+        print(describe.trainer())
+        return 0
     if not entries:
         registry().get(args.kind or "model", args.name)  # raises with suggestions
-    for entry in entries:
-        print(f"{entry.kind} {entry.qualified_name}: {entry.summary}")
-        print(f"  plugin: {entry.plugin} ({entry.distribution or 'in-process'} {entry.version or ''})".rstrip())
-        print(f"  target: {entry.target if entry.is_lazy else repr(entry.target)}")
-        cls = getattr(entry.load(), "Config", None)
-        if cls is not None and cls.model_fields:
-            print("  options:")
-            for field_name, field in cls.model_fields.items():
-                default = field.get_default(call_default_factory=True)
-                print(f"    {field_name} = {default!r}  {field.description or ''}".rstrip())
-        doc = (entry.load().__doc__ or "").strip()
-        if doc:
-            print("  " + doc.splitlines()[0])
+    print("\n\n".join(describe.component(entry) for entry in entries))
     return 0
 
 
@@ -177,8 +187,27 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+class DefaultsFormatter(argparse.HelpFormatter):
+    """Help that ends each option with its default, unless it has none or already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "default" in text or default in (None, False, argparse.SUPPRESS) or default == []:
+            return text
+        return f"{text} (default: %(default)s)".lstrip()
+
+
+class Parser(argparse.ArgumentParser):
+    """``dpzoo``'s parser: every sub-command's (and plugins' commands') help shows the defaults."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", DefaultsFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dpzoo", description="Model zoo and trainer for the book's models")
+    parser = Parser(prog="dpzoo", description="Model zoo and trainer for the book's models")
     parser.add_argument("--version", action="version", version=f"dpzoo {version()}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors (or DPZOO_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -194,11 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pattern", nargs="?", default="*", help="wildcard pattern, e.g. 'mlp*'")
     p.add_argument("--kind", choices=list(KINDS), help="the kind of component to list")
     p.add_argument("--pretrained", action="store_true", help="list the zoo's pretrained arch.tag entries")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    p = sub.add_parser("info", help="describe a component or a pretrained entry")
-    p.add_argument("name")
-    p.add_argument("--kind", choices=list(KINDS))
+    p = sub.add_parser("info", help="describe a component, a pretrained entry, or the trainer's options (info trainer)")
+    p.add_argument("name", help="a component (mlp, digits, adam), a pretrained entry (mlp.digits) or 'trainer'")
+    p.add_argument("--kind", choices=list(KINDS), help="look only among this kind of component")
 
     p = sub.add_parser("runs", help="every run under a logdir: progress, status (running, finished, interrupted, broken), metrics")
     p.add_argument("logdir", nargs="?", default="runs", help="the folder that holds the runs (dpzoo train --logdir)")
@@ -206,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sort", metavar="METRIC", help="best first by this metric, e.g. validation/accuracy")
 
     p = sub.add_parser("plugins", help="list discovered plugins and their status")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     from .plugin_manager import host
     from .pretrained import cli as zoo_cli

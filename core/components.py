@@ -44,7 +44,8 @@ def make_config(kind: str, name: str, values: dict[str, Any] | None = None, fill
     for key, value in (fill or {}).items():
         if key in cls.model_fields and values.get(key) is None:
             values[key] = value
-    return validate(cls, values, f"{kind} {name!r}")
+    section = {"dataset": "data"}.get(kind, kind)  # where its options sit in a run config
+    return validate(cls, values, f"{kind} {name!r}", section)
 
 
 def create(kind: str, name: str, **overrides: Any) -> Any:

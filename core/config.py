@@ -21,8 +21,11 @@ class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
 
 
-def validate(cls: type[BaseModel], values: dict[str, Any] | BaseModel | None, what: str) -> BaseModel:
-    """``cls(**values)`` with an error that names ``what`` and the offending key."""
+def validate(cls: type[BaseModel], values: dict[str, Any] | BaseModel | None, what: str, section: str = "") -> BaseModel:
+    """``cls(**values)`` with an error that names ``what`` and the offending key.
+
+    ``section`` is where these values sit in a run config (``model``), for the fixes the error suggests.
+    """
     if isinstance(values, cls):
         return values
     if isinstance(values, BaseModel):
@@ -30,10 +33,10 @@ def validate(cls: type[BaseModel], values: dict[str, Any] | BaseModel | None, wh
     try:
         return cls.model_validate(values or {})
     except ValidationError as exc:
-        raise ConfigError(describe(exc, cls, what)) from None
+        raise ConfigError(describe(exc, cls, what, section)) from None
 
 
-def describe(exc: ValidationError, cls: type[BaseModel], what: str) -> str:
+def describe(exc: ValidationError, cls: type[BaseModel], what: str, section: str = "") -> str:
     """One line per problem: ``what.key: problem (did you mean ...?)``."""
     lines = []
     for err in exc.errors():
@@ -44,9 +47,24 @@ def describe(exc: ValidationError, cls: type[BaseModel], what: str) -> str:
             near = closest(str(err["loc"][-1]), options, n=1)
             hint = f" (did you mean {near[0]!r}?)" if near else ""
             lines.append(f"{where}: unknown option{hint}; valid options: {', '.join(options) or 'none'}")
+        elif err["type"] == "list_type" and _is_scalar(err.get("input")):
+            value = err["input"]
+            lines.append(
+                f"{where}: a list is expected, got the single value {value!r}; "
+                f"write it in brackets: --set {section + '.' if section else ''}{key}=[{_as_typed(value)}]"
+            )
         else:
             lines.append(f"{where}: {err['msg']} (got {err.get('input')!r})")
     return f"invalid config for {what}:\n  " + "\n  ".join(lines)
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, (bool, int, float, str))
+
+
+def _as_typed(value: Any) -> str:
+    """``value`` as one would type it after ``--set KEY=``."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _fields_at(cls: type[BaseModel], loc: tuple) -> list[str]:
