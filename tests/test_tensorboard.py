@@ -44,6 +44,7 @@ def test_the_hparams_columns_are_the_settings_people_compare(mlp_run):
             "trainer.seed"} <= set(columns)
     assert columns["optimiser.lr"].number_value == pytest.approx(result.config["optimiser"]["lr"])
     assert columns["trainer.epochs"].number_value == 5 and columns["data.name"].string_value == "digits"
+    assert columns["model.residual"].string_value == "false"  # a bool reads as one, not as 0
     noise = {"data.normalise", "loss.ignore_index", "trainer.progress", "trainer.threads", "trainer.device",
              "trainer.max_steps"}  # the last is unset on an epochs run
     assert not noise & set(columns)

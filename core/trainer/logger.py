@@ -71,7 +71,9 @@ def hparam_columns(config: dict[str, Any]) -> dict[str, Any]:
         picked.update({f"{prefix}.{k}": options.get(k) for k in ("name", "lr")})
     trainer = config.get("trainer") or {}
     picked.update({f"trainer.{k}": trainer.get(k) for k in TRAINER_COLUMNS})
-    return flatten({k: v for k, v in picked.items() if v is not None})
+    # torch's hparams() takes a bool for the number 0 or 1 (bool is an int): write it as text
+    flat = flatten({k: v for k, v in picked.items() if v is not None})
+    return {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in flat.items()}
 
 
 def metric_order(metrics: dict[str, float]) -> dict[str, float]:
