@@ -69,14 +69,15 @@ def loss_curves(runs: dict[str, EventAccumulator], path: Path) -> None:
 
     figure = Figure(figsize=(7, 4), dpi=100, layout="constrained")
     axes = figure.add_subplot()
-    for name, acc in runs.items():
+    for i, (name, acc) in enumerate(runs.items()):
         for tag, style in (("train/loss", "-"), ("validation/loss", "o--")):
             events = acc.Scalars(tag)
-            axes.plot([e.step for e in events], [e.value for e in events], style, label=f"{name} {tag}", markersize=4)
+            axes.plot([e.step for e in events], [e.value for e in events], style, color=f"C{i}", label=f"{name} {tag}",
+                      markersize=4)
     axes.set_xlabel("step")
     axes.set_ylabel("cross-entropy (nats)")
     axes.set_yscale("log")
-    axes.set_title("train/loss and validation/loss, drawn with matplotlib from the event files")
+    axes.set_title("train/loss and validation/loss\n(drawn with matplotlib from the event files, not a screenshot)")
     axes.legend(fontsize=8)
     figure.savefig(path)
 
