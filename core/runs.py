@@ -142,12 +142,15 @@ def describe(run_dir: Path) -> RunRow:
         row.status = "broken"
         row.reason = "config.json is missing or unreadable: train it again under the same name to start afresh"
         return row
-    if (run_dir / "metrics.json").exists():
+    # a finished run resumed for more epochs and stopped again keeps its old metrics.json: its summary says so
+    extended = summary.get("finished") is False
+    if (run_dir / "metrics.json").exists() and not extended:
         final = _json(run_dir / "metrics.json")
         if final is None or not (run_dir / "model.safetensors").is_file():
             row.status, row.reason = "broken", "metrics.json is unreadable or model.safetensors is missing"
             return row
         row.status, row.step = "finished", final.get("step", row.step)
+        row.total_steps = row.total_steps if row.total_steps is not None else row.step  # a run from before summaries
         row.metrics = {**row.metrics, **_evaluated(final)}
         return row
     step, why = resumable_step(run_dir)

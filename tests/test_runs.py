@@ -145,3 +145,15 @@ def test_an_empty_or_missing_logdir(capsys, tmp_path):
     assert runs_json(tmp_path, capsys) == []
     assert main(["runs", str(tmp_path / "nowhere")]) == 2
     assert "no logdir" in capsys.readouterr().err
+
+
+def test_a_finished_run_extended_and_stopped_again_is_interrupted_not_finished(logdir, capsys, tmp_path):
+    run_dir = tmp_path / "longer"
+    shutil.copytree(logdir / "done", run_dir)
+    (before,) = runs_json(tmp_path, capsys)
+    with pytest.raises(Interrupted):  # two more epochs asked for, stopped two steps into them
+        dpzoo.train({"trainer": {"epochs": 4, "threads": 1}}, resume=run_dir, callbacks=[signal_at(before["step"] + 2)])
+    (row,) = runs_json(tmp_path, capsys)
+    assert (run_dir / "metrics.json").exists()  # the first finish's metrics are still there
+    assert row["status"] == "interrupted" and row["step"] == before["step"] + 2
+    assert row["total_steps"] == 2 * before["total_steps"]
