@@ -77,8 +77,8 @@ def component(entry: Any) -> str:
 
 def trainer() -> str:
     """The trainer's options (``trainer.*``), with the flags that set the common ones."""
-    from .trainer.config import TrainConfig
     from .train_command import TRAIN_FLAGS
+    from .trainer.config import TrainConfig
 
     flags = {key: "--" + flag.replace("_", "-") for flag, key in TRAIN_FLAGS.items() if key.startswith("trainer.")}
     rows = [(k, d, f"{text} [{flags[k]}]" if k in flags else text) for k, d, text in option_rows(TrainConfig, "trainer.")]

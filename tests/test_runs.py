@@ -16,6 +16,11 @@ import dpzoo
 from dpzoo.cli import main
 from dpzoo.trainer.signals import Interrupted
 
+# a process that takes a run's lock as the trainer does, says so, and keeps it until its stdin closes or it dies
+HOLD_THE_LOCK = (
+    "import sys; from dpzoo.rundir import RunLock; lock = RunLock.acquire(sys.argv[1]); "
+    "print('locked', flush=True); sys.stdin.read()"
+)
 QUIET = {"progress": False, "device": "cpu", "threads": 1, "batch_size": 256}
 
 
@@ -117,8 +122,7 @@ def test_a_run_whose_lock_a_live_process_holds_is_running_until_that_process_die
     run_dir = tmp_path / "busy"
     shutil.copytree(logdir / "stopped", run_dir)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from dpzoo.rundir import RunLock; lock = RunLock.acquire(sys.argv[1]); "
-         "print('locked', flush=True); sys.stdin.read()", str(run_dir)],
+        [sys.executable, "-c", HOLD_THE_LOCK, str(run_dir)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
     try:
