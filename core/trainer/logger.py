@@ -23,6 +23,7 @@ from torch.utils.tensorboard.summary import hparams as hparams_summary
 POINTS = 25  # training points a run's curves get at least, by default
 MOST_STEPS_BETWEEN_LOGS = 50  # a long run logs at least this often
 # trainer options worth a column: the rest (threads, device, progress, ...) do not change what is learnt
+OPTIMISER_COLUMNS = ("name", "lr", "weight_decay", "momentum")  # those an optimiser has; the rest are its internals
 TRAINER_COLUMNS = ("epochs", "max_steps", "batch_size", "seed", "accumulate", "precision")
 
 
@@ -56,10 +57,12 @@ def hparam_columns(config: dict[str, Any]) -> dict[str, Any]:
     """The resolved run config reduced to the HParams columns people compare.
 
     Every model option (the model's own hyperparameters); the dataset, loss,
-    optimiser and scheduler by name; each learning rate; the budget, batch
-    size, seed and precision. Left out: the data's and loss's options
-    (``data.normalise``, ``loss.ignore_index``), which rarely differ between
-    runs and pushed the metric columns off-screen, and unset options.
+    optimiser and scheduler by name; each optimiser's learning rate, weight
+    decay and momentum; the budget, batch size, accumulation, precision and
+    seed. Left out: the data's and loss's options (``data.normalise``,
+    ``loss.ignore_index``), which rarely differ between runs and pushed the
+    metric columns off-screen, the trainer's plumbing (threads, device,
+    logging), and unset options.
     """
     picked: dict[str, Any] = {f"model.{k}": v for k, v in (config.get("model") or {}).items()}
     for section in ("data", "loss", "scheduler"):
@@ -68,7 +71,7 @@ def hparam_columns(config: dict[str, Any]) -> dict[str, Any]:
     optimisers = config.get("optimisers") or {}
     for group, options in ({"": config.get("optimiser") or {}} if not optimisers else optimisers).items():
         prefix = f"optimisers.{group}" if group else "optimiser"
-        picked.update({f"{prefix}.{k}": options.get(k) for k in ("name", "lr")})
+        picked.update({f"{prefix}.{k}": options.get(k) for k in OPTIMISER_COLUMNS})
     trainer = config.get("trainer") or {}
     picked.update({f"trainer.{k}": trainer.get(k) for k in TRAINER_COLUMNS})
     # torch's hparams() takes a bool for the number 0 or 1 (bool is an int): write it as text
