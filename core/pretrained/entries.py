@@ -41,7 +41,7 @@ class IndexRow(BaseModel):
     """One entry of ``index.json``: what the index vouches for about one file."""
 
     model_config = ConfigDict(extra="forbid")
-    file: str = Field(description="File name inside the zoo directory")
+    file: str = Field(description="File name inside the zoo directory, or an hf://OWNER/REPO/FILE@COMMIT URL")
     sha256: str = Field(pattern=SHA256, description="sha256 of the whole file")
     size: int = Field(ge=0, description="Size of the file in bytes")
     default: bool = Field(False, description="Whether this is its architecture's default tag")
@@ -51,6 +51,12 @@ class IndexRow(BaseModel):
     @field_validator("file")
     @classmethod
     def _plain_name(cls, value: str) -> str:
+        if value.startswith(sources.hub.SCHEME):
+            try:
+                sources.hub.parse(value)
+            except DpzooError as exc:  # pydantic reports ValueErrors as schema errors, with the row's place
+                raise ValueError(str(exc)) from None
+            return value
         if value in {"", ".", ".."} or "/" in value or "\\" in value or "\0" in value:
             raise ValueError(f"{value!r} is not a plain file name inside the zoo directory")
         return value
@@ -149,9 +155,14 @@ def read_index(directory: Path) -> Index:
 def _shipped() -> list[Weights]:
     directory = zoo_dir()
     return [
-        Weights(name, SHIPPED, str(directory / row.file), row.sha256, row.size, row.summary, row.headline, row.default)
+        Weights(name, SHIPPED, _location(directory, row.file), row.sha256, row.size, row.summary, row.headline, row.default)
         for name, row in read_index(directory).entries.items()
     ]
+
+
+def _location(directory: Path, file: str) -> str:
+    """An index row's file: a URL (fetched into the cache) or a name inside the zoo directory."""
+    return file if file.startswith(sources.hub.SCHEME) else str(directory / file)
 
 
 def _registered() -> list[Weights]:

@@ -27,6 +27,7 @@ from ..config import validate
 from ..errors import ConfigError, DpzooError, IntegrityError
 from ..registry import ZooName
 from .card import CARD_KEY, ModelCard, card_from_header
+from . import sources
 from .entries import Weights, resolve
 from .safetensors_file import Header, parse_header, read_header, tensors_sha256
 
@@ -115,7 +116,7 @@ def create_pretrained(name: str, pretrained: bool | str | os.PathLike = True, **
 def load_local(name: str, path: str | os.PathLike, **overrides: Any):
     """Weights from a local ``.safetensors`` file: its card, else a run's ``dpzoo.model`` record, else ``name``."""
     text = os.fspath(path)
-    if text.startswith(("https://", "http://", "file://")):
+    if text.startswith(sources.SCHEMES):
         raise DpzooError(
             f"pretrained={text!r}: a URL needs its sha256; register it from a plugin with "
             "register('arch.tag', url, sha256=..., size=...), or download it and pass the local path"
