@@ -103,6 +103,11 @@ def cmd_info(args: argparse.Namespace) -> int:
     from . import pretrained
     from .components import registry
 
+    if args.markdown:  # a pretrained entry's card as the Hub's README.md (what `dpzoo zoo export` writes)
+        from .pretrained.export import exported
+
+        print(exported(args.name).readme, end="")
+        return 0
     if args.kind == "pretrained" or (args.kind is None and pretrained.is_pretrained_name(args.name)):
         print(pretrained.model_card(args.name).render())
         return 0
@@ -171,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="describe a component or a pretrained entry")
     p.add_argument("name")
     p.add_argument("--kind", choices=list(KINDS))
+    p.add_argument("--markdown", action="store_true", help="a pretrained entry's card as the Hub's README.md (see `dpzoo zoo export`)")
 
     p = sub.add_parser("plugins", help="list discovered plugins and their status")
     p.add_argument("--json", action="store_true")

@@ -1,4 +1,4 @@
-"""``dpzoo zoo publish|build|verify``: make, rebuild and re-check pretrained entries."""
+"""``dpzoo zoo publish|build|verify|export``: make, rebuild, re-check and share pretrained entries."""
 
 from __future__ import annotations
 
@@ -33,6 +33,12 @@ def add_parser(sub) -> None:
     p.add_argument("name", nargs="?", help="one entry (default: all)")
     p.add_argument("--hashes-only", action="store_true", help="check files and cards, skip re-evaluation")
     p.set_defaults(handler=cmd_verify)
+
+    p = commands.add_parser("export", help="write an entry as a Hugging Face Hub folder (weights + README model card)")
+    p.add_argument("name", help="arch.tag (or a .safetensors file with a card)")
+    p.add_argument("dir", type=Path, help="the folder to write (created if missing)")
+    p.add_argument("--push", metavar="OWNER/REPO", help="then upload the folder to this Hub model repository")
+    p.set_defaults(handler=cmd_export)
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
@@ -95,3 +101,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for problem in r.problems:
             print(f"  {problem}")
     return 0 if all(r.status == "ok" for r in results) else 1
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export, push
+
+    result = export(args.name, args.dir)
+    print(f"exported {result.card.name} -> {args.dir / result.file} and {args.dir / 'README.md'}")
+    print(f"  sha256 {result.sha256}, size {len(result.data)}")
+    if args.push:
+        url = push(args.dir, args.push, result.file)
+        print(f"pushed to {args.push}; register it with: {url} (sha256 {result.sha256}, size {len(result.data)})")
+    return 0

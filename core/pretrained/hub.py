@@ -55,7 +55,7 @@ def parse(url: str) -> HubFile:
     if not COMMIT.match(revision):
         raise DpzooError(
             f"{url}: the revision {revision!r} is not a commit id; pin the file to the commit it was uploaded in "
-            "(40 hex digits, shown by `huggingface-cli` or the file's history page), since a branch or tag can move"
+            "(40 hex digits, shown on the file's history page on the Hub), since a branch or tag can move"
         )
     if not parts[-1].endswith(".safetensors"):
         raise DpzooError(f"{url}: dpzoo loads only .safetensors files from the Hub (never pickles)")
