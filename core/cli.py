@@ -182,9 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     from .plugin_manager import host
+    from . import scaffold
     from .pretrained import cli as zoo_cli
 
     zoo_cli.add_parser(sub)
+    scaffold.add_parser(sub)
     host().add_commands(sub)  # plugins' commands (dpzoo_register_commands), after the built-in ones
     return parser
 
