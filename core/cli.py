@@ -22,8 +22,8 @@ from typing import Any
 from .env import env_flag
 from .errors import DpzooError
 from .provenance import version
-from .train_command import add_train_arguments, run_config_from_args
 from .registry import KINDS
+from .train_command import add_train_arguments, run_config_from_args
 
 
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
@@ -162,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     debug = argparse.ArgumentParser(add_help=False)  # `--debug` also after the command
     debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     _add_parser = sub.add_parser
-    sub.add_parser = lambda *a, **k: _add_parser(*a, parents=[debug, *k.pop("parents", [])], **k)
+    # every subcommand, plugins' included, gets --debug: add_parser is wrapped on purpose
+    sub.add_parser = lambda *a, **k: _add_parser(*a, parents=[debug, *k.pop("parents", [])], **k)  # type: ignore[method-assign]
 
     p = sub.add_parser("train", help="train a registered model on a registered dataset")
     add_train_arguments(p)
@@ -181,8 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plugins", help="list discovered plugins and their status")
     p.add_argument("--json", action="store_true")
 
-    from .plugin_manager import host
     from . import scaffold
+    from .plugin_manager import host
     from .pretrained import cli as zoo_cli
 
     zoo_cli.add_parser(sub)
@@ -248,7 +249,7 @@ def describe_os_error(exc: OSError) -> str:
         errno.EISDIR: "a folder was given where a file is expected: check the path",
         errno.ENOTDIR: "a file is in the way of a folder in that path: check the path",
     }
-    fix = fixes.get(exc.errno, "check the path and the disk, or rerun with --debug for the traceback")
+    fix = fixes.get(exc.errno or 0, "check the path and the disk, or rerun with --debug for the traceback")
     return f"{exc.strerror or type(exc).__name__}:{where}; {fix}"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.server
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.timeout(60)
 class Hub:
     """The Hub's download endpoints on 127.0.0.1: ``files`` maps ``/REPO/resolve/COMMIT/FILE`` to bytes."""
 
-    def __init__(self, files: dict[str, bytes], announce: int | None = None):
+    def __init__(self, files: dict[str, bytes], announce: int | None = None, drip: float = 0.0):
         self.requests: list[tuple[str, str]] = []
         outer = self
 
@@ -51,8 +52,14 @@ class Hub:
                 self.end_headers()
                 if body:
                     try:
-                        self.wfile.write(data)
-                    except OSError:  # the client hung up after refusing the announced length
+                        if drip:  # one byte every `drip` seconds, 60 bytes at most: then it stops by itself
+                            for byte in data[:60]:
+                                self.wfile.write(bytes([byte]))
+                                self.wfile.flush()
+                                time.sleep(drip)
+                        else:
+                            self.wfile.write(data)
+                    except OSError:  # the client hung up: refused the announced length, or gave up
                         pass
 
             def do_HEAD(self):
@@ -140,6 +147,15 @@ def test_a_hub_that_announces_more_than_the_registered_size_is_refused(plugin, w
     register(plugin, weights)
     with serve(weights, monkeypatch, announce=20 * 1024 * 1024):
         with pytest.raises(IntegrityError, match="announces 20971520 bytes, more than the registered"):
+            dpzoo.create_model("mlp.served", pretrained=True)
+    assert list((cache / "pretrained").iterdir()) == []
+
+
+def test_a_hub_that_drips_is_given_up_at_the_total_deadline(plugin, weights, cache, monkeypatch):
+    register(plugin, weights)
+    monkeypatch.setattr(sources, "DEADLINE_S", 0.5)  # every read succeeds well within the read timeout
+    with serve(weights, monkeypatch, drip=0.05):
+        with pytest.raises(DpzooError, match=r"not finished within 0.5 s \(\d+ of \d+ bytes\)"):
             dpzoo.create_model("mlp.served", pretrained=True)
     assert list((cache / "pretrained").iterdir()) == []
 

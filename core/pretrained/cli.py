@@ -42,10 +42,9 @@ def add_parser(sub) -> None:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from .publish import publish
-
     from ..config import parse_value
     from ..errors import ConfigError
+    from .publish import publish
 
     tolerance = {}
     for item in args.rebuild_tolerance:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -117,12 +117,14 @@ class Weights:
 
 
 # -- the catalogue --------------------------------------------------------------
-@lru_cache(maxsize=None)
+@cache
 def zoo_dir() -> Path:
     """The directory of the weights shipped with dpzoo (the ``dpzoo.zoo`` package)."""
     from importlib.util import find_spec
 
     spec = find_spec("dpzoo.zoo")
+    if spec is None or not spec.submodule_search_locations:
+        raise DpzooError("the package dpzoo.zoo (the shipped weights) is not installed; reinstall dpzoo")
     return Path(next(iter(spec.submodule_search_locations))).absolute()
 
 
@@ -180,7 +182,7 @@ def _registered() -> list[Weights]:
             problem = "its name is not of the form arch.tag"
         elif not isinstance(entry.target, str) or not entry.target.startswith(sources.SCHEMES):
             problem = f"its target must be a URL starting with {', '.join(sources.SCHEMES)}"
-        if problem:
+        if problem or row is None:
             warnings.warn(f"plugin {entry.plugin!r} registered pretrained {entry.name!r}, skipped: {problem}", stacklevel=2)
             continue
         out.append(Weights(entry.name, entry.plugin, entry.target, row.sha256, row.size, row.summary, row.headline, row.default))

@@ -8,7 +8,7 @@ refuse what it points to; a commit never changes.
 The file is downloaded with ``huggingface_hub.hf_hub_download`` (which reads
 ``HF_ENDPOINT``, read here at each call so that a change takes effect, and
 the token the user logged in with) into a private folder inside dpzoo's
-cache, bounded as every download is (``sources.DEADLINE_S`` in all, never
+cache, bounded as every download is (the caller's deadline in all, never
 past the registered size), then hashed and moved into the cache under its
 sha256 (``sources.cached_path``). From there it loads like any other cached
 file, offline included; the Hub's own cache is never used, so its layout of
@@ -21,9 +21,10 @@ import os
 import re
 import shutil
 import tempfile
-import time
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import DpzooError, IntegrityError
 from ..files import sha256_file
@@ -63,16 +64,20 @@ def parse(url: str) -> HubFile:
 
 
 class _Bounded:
-    """The progress bar ``hf_hub_download`` updates per chunk, used to stop a download that is too long or too slow.
+    """The progress bar ``hf_hub_download`` updates per chunk, used to stop a download that is too long.
 
-    ``huggingface_hub`` calls ``update(len(chunk))`` as each chunk arrives, so
-    raising here stops the stream at the registered size or the deadline,
-    as ``sources._download`` does for other URLs.
+    ``huggingface_hub`` announces the size it expects when it makes the bar, and
+    calls ``update(len(chunk))`` as each chunk (up to 10 MB) arrives: raising
+    there refuses an announced size above the registered one and stops a longer
+    stream, as ``sources._download`` does for other URLs. ``received`` (on the
+    class, which each download makes afresh) is the progress the deadline's
+    message reports; ``cancelled`` stops a download abandoned at the deadline.
     """
 
     size = 0
-    deadline = 0.0
     url = ""
+    received = 0
+    cancelled = False
 
     def __init__(self, *args, total=None, initial=0, **kwargs):
         self.count = initial or 0
@@ -80,17 +85,12 @@ class _Bounded:
             raise IntegrityError(f"{self.url} announces {total} bytes, more than the registered {self.size}; refusing it")
 
     def update(self, n: int = 1) -> None:
-        from . import sources
-
         self.count += n
+        type(self).received = self.count
         if self.count > self.size:
             raise IntegrityError(f"{self.url} is longer than the registered {self.size} bytes; refusing it")
-        if time.monotonic() > self.deadline:
-            raise DpzooError(
-                f"cannot download {self.url}: not finished within {sources.DEADLINE_S:g} s "
-                f"({self.count} of {self.size} bytes); download it yourself and load it with "
-                "pretrained='path/to/file.safetensors'"
-            )
+        if self.cancelled:
+            raise DpzooError(f"{self.url}: download abandoned at its deadline")
 
     def close(self) -> None:
         pass
@@ -102,32 +102,57 @@ class _Bounded:
         pass
 
 
-def download(url: str, target: Path, sha256: str, size: int) -> None:
-    """Download ``url`` from the Hub and move it to ``target`` once its size and sha256 are the registered ones."""
-    from . import sources
+def download(url: str, target: Path, sha256: str, size: int, *, timeout_s: float, deadline_s: float) -> None:
+    """Download ``url`` from the Hub and move it to ``target`` once its size and sha256 are the registered ones.
 
+    The download is refused past ``size`` bytes or ``deadline_s`` seconds; ``timeout_s`` bounds the wait for
+    the Hub's answer to the first request.
+    """
     where = parse(url)
     try:
         from huggingface_hub import hf_hub_download
     except ImportError:  # pragma: no cover - a dependency of dpzoo
         raise DpzooError(f"cannot download {url}: huggingface_hub is not installed (pip install huggingface_hub)") from None
-    bound = type("Bound", (_Bounded,), {"size": size, "deadline": time.monotonic() + sources.DEADLINE_S, "url": url})
+    class Bound(_Bounded):  # a class per download: huggingface_hub makes its progress bar from a class
+        pass
+
+    bound = Bound
+    bound.size, bound.url = size, url
     target.parent.mkdir(parents=True, exist_ok=True)
     private = Path(tempfile.mkdtemp(prefix=".hub-", dir=target.parent))
-    try:
+    outcome: dict[str, Any] = {}
+
+    def fetch() -> None:
         try:
-            path = hf_hub_download(
+            outcome["path"] = hf_hub_download(
                 where.repo_id, where.filename, revision=where.revision, cache_dir=private,
                 endpoint=os.environ.get("HF_ENDPOINT") or None, library_name="dpzoo",
-                etag_timeout=sources.TIMEOUT_S, tqdm_class=bound,
+                etag_timeout=timeout_s, tqdm_class=bound,
             )
-        except DpzooError:
-            raise
-        except Exception as exc:  # huggingface_hub's own errors (HTTP, offline, not found) say what happened
+        except BaseException as exc:  # handed to the caller's thread, which raises it
+            outcome["error"] = exc
+
+    # huggingface_hub reads in chunks of up to 10 MB and retries a stalled stream, so only a clock outside
+    # it can keep the total deadline: it downloads in a worker, abandoned (and stopped at its next chunk) then.
+    worker = threading.Thread(target=fetch, name=f"dpzoo download {url}", daemon=True)
+    try:
+        worker.start()
+        worker.join(deadline_s)
+        if worker.is_alive():
+            bound.cancelled = True
             raise DpzooError(
-                f"cannot download {url}: {type(exc).__name__}: {exc}. Check the connection and HF_ENDPOINT, or "
+                f"cannot download {url}: not finished within {deadline_s:g} s ({bound.received} of {size} bytes); "
+                "download it yourself and load it with pretrained='path/to/file.safetensors'"
+            )
+        error = outcome.get("error")
+        if isinstance(error, DpzooError):
+            raise error
+        if error is not None:  # huggingface_hub's own errors (HTTP, offline, not found) say what happened
+            raise DpzooError(
+                f"cannot download {url}: {type(error).__name__}: {error}. Check the connection and HF_ENDPOINT, or "
                 "download the file yourself and load it with pretrained='path/to/file.safetensors'"
-            ) from exc
+            ) from error
+        path = outcome["path"]
         blob = Path(os.path.realpath(path))
         actual_size = blob.stat().st_size
         if actual_size != size:

@@ -26,8 +26,8 @@ from ..components import get
 from ..config import validate
 from ..errors import ConfigError, DpzooError, IntegrityError
 from ..registry import ZooName
-from .card import CARD_KEY, ModelCard, card_from_header
 from . import sources
+from .card import CARD_KEY, ModelCard, card_from_header
 from .entries import Weights, resolve
 from .safetensors_file import Header, parse_header, read_header, tensors_sha256
 
@@ -88,7 +88,7 @@ def _parse_and_check(data: bytearray, where: str) -> tuple[Header, ModelCard]:
     return header, card
 
 
-def _check_tensors(data: bytes, header: Header, card: ModelCard) -> None:
+def _check_tensors(data: bytes | bytearray, header: Header, card: ModelCard) -> None:
     actual = tensors_sha256(header, data)
     if actual != card.weights_sha256:
         raise IntegrityError(
@@ -150,7 +150,7 @@ def _config(arch: str, config: dict[str, Any], overrides: dict[str, Any]):
     return validate(_model_class(arch).Config, {**config, **overrides}, f"model {arch!r}")
 
 
-def load(data: bytearray, header: Header, arch: str, config: dict[str, Any], overrides: dict[str, Any]):
+def load(data: bytearray | bytes, header: Header, arch: str, config: dict[str, Any], overrides: dict[str, Any]):
     """Build ``arch`` without drawing initial parameters, then load every tensor of ``data`` into it, in eval mode.
 
     The file's names, shapes and dtypes must be the model's own (every

@@ -21,7 +21,16 @@ from ..files import atomic_write_bytes
 from ..provenance import environment
 from ..registry import ZooName
 from . import entries, loading, sources
-from .card import DEFAULT_REBUILD_TOLERANCE, DataRecord, Environment, Evaluation, MetricRecord, ModelCard, card_from_header, read_card
+from .card import (
+    DEFAULT_REBUILD_TOLERANCE,
+    DataRecord,
+    Environment,
+    Evaluation,
+    MetricRecord,
+    ModelCard,
+    card_from_header,
+    read_card,
+)
 from .safetensors_file import parse_header, tensors_sha256
 from .verify import evaluate_on_cpu, load_data
 
@@ -50,8 +59,7 @@ def publish(
     names to how far a rebuild on other CPU kernels may move them (absolute;
     default ``DEFAULT_REBUILD_TOLERANCE`` each), recorded on the card.
     """
-    from safetensors.torch import load as tensors_from
-    from safetensors.torch import save
+    from safetensors.torch import load as tensors_from, save
 
     from ..run import load_run_config
 

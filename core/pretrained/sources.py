@@ -173,7 +173,7 @@ def fetch(url: str, sha256: str, size: int, what: str, alongside=None) -> tuple[
             f"or copy the file there (sha256 {sha256})"
         )
     if url.startswith(hub.SCHEME):
-        hub.download(url, target, sha256, size)
+        hub.download(url, target, sha256, size, timeout_s=TIMEOUT_S, deadline_s=DEADLINE_S)
         return read_verified(target, sha256, size, what, alongside)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = temporary_beside(target)

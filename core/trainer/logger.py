@@ -52,7 +52,7 @@ class RunLogger:
         """
         experiment, start, end = hparams_summary(flatten(config), metrics)
         for summary in (experiment, start, end):
-            self.writer.file_writer.add_summary(summary, step)
+            self.writer._get_file_writer().add_summary(summary, step)  # the writer's, reopened if it was closed
 
     def close(self) -> None:
         self.writer.close()
