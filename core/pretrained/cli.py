@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
-    zoo = sub.add_parser("zoo", help="publish, rebuild and verify pretrained weights")
+    zoo = sub.add_parser("zoo", help="publish, rebuild, verify and export pretrained weights")
     commands = zoo.add_subparsers(dest="zoo_command", required=True)
 
     p = commands.add_parser("publish", help="turn a finished run into a zoo entry (weights + model card)")
