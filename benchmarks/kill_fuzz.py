@@ -134,10 +134,10 @@ def main() -> int:
             how, again = "finished: no", None  # the kill came too late; nothing to resume
         elif not (run_dir / "config.json").exists():
             how = "restart"  # killed before config.json: the name is started again
-            again = in_child(lambda: dpzoo.train(run_config(logdir, name, args.epochs, args.checkpoint_every)))
+            again = in_child(lambda name=name: dpzoo.train(run_config(logdir, name, args.epochs, args.checkpoint_every)))
         else:
             how = "resume"
-            again = in_child(lambda: dpzoo.train({"logdir": str(logdir), "trainer": {"threads": 1}}, resume=name))
+            again = in_child(lambda name=name: dpzoo.train({"logdir": str(logdir), "trainer": {"threads": 1}}, resume=name))
         resumed_ok = again is None or wait(again) == 0
         same = resumed_ok and same_weights(logdir / "straight", run_dir)
         exact += same

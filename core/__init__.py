@@ -65,7 +65,7 @@ def list_plugins() -> list[dict[str, Any]]:
     return [info.as_dict() for info in sorted(host().plugins.values(), key=lambda p: p.name)]
 
 
-__all__ = [
+__all__ = [  # noqa: PLE0604 - *_LAZY adds strings, which ruff cannot see
     "AmbiguousNameError",
     "Config",
     "ConfigError",
@@ -87,5 +87,5 @@ __all__ = [
     "reload_plugins",
     "unregister_plugin",
     "env_flag",
-    *_LAZY,
+    *_LAZY,  # the names imported on first access
 ]

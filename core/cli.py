@@ -22,8 +22,8 @@ from typing import Any
 from .env import env_flag
 from .errors import DpzooError
 from .provenance import version
-from .train_command import add_train_arguments, run_config_from_args
 from .registry import KINDS
+from .train_command import add_train_arguments, run_config_from_args
 
 
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
@@ -120,6 +120,11 @@ def cmd_info(args: argparse.Namespace) -> int:
     from . import pretrained
     from .components import registry
 
+    if args.markdown:  # a pretrained entry's card as the Hub's README.md (what `dpzoo zoo export` writes)
+        from .pretrained.export import exported
+
+        print(exported(args.name).readme, end="")
+        return 0
     if args.kind == "pretrained" or (args.kind is None and pretrained.is_pretrained_name(args.name)):
         print(pretrained.model_card(args.name).render())
         return 0
@@ -214,7 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     debug = argparse.ArgumentParser(add_help=False)  # `--debug` also after the command
     debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     _add_parser = sub.add_parser
-    sub.add_parser = lambda *a, **k: _add_parser(*a, parents=[debug, *k.pop("parents", [])], **k)
+    # every subcommand, plugins' included, gets --debug: add_parser is wrapped on purpose
+    sub.add_parser = lambda *a, **k: _add_parser(*a, parents=[debug, *k.pop("parents", [])], **k)  # type: ignore[method-assign]
 
     p = sub.add_parser("train", help="train a registered model on a registered dataset")
     add_train_arguments(p)
@@ -228,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="describe a component, a pretrained entry, or the trainer's options (info trainer)")
     p.add_argument("name", help="a component (mlp, digits, adam), a pretrained entry (mlp.digits) or 'trainer'")
     p.add_argument("--kind", choices=list(KINDS), help="look only among this kind of component")
+    p.add_argument("--markdown", action="store_true", help="a pretrained entry's card as the Hub's README.md (see `dpzoo zoo export`)")
 
     p = sub.add_parser("runs", help="every run under a logdir: progress, status (running, finished, interrupted, broken), metrics")
     p.add_argument("logdir", nargs="?", default="runs", help="the folder that holds the runs (dpzoo train --logdir)")
@@ -237,10 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plugins", help="list discovered plugins and their status")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
+    from . import scaffold
     from .plugin_manager import host
     from .pretrained import cli as zoo_cli
 
     zoo_cli.add_parser(sub)
+    scaffold.add_parser(sub)
     host().add_commands(sub)  # plugins' commands (dpzoo_register_commands), after the built-in ones
     return parser
 
@@ -304,7 +313,7 @@ def describe_os_error(exc: OSError) -> str:
         errno.EISDIR: "a folder was given where a file is expected: check the path",
         errno.ENOTDIR: "a file is in the way of a folder in that path: check the path",
     }
-    fix = fixes.get(exc.errno, "check the path and the disk, or rerun with --debug for the traceback")
+    fix = fixes.get(exc.errno or 0, "check the path and the disk, or rerun with --debug for the traceback")
     return f"{exc.strerror or type(exc).__name__}:{where}; {fix}"
 
 

@@ -7,12 +7,14 @@ given on the command line (``--set model.hidden=[128,64]``) are parsed as YAML.
 from __future__ import annotations
 
 from types import UnionType
-from typing import Any, Union, get_args, get_origin
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import ConfigError, closest
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class Config(BaseModel):
@@ -21,7 +23,7 @@ class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
 
 
-def validate(cls: type[BaseModel], values: dict[str, Any] | BaseModel | None, what: str, section: str = "") -> BaseModel:
+def validate(cls: type[M], values: dict[str, Any] | BaseModel | None, what: str, section: str = "") -> M:
     """``cls(**values)`` with an error that names ``what`` and the offending key.
 
     ``section`` is where these values sit in a run config (``model``), for the fixes the error suggests.

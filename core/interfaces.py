@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 Batch = Mapping[str, Tensor]
 
 
+AnyConfig = Config  # the base class, under a name that each class's own ``Config`` attribute does not shadow
+
+
 class Model(nn.Module):
     """Base class for dpzoo models.
 
@@ -53,12 +56,12 @@ class Model(nn.Module):
     default_loss: ClassVar[str | None] = None
     default_metrics: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, config: Config | None = None, **overrides: Any) -> None:
+    def __init__(self, config: AnyConfig | None = None, **overrides: Any) -> None:
         super().__init__()
         from .config import validate
 
         if config is None or overrides:
-            base = config.model_dump() if config is not None else {}
+            base: dict[str, Any] = config.model_dump() if config is not None else {}
             config = validate(self.Config, {**base, **overrides}, type(self).__name__)
         self.config = config
         missing = [name for name in self.data_fields if getattr(config, name) is None]
@@ -101,7 +104,7 @@ class Loss:
 
     Config: ClassVar[type[Config]] = Config
 
-    def __init__(self, config: Config | None = None) -> None:
+    def __init__(self, config: AnyConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()
 
     def __call__(self, output: Any, batch: Batch) -> LossOutput:  # pragma: no cover - interface
@@ -118,7 +121,7 @@ class Relaxation:
 
     Config: ClassVar[type[Config]] = Config
 
-    def __init__(self, config: Config | None = None) -> None:
+    def __init__(self, config: AnyConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()
 
     def hard(self, x: Tensor) -> Tensor:  # pragma: no cover - interface
@@ -147,7 +150,7 @@ class Dataset:
     default_loss: ClassVar[str | dict[str, Any] | None] = None
     default_metrics: ClassVar[tuple[str, ...] | None] = None
 
-    def __init__(self, config: Config | None = None) -> None:
+    def __init__(self, config: AnyConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()
 
     def load(self) -> datasets.DatasetDict:  # pragma: no cover - interface
@@ -186,7 +189,7 @@ class Metric:
     Config: ClassVar[type[Config]] = Config
     higher_is_better: ClassVar[bool] = True
 
-    def __init__(self, config: Config | None = None) -> None:
+    def __init__(self, config: AnyConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()
 
     def __call__(self, output: Any, batch: Batch) -> Tensor:  # pragma: no cover - interface

@@ -73,9 +73,9 @@ def _env_list(name: str) -> list[str] | None:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def _normalise(name: str | None) -> str | None:
+def _normalise(name: str) -> str:
     """Plugin and distribution names compare as pip compares them: case, '-', '_' and '.' alike."""
-    return None if name is None else re.sub(r"[-_.]+", "-", name).lower()
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 class PluginHost:
@@ -89,8 +89,8 @@ class PluginHost:
 
     # -- loading -------------------------------------------------------------
     def load_entry_points(self) -> None:
-        allow = _env_list("DPZOO_LOAD_PLUGINS")
-        allow = None if allow is None else {_normalise(name) for name in allow}
+        listed = _env_list("DPZOO_LOAD_PLUGINS")
+        allow = None if listed is None else {_normalise(name) for name in listed}
         deny = {_normalise(name) for name in _env_list("DPZOO_DISABLE_PLUGINS") or []}
         seen: dict[str, str | None] = {}
         # dpzoo's own first within a name: a third-party entry point cannot take a built-in plugin's name
@@ -113,7 +113,7 @@ class PluginHost:
             seen[ep.name] = dist
             info = PluginInfo(ep.name, ep.value, dist, version)
             self.plugins[ep.name] = info
-            names = {_normalise(ep.name), _normalise(dist)}
+            names = {_normalise(ep.name)} | ({_normalise(dist)} if dist else set())
             if (allow is not None and not names & allow) or names & deny:
                 info.status = "disabled"
                 continue

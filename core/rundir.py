@@ -52,7 +52,8 @@ class RunLock:
     """An exclusive ``flock`` on ``RUN/.lock``, held until ``release`` (or the process's death)."""
 
     def __init__(self, run_dir: Path, fd: int):
-        self.run_dir, self._fd = run_dir, fd
+        self.run_dir = run_dir
+        self._fd: int | None = fd
 
     @classmethod
     def acquire(cls, run_dir: str | Path) -> RunLock:

@@ -123,7 +123,7 @@ def test_multiscale_mse_averages_the_mse_of_2x_poolings():
     x_hat, x = torch.rand(3, 1, 8, 8, generator=g, dtype=torch.float64), torch.rand(3, 1, 8, 8, generator=g, dtype=torch.float64)
     by_hand = [((x_hat - x) ** 2).mean()]
     for f in (2, 4):
-        pool = lambda t: t.reshape(3, 1, 8 // f, f, 8 // f, f).mean(dim=(3, 5))  # noqa: E731
+        pool = lambda t, f=f: t.reshape(3, 1, 8 // f, f, 8 // f, f).mean(dim=(3, 5))  # noqa: E731
         by_hand.append(((pool(x_hat) - pool(x)) ** 2).mean())
     out = MultiScaleMSE(MultiScaleMSE.Config(levels=3))(x_hat, {"x": x})
     assert out.total.item() == pytest.approx(float(sum(by_hand) / 3), rel=1e-12)

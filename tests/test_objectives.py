@@ -126,7 +126,7 @@ def test_bce_logits_stays_finite_for_a_confident_wrong_prediction():
 
 def test_cross_entropy_is_minus_log_softmax_of_the_target_class(logits, labels):
     by_hand = torch.stack(
-        [-(z[l] - torch.logsumexp(z, 0)) for z, l in zip(logits, labels)]
+        [-(z[c] - torch.logsumexp(z, 0)) for z, c in zip(logits, labels)]
     )
     assert loss("cross_entropy", logits, {"y": labels}).item() == pytest.approx(by_hand.mean().item())
     assert loss("cross_entropy", logits, {"y": labels}, reduction="sum").item() == pytest.approx(by_hand.sum().item())
@@ -154,13 +154,13 @@ def test_cross_entropy_counts_every_position_of_a_sequence(logits, labels):
 def test_hinge_is_the_weston_watkins_margin_loss(logits, labels):
     m, K = 1.0, logits.shape[1]
     per_example = [
-        sum(max(0.0, m - z[l].item() + z[k].item()) for k in range(K) if k != l) / K
-        for z, l in zip(logits, labels)
+        sum(max(0.0, m - z[c].item() + z[k].item()) for k in range(K) if k != c) / K
+        for z, c in zip(logits, labels)
     ]
     assert loss("hinge", logits, {"y": labels}).item() == pytest.approx(sum(per_example) / len(per_example))
     squared = [
-        sum(max(0.0, m - z[l].item() + z[k].item()) ** 2 for k in range(K) if k != l) / K
-        for z, l in zip(logits, labels)
+        sum(max(0.0, m - z[c].item() + z[k].item()) ** 2 for k in range(K) if k != c) / K
+        for z, c in zip(logits, labels)
     ]
     assert loss("hinge", logits, {"y": labels}, p=2, reduction="sum").item() == pytest.approx(sum(squared))
 
@@ -215,7 +215,7 @@ def test_accuracy_of_a_single_logit_thresholds_at_zero():
 def test_nll_is_per_example_and_averages_to_the_cross_entropy(logits, labels):
     nll = metric("nll", logits.float(), {"y": labels})
     assert nll.shape == (6,) and not nll.requires_grad
-    by_hand = [-math.log(torch.softmax(z, 0)[l].item()) for z, l in zip(logits, labels)]
+    by_hand = [-math.log(torch.softmax(z, 0)[c].item()) for z, c in zip(logits, labels)]
     assert nll.tolist() == pytest.approx(by_hand, rel=1e-5)
     assert nll.mean().item() == pytest.approx(loss("cross_entropy", logits, {"y": labels}).item(), rel=1e-5)
 

@@ -170,7 +170,7 @@ def test_defaults_train_a_small_network_on_digits(name, digits, one_thread):
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
     optimiser = dpzoo.create_optimiser(name, net.parameters())
-    for epoch in range(5):
+    for _epoch in range(5):
         for idx in torch.randperm(600).split(32):
             loss = torch.nn.functional.cross_entropy(net(X[idx]), y[idx])
             optimiser.zero_grad()

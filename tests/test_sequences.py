@@ -146,7 +146,7 @@ def test_a_stream_carries_the_state_across_exactly_the_batches_of_an_epoch(corpu
     assert len(training) == 2 * steps
     evaluation_starts = [i for i, (train, carry) in enumerate(model.seen) if not train and carry is None]
     assert len(evaluation_starts) == 2  # each validation starts from no state
-    for k, (i, carry) in enumerate(training):
+    for k, (_, carry) in enumerate(training):
         if k % steps == 0:
             assert carry is None  # reset at the start of each epoch
         else:

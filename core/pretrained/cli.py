@@ -1,4 +1,4 @@
-"""``dpzoo zoo publish|build|verify``: make, rebuild and re-check pretrained entries."""
+"""``dpzoo zoo publish|build|verify|export``: make, rebuild, re-check and share pretrained entries."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
-    zoo = sub.add_parser("zoo", help="publish, rebuild and verify pretrained weights")
+    zoo = sub.add_parser("zoo", help="publish, rebuild, verify and export pretrained weights")
     commands = zoo.add_subparsers(dest="zoo_command", required=True)
 
     p = commands.add_parser("publish", help="turn a finished run into a zoo entry (weights + model card)")
@@ -34,12 +34,17 @@ def add_parser(sub) -> None:
     p.add_argument("--hashes-only", action="store_true", help="check files and cards, skip re-evaluation")
     p.set_defaults(handler=cmd_verify)
 
+    p = commands.add_parser("export", help="write an entry as a Hugging Face Hub folder (weights + README model card)")
+    p.add_argument("name", help="arch.tag (or a .safetensors file with a card)")
+    p.add_argument("dir", type=Path, help="the folder to write (created if missing)")
+    p.add_argument("--push", metavar="OWNER/REPO", help="then upload the folder to this Hub model repository")
+    p.set_defaults(handler=cmd_export)
+
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from .publish import publish
-
     from ..config import parse_value
     from ..errors import ConfigError
+    from .publish import publish
 
     tolerance = {}
     for item in args.rebuild_tolerance:
@@ -95,3 +100,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for problem in r.problems:
             print(f"  {problem}")
     return 0 if all(r.status == "ok" for r in results) else 1
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export, push
+
+    result = export(args.name, args.dir)
+    print(f"exported {result.card.name} -> {args.dir / result.file} and {args.dir / 'README.md'}")
+    print(f"  sha256 {result.sha256}, size {len(result.data)}")
+    if args.push:
+        url = push(args.dir, args.push, result.file)
+        print(f"pushed to {args.push}; register it with: {url} (sha256 {result.sha256}, size {len(result.data)})")
+    return 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ class IndexRow(BaseModel):
     """One entry of ``index.json``: what the index vouches for about one file."""
 
     model_config = ConfigDict(extra="forbid")
-    file: str = Field(description="File name inside the zoo directory")
+    file: str = Field(description="File name inside the zoo directory, or an hf://OWNER/REPO/FILE@COMMIT URL")
     sha256: str = Field(pattern=SHA256, description="sha256 of the whole file")
     size: int = Field(ge=0, description="Size of the file in bytes")
     default: bool = Field(False, description="Whether this is its architecture's default tag")
@@ -51,6 +51,12 @@ class IndexRow(BaseModel):
     @field_validator("file")
     @classmethod
     def _plain_name(cls, value: str) -> str:
+        if value.startswith(sources.hub.SCHEME):
+            try:
+                sources.hub.parse(value)
+            except DpzooError as exc:  # pydantic reports ValueErrors as schema errors, with the row's place
+                raise ValueError(str(exc)) from None
+            return value
         if value in {"", ".", ".."} or "/" in value or "\\" in value or "\0" in value:
             raise ValueError(f"{value!r} is not a plain file name inside the zoo directory")
         return value
@@ -111,12 +117,14 @@ class Weights:
 
 
 # -- the catalogue --------------------------------------------------------------
-@lru_cache(maxsize=None)
+@cache
 def zoo_dir() -> Path:
     """The directory of the weights shipped with dpzoo (the ``dpzoo.zoo`` package)."""
     from importlib.util import find_spec
 
     spec = find_spec("dpzoo.zoo")
+    if spec is None or not spec.submodule_search_locations:
+        raise DpzooError("the package dpzoo.zoo (the shipped weights) is not installed; reinstall dpzoo")
     return Path(next(iter(spec.submodule_search_locations))).absolute()
 
 
@@ -149,9 +157,14 @@ def read_index(directory: Path) -> Index:
 def _shipped() -> list[Weights]:
     directory = zoo_dir()
     return [
-        Weights(name, SHIPPED, str(directory / row.file), row.sha256, row.size, row.summary, row.headline, row.default)
+        Weights(name, SHIPPED, _location(directory, row.file), row.sha256, row.size, row.summary, row.headline, row.default)
         for name, row in read_index(directory).entries.items()
     ]
+
+
+def _location(directory: Path, file: str) -> str:
+    """An index row's file: a URL (fetched into the cache) or a name inside the zoo directory."""
+    return file if file.startswith(sources.hub.SCHEME) else str(directory / file)
 
 
 def _registered() -> list[Weights]:
@@ -169,7 +182,7 @@ def _registered() -> list[Weights]:
             problem = "its name is not of the form arch.tag"
         elif not isinstance(entry.target, str) or not entry.target.startswith(sources.SCHEMES):
             problem = f"its target must be a URL starting with {', '.join(sources.SCHEMES)}"
-        if problem:
+        if problem or row is None:
             warnings.warn(f"plugin {entry.plugin!r} registered pretrained {entry.name!r}, skipped: {problem}", stacklevel=2)
             continue
         out.append(Weights(entry.name, entry.plugin, entry.target, row.sha256, row.size, row.summary, row.headline, row.default))

@@ -26,6 +26,7 @@ from ..components import get
 from ..config import validate
 from ..errors import ConfigError, DpzooError, IntegrityError
 from ..registry import ZooName
+from . import sources
 from .card import CARD_KEY, ModelCard, card_from_header
 from .entries import Weights, resolve
 from .safetensors_file import Header, parse_header, read_header, tensors_sha256
@@ -87,7 +88,7 @@ def _parse_and_check(data: bytearray, where: str) -> tuple[Header, ModelCard]:
     return header, card
 
 
-def _check_tensors(data: bytes, header: Header, card: ModelCard) -> None:
+def _check_tensors(data: bytes | bytearray, header: Header, card: ModelCard) -> None:
     actual = tensors_sha256(header, data)
     if actual != card.weights_sha256:
         raise IntegrityError(
@@ -115,7 +116,7 @@ def create_pretrained(name: str, pretrained: bool | str | os.PathLike = True, **
 def load_local(name: str, path: str | os.PathLike, **overrides: Any):
     """Weights from a local ``.safetensors`` file: its card, else a run's ``dpzoo.model`` record, else ``name``."""
     text = os.fspath(path)
-    if text.startswith(("https://", "http://", "file://")):
+    if text.startswith(sources.SCHEMES):
         raise DpzooError(
             f"pretrained={text!r}: a URL needs its sha256; register it from a plugin with "
             "register('arch.tag', url, sha256=..., size=...), or download it and pass the local path"
@@ -149,7 +150,7 @@ def _config(arch: str, config: dict[str, Any], overrides: dict[str, Any]):
     return validate(_model_class(arch).Config, {**config, **overrides}, f"model {arch!r}")
 
 
-def load(data: bytearray, header: Header, arch: str, config: dict[str, Any], overrides: dict[str, Any]):
+def load(data: bytearray | bytes, header: Header, arch: str, config: dict[str, Any], overrides: dict[str, Any]):
     """Build ``arch`` without drawing initial parameters, then load every tensor of ``data`` into it, in eval mode.
 
     The file's names, shapes and dtypes must be the model's own (every

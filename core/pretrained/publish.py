@@ -20,8 +20,17 @@ from ..errors import ConfigError, DpzooError, IntegrityError
 from ..files import atomic_write_bytes
 from ..provenance import environment
 from ..registry import ZooName
-from . import entries, loading
-from .card import DEFAULT_REBUILD_TOLERANCE, DataRecord, Environment, Evaluation, MetricRecord, ModelCard, read_card
+from . import entries, loading, sources
+from .card import (
+    DEFAULT_REBUILD_TOLERANCE,
+    DataRecord,
+    Environment,
+    Evaluation,
+    MetricRecord,
+    ModelCard,
+    card_from_header,
+    read_card,
+)
 from .safetensors_file import parse_header, tensors_sha256
 from .verify import evaluate_on_cpu, load_data
 
@@ -50,8 +59,7 @@ def publish(
     names to how far a rebuild on other CPU kernels may move them (absolute;
     default ``DEFAULT_REBUILD_TOLERANCE`` each), recorded on the card.
     """
-    from safetensors.torch import load as tensors_from
-    from safetensors.torch import save
+    from safetensors.torch import load as tensors_from, save
 
     from ..run import load_run_config
 
@@ -203,15 +211,24 @@ def readme(out_dir: Path) -> str:
         "| name | headline | data | weights licence | data licence | command |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
+    cards = {name: _row_card(out_dir, name, row) for name, row in rows.items()}
     for name, row in rows.items():
-        card = read_card(out_dir / row.file)
+        card = cards[name]
         headline = card.headline
         shown = f"{headline.name} = {headline.value:.4f}" if headline else ""
         default = " (default)" if row.default else ""
         lines.append(
             f"| `{name}`{default} | {shown} | {card.data.name} | {card.licence} | {card.data.licence} | `{card.command}` |"
         )
-    notes = [(name, note) for name, row in rows.items() for note in read_card(out_dir / row.file).notes]
+    notes = [(name, note) for name in rows for note in cards[name].notes]
     if notes:
         lines += ["", "Notes:", ""] + [f"- `{name}`: {note}" for name, note in notes]
     return "\n".join(lines) + "\n"
+
+
+def _row_card(out_dir: Path, name: str, row: entries.IndexRow) -> ModelCard:
+    """The card of an index row's file: read from the zoo directory, or from the cache for an hf:// row."""
+    if not row.file.startswith(sources.hub.SCHEME):
+        return read_card(out_dir / row.file)
+    _, card = sources.fetch(row.file, row.sha256, row.size, name, lambda data: card_from_header(parse_header(data, len(data), row.file)))
+    return card

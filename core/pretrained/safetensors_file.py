@@ -67,7 +67,7 @@ class Header:
     size: int  # of the whole file
 
 
-def header_length(prefix: bytes, size: int, path: Path) -> int:
+def header_length(prefix: bytes | bytearray, size: int, path: Path) -> int:
     """N from the first 8 bytes of a ``size``-byte file, refused unless the header fits."""
     if len(prefix) < 8:
         raise IntegrityError(f"{path} is {size} bytes: too short to be a safetensors file (truncated?)")
@@ -80,7 +80,7 @@ def header_length(prefix: bytes, size: int, path: Path) -> int:
     return n
 
 
-def parse_header(raw: bytes, size: int, path: str | os.PathLike) -> Header:
+def parse_header(raw: bytes | bytearray, size: int, path: str | os.PathLike) -> Header:
     """The validated header of a ``size``-byte file whose first ``8 + N`` bytes are ``raw``."""
     path = Path(path)
     n = header_length(raw, size, path)
@@ -138,7 +138,7 @@ def read_header(path: str | os.PathLike) -> Header:
     return parse_header(raw, size, path)
 
 
-def tensors_sha256(header: Header, data: bytes | memoryview) -> str:
+def tensors_sha256(header: Header, data: bytes | bytearray | memoryview) -> str:
     """sha256 over the tensors alone: for each name in sorted order, ``"name|dtype|[shape]|"`` then its bytes.
 
     ``data`` is the whole file. Unlike the file's own sha256 it ignores the

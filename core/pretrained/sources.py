@@ -6,6 +6,8 @@
 ``DPZOO_OFFLINE``
     A flag (``dpzoo.env_flag``): set, any download is an error raised before
     a connection is opened; ``file://`` URLs, which need no network, still work.
+    ``HF_HUB_OFFLINE`` does the same for ``hf://`` URLs (the Hugging Face Hub,
+    see ``hub.py``; ``HF_ENDPOINT`` says where the Hub is).
 
 ``read_verified`` is the one way a weight file is read: opened once without
 following a symlink, refused unless it is a regular file of the recorded
@@ -39,8 +41,9 @@ from ..env import env_flag
 from ..errors import DpzooError, IntegrityError
 from ..files import CHUNK, sha256_file, temporary_beside
 from ..provenance import version
+from . import hub
 
-SCHEMES = ("https://", "http://", "file://")
+SCHEMES = ("https://", "http://", "file://", "hf://")
 TIMEOUT_S = 30.0  # the longest wait for any one read from the server
 DEADLINE_S = 600.0  # the longest a whole download may take
 # From this size on, a first load hashes the file in a second thread while it parses and checks it: below
@@ -68,6 +71,17 @@ def cache_dir() -> Path:
 
 def offline() -> bool:
     return env_flag("DPZOO_OFFLINE")
+
+
+def _offline_for(url: str) -> str | None:
+    """The variable that forbids downloading ``url`` now, if one does."""
+    if url.startswith("file://"):
+        return None
+    if offline():
+        return "DPZOO_OFFLINE"
+    if url.startswith(hub.SCHEME) and env_flag("HF_HUB_OFFLINE"):
+        return "HF_HUB_OFFLINE"
+    return None
 
 
 def read_verified(path: str | os.PathLike, sha256: str, size: int, what: str, alongside=None) -> tuple[bytearray, Any]:
@@ -140,6 +154,8 @@ def fetch(url: str, sha256: str, size: int, what: str, alongside=None) -> tuple[
     """``read_verified`` of ``url``'s copy in the cache, downloading it there first if needed."""
     if not url.startswith(SCHEMES):
         raise DpzooError(f"cannot fetch {url!r}: dpzoo downloads {', '.join(SCHEMES)} URLs only")
+    if url.startswith(hub.SCHEME):
+        hub.parse(url)  # a malformed or unpinned Hub URL is refused even when the file is cached
     target = cached_path(sha256)
     try:
         return read_verified(target, sha256, size, what, alongside)
@@ -149,13 +165,16 @@ def fetch(url: str, sha256: str, size: int, what: str, alongside=None) -> tuple[
                 f"{what}: registered with size {size}, but the file whose sha256 is {sha256} is "
                 f"{target.stat().st_size} bytes ({target}); the registration is wrong: fix its size"
             ) from None
-        if target.exists() and offline():
+        if target.exists() and (offline() or _offline_for(url)):
             raise exc from None
-    if offline() and not url.startswith("file://"):
+    if flag := _offline_for(url):
         raise OfflineError(
-            f"DPZOO_OFFLINE is set and {url} is not in the cache ({target}); unset DPZOO_OFFLINE to download it, "
+            f"{flag} is set and {url} is not in the cache ({target}); unset {flag} to download it, "
             f"or copy the file there (sha256 {sha256})"
         )
+    if url.startswith(hub.SCHEME):
+        hub.download(url, target, sha256, size, timeout_s=TIMEOUT_S, deadline_s=DEADLINE_S)
+        return read_verified(target, sha256, size, what, alongside)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = temporary_beside(target)
     try:

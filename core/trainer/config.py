@@ -78,4 +78,7 @@ class TrainConfig(Config):
         "stop", description="On a NaN or infinite loss: stop (nothing saved from it), skip the step, or ignore it"
     )
 
-    _temperature = model_validator(mode="before")(classmethod(lambda cls, values: _migrate_temperature(values)))
+    @model_validator(mode="before")
+    @classmethod
+    def _temperature(cls, values: Any) -> Any:
+        return _migrate_temperature(values)

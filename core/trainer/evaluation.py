@@ -42,8 +42,9 @@ def evaluation_values(model: nn.Module, batch, loss=None, metrics=None, ctx=None
 
     Dataset-level metrics are updated here and left out of the returned values.
     """
-    if callable(getattr(model, "evaluation_step", None)):
-        return model.evaluation_step(batch, ctx)
+    evaluation_step = getattr(model, "evaluation_step", None)
+    if callable(evaluation_step):
+        return evaluation_step(batch, ctx)
     output = model(batch)
     values: dict[str, Tensor] = {}
     if loss is not None:
@@ -79,7 +80,7 @@ def evaluate(
     model.eval()
     sums: dict[str, Tensor] = {}
     counts: dict[str, int] = {}
-    whole = {name: m for name, m in (metrics or {}).items() if accumulates(m)}
+    whole: dict[str, Any] = {name: m for name, m in (metrics or {}).items() if accumulates(m)}  # with update, reset, compute
     for metric in whole.values():
         metric.reset()
     try:

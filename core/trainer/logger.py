@@ -124,7 +124,7 @@ class RunLogger:
         """
         experiment, start, end = hparams_summary(hparam_columns(config), metric_order(metrics))
         for summary in (experiment, start, end):
-            self.writer.file_writer.add_summary(summary, step)
+            self.writer._get_file_writer().add_summary(summary, step)  # the writer's, reopened if it was closed
 
     def close(self) -> None:
         self.writer.close()

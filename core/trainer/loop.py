@@ -17,7 +17,7 @@ import contextlib
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,13 +53,17 @@ def total_steps(data: InMemorySplits | SequenceSplits, config: TrainConfig, worl
 class Trainer:
     """Trains a model on in-memory splits; see ``dpzoo.train`` for the by-name recipe."""
 
+    # an nn.Module with dpzoo's optional hooks (training_step, evaluation_step, carry), which nn.Module's type lacks
+    model: Any
+    loss: Any  # the loss (automatic mode, where it cannot be None), or None in manual mode
+
     def __init__(
         self,
         config: TrainConfig | None = None,
         *,
         run_dir: str | Path | None = None,
         hparams: dict[str, Any] | None = None,
-        callbacks: list[Callable[[Trainer], None]] = (),
+        callbacks: Sequence[Callable[[Trainer], None]] = (),
     ):
         self.config = config or TrainConfig()
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -112,7 +116,7 @@ class Trainer:
         if not self.manual and set(optimisers) != {"model"}:
             raise ConfigError(f"automatic mode uses one optimiser named 'model', got {sorted(optimisers)}")
         self._forward = self.distributed.wrap(self.model, self.device, self.manual)
-        self._ddp = self._forward if self._forward is not self.model else None
+        self._ddp: Any = self._forward if self._forward is not self.model else None  # DistributedDataParallel
         self._plateau = {n: s for n, s in self.schedulers.items() if hasattr(s, "monitor")}
         self.stepper = Stepper(
             optimisers, {n: s for n, s in self.schedulers.items() if n not in self._plateau},
@@ -125,7 +129,7 @@ class Trainer:
         self._schedule_attributes = [name for name in self.schedules if hasattr(self.model, name)]
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision)
         # None when off: the hot loop then skips the `with` altogether
-        self._autocast = (lambda: torch.autocast(self.device.type, dtype=dtype)) if dtype else None
+        self._autocast: Callable[[], Any] | None = (lambda: torch.autocast(self.device.type, dtype=dtype)) if dtype else None
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True)
         self.total_steps = total_steps(data, cfg, self.distributed.world_size)
@@ -174,6 +178,7 @@ class Trainer:
                         targets.append(batch[target])
         finally:
             self.model.train(was_training)
+        joined: dict[str, Tensor] | Tensor
         if outputs and isinstance(outputs[0], dict):
             joined = {key: torch.cat([o[key] for o in outputs]) for key in outputs[0]}
         else:
@@ -322,6 +327,8 @@ class Trainer:
 
     def _early_stopping(self, values: dict[str, float]) -> None:
         rule = self.config.early_stopping
+        if rule is None:
+            return
         value = self._monitored(values, rule.monitor, "trainer.early_stopping.monitor")
         mode = rule.mode or direction(rule.monitor, self.metrics)
         better = (

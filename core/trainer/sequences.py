@@ -168,7 +168,7 @@ class Carry:
     """The lifetime of ``model.carry`` in training (see the module docstring)."""
 
     def __init__(self, model: nn.Module, data: Any):
-        self.model = model
+        self.model: Any = model  # its ``carry`` (tensors, tuples of them, or None) is not in nn.Module's type
         self.active = hasattr(model, "carry")
         self.stream = self.active and bool(getattr(data, "carries_state", False))
 
@@ -191,7 +191,7 @@ class Carry:
 
 
 @contextlib.contextmanager
-def set_aside(model: nn.Module):
+def set_aside(model: Any):  # an nn.Module, maybe with a ``carry`` attribute that nn.Module's type lacks
     """Start from no carried state inside the ``with``; put the previous one back after it."""
     if not hasattr(model, "carry"):
         yield

@@ -13,6 +13,7 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 from ..errors import DpzooError
 
@@ -26,7 +27,7 @@ class Interrupted(DpzooError):
         self.signum, self.step, self.run_dir = signum, step, run_dir
         self.exit_code = 128 + signum
         name = signal.Signals(signum).name
-        if checkpoint is None:
+        if checkpoint is None or run_dir is None:
             where = "no run directory, so nothing was saved"
         else:
             where = f"checkpoint {checkpoint} written; continue with: dpzoo train --resume {Path(run_dir).resolve()}"
@@ -38,7 +39,7 @@ class StopOnSignal:
 
     def __init__(self) -> None:
         self.signum: int | None = None
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, Any] = {}  # what signal.signal returned: a handler, SIG_DFL or SIG_IGN
 
     def __enter__(self) -> StopOnSignal:
         if threading.current_thread() is threading.main_thread():  # Python delivers signals to the main thread only

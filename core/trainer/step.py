@@ -18,7 +18,7 @@ optimiser's steps, however many times a batch calls it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
@@ -26,6 +26,9 @@ from torch import Tensor, nn
 from ..errors import ConfigError
 from ..interfaces import LossOutput
 from .distributed import Distributed
+
+if TYPE_CHECKING:
+    from .nonfinite import NonFiniteGuard
 
 
 class Stepper:
@@ -53,7 +56,7 @@ class Stepper:
         self.calls = dict.fromkeys(optimisers, 0)  # losses given to each optimiser
         self.steps = dict.fromkeys(optimisers, 0)  # real optimiser steps
         self._several = len(optimisers) > 1
-        self.guard = None  # a NonFiniteGuard that skips non-finite steps (trainer.on_nonfinite=skip)
+        self.guard: NonFiniteGuard | None = None  # skips non-finite steps (trainer.on_nonfinite=skip)
 
     def completes(self, name: str) -> bool:
         """Whether the next call for ``name`` ends its accumulation window (and so steps)."""
@@ -91,7 +94,7 @@ class Stepper:
         if (call + 1) % k:
             return
         params = self.params[name]
-        if self.average_gradients:
+        if self.average_gradients and self.distributed is not None:  # average_gradients implies it (__init__)
             self.distributed.average_gradients(params)
         if self.guard is not None and scaler is None and not self.guard.gradients_are_finite(params):
             optimiser.zero_grad(set_to_none=True)  # a finite loss whose gradients overflowed
