@@ -61,8 +61,11 @@ class TrainConfig(Config):
     validate_every: int = Field(1, ge=0, description="Epochs between validations (0: never)")
     test: bool = Field(True, description="Evaluate on the test split at the end")
     early_stopping: EarlyStopping | None = Field(None, description="Stop when a monitored value stops improving")
-    checkpoint_every: int | None = Field(None, ge=1, description="Steps between checkpoints (also at each epoch's end)")
-    checkpoint_epochs: int = Field(1, ge=0, description="Epochs between end-of-epoch checkpoints (0: only at the end)")
+    checkpoint_seconds: float | None = Field(
+        60.0, gt=0, description="Seconds of training between checkpoints (None: none by time); always one at the end"
+    )
+    checkpoint_every: int | None = Field(None, ge=1, description="Steps between checkpoints, besides those by time")
+    checkpoint_epochs: int = Field(0, ge=0, description="Epochs between end-of-epoch checkpoints (0: none by epoch)")
     keep_checkpoints: int = Field(2, ge=1, description="How many recent checkpoints to keep")
     schedules: dict[str, Schedule] = Field(
         {}, description="Named scalars annealed over training (model attribute, ctx.schedule(name), train/<name>)"
@@ -70,6 +73,9 @@ class TrainConfig(Config):
     media_every: int = Field(1, ge=0, description="Epochs between calls of the model's log_media (0: only at the end)")
     progress: bool | None = Field(None, description="Show a progress bar (default: only on a terminal)")
     deterministic: bool = Field(False, description="Ask PyTorch for deterministic algorithms")
+    compile: bool = Field(
+        False, description="torch.compile the model (needs a C++ compiler on CPU; compiling takes seconds to minutes)"
+    )
     on_nonfinite: Literal["stop", "skip", "ignore"] = Field(
         "stop", description="On a NaN or infinite loss: stop (nothing saved from it), skip the step, or ignore it"
     )
