@@ -573,7 +573,6 @@ def test_a_second_ctrl_c_stops_at_once(tmp_path):
             while signal.getsignal(signal.SIGINT) is not outside:
                 time.sleep(0.001)  # (Python runs the handler between bytecodes: two presses, not one merged)
             os.kill(os.getpid(), signal.SIGINT)  # ...and the second one does not wait for it
-            print('DEBUG', outside, signal.getsignal(signal.SIGINT), threading.enumerate())
 
     with pytest.raises(KeyboardInterrupt):
         dpzoo.train(config(tmp_path, "twice"), callbacks=[twice])

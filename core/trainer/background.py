@@ -80,3 +80,5 @@ class Background:
             self._thread.join()
         if raise_errors:
             self.raise_error()
+        else:
+            self._error = None  # another error is unwinding: it is the one reported
