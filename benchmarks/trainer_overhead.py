@@ -16,8 +16,9 @@ LeNet (dpzoo's ``cnn``: conv 32, conv 64, 128 hidden) on MNIST-shaped input (ran
 10 classes), where the model's arithmetic dominates: ``lenet_ideal`` and ``lenet_dpzoo`` (a 64-image
 validation split for the model's end-of-run media: its filters and confusion matrix).
 
-``--compile`` adds ``dpzoo_compiled`` and ``lenet_compiled`` (``trainer.compile=true``; compiled once,
-before the rounds, so the rounds time the compiled model, not the compiler).
+``--compile`` adds ``dpzoo_compiled`` and ``lenet_compiled``: the model compiled as ``trainer.compile=true``
+compiles it (``nn.Module.compile``), once, before the rounds, so that the rounds time the compiled model
+and the first call's time (the compiler's) is printed apart.
 
 Arms are interleaved over many short rounds, in alternating order. Each arm's
 ratio is taken to its own case's ideal loop within each round (the two ran

@@ -159,13 +159,16 @@ class Trainer:
 
     def _close_writers(self, raise_errors: bool) -> None:
         """Wait for every checkpoint and event written in the background, then end those threads."""
+        checkpoints, self._checkpoints = self._checkpoints, None
         try:
-            for writer in (self._checkpoints, self.logger):
-                if writer is not None:
-                    writer.close(raise_errors)
-        finally:
-            self._checkpoints = None
-            self.distributed.stop()
+            if checkpoints is not None:
+                checkpoints.close(raise_errors)
+        finally:  # the events are finished even when the checkpoints failed (or a second Ctrl-C came)
+            try:
+                if self.logger is not None:
+                    self.logger.close(raise_errors)
+            finally:
+                self.distributed.stop()
 
     def evaluate(self, split: str) -> dict[str, float]:
         """Mean loss, loss terms and metrics over a split (see ``evaluation.evaluate``)."""
