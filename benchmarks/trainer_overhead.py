@@ -147,7 +147,8 @@ def dpzoo_arm(make_model, splits, steps, full=False, compile=False, split: Split
     optimiser = torch.optim.Adam(model.parameters(), lr=LR)
     loss = dpzoo.create("loss", "cross_entropy")
     metrics = {"accuracy": dpzoo.create("metric", "accuracy")}
-    options = dict(max_steps=steps, batch_size=BATCH, seed=SEED, device="cpu", progress=False, test=False, compile=compile)
+    options = dict(max_steps=steps, batch_size=BATCH, seed=SEED, device="cpu", progress=False, test=False, compile=compile,
+                   threads=torch.get_num_threads())  # the benchmark's thread count, for every arm alike
     if not full:
         options.update(validate_every=0, checkpoint_epochs=0)
     with tempfile.TemporaryDirectory() as run_dir:

@@ -484,3 +484,16 @@ def test_the_trainer_on_tensors_imports_neither_datasets_nor_tensorboard():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_one_cpu_thread_by_default_and_null_leaves_torchs_count():
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        Trainer(TrainConfig(**QUIET))
+        assert torch.get_num_threads() == 1  # the default (issue 16: many times faster on a busy machine)
+        torch.set_num_threads(2)
+        Trainer(TrainConfig(threads=None, **QUIET))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

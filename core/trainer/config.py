@@ -52,7 +52,7 @@ class TrainConfig(Config):
     device: str = Field("auto", description="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")
     seed: int = Field(0, description="Seed for initialisation, shuffling and dropout")
     threads: int | None = Field(
-        None, ge=1, description="CPU threads for PyTorch (default: PyTorch's); CPU results are bitwise repeatable per thread count"
+        1, ge=1, description="CPU threads for PyTorch (null: PyTorch's, one per core); CPU results repeat bit for bit per count"
     )
     grad_clip: float | None = Field(None, gt=0, description="Clip the gradient norm of each optimiser's parameters")
     accumulate: int = Field(1, ge=1, description="Batches whose gradients add up before each optimiser step")
