@@ -16,9 +16,11 @@ LeNet (dpzoo's ``cnn``: conv 32, conv 64, 128 hidden) on MNIST-shaped input (ran
 10 classes), where the model's arithmetic dominates: ``lenet_ideal`` and ``lenet_dpzoo`` (a 64-image
 validation split for the model's end-of-run media: its filters and confusion matrix).
 
-``--compile`` adds ``dpzoo_compiled`` and ``lenet_compiled``: the model compiled as ``trainer.compile=true``
-compiles it (``nn.Module.compile``), once, before the rounds, so that the rounds time the compiled model
-and the first call's time (the compiler's) is printed apart.
+``--compile`` adds ``dpzoo_compiled`` and ``lenet_compiled``: the model compiled in place
+(``nn.Module.compile``, TorchInductor), once, before the rounds, so that the rounds time the compiled
+model and the first call's time (the compiler's) is printed apart. On the 2-core CPU of issue 16 both
+compiled arms were slower than the eager ones, so the trainer has no ``compile`` option; rerun this
+where it may pay (a GPU) before adding one.
 
 Arms are interleaved over many short rounds, in alternating order. Each arm's
 ratio is taken to its own case's ideal loop within each round (the two ran
@@ -143,12 +145,12 @@ class Split:
         trainer._close_writers = timed(close, "checkpoints")  # the wait for the last checkpoint and events
 
 
-def dpzoo_arm(make_model, splits, steps, full=False, compile=False, split: Split | None = None):
+def dpzoo_arm(make_model, splits, steps, full=False, split: Split | None = None):
     model = make_model()
     optimiser = torch.optim.Adam(model.parameters(), lr=LR)
     loss = dpzoo.create("loss", "cross_entropy")
     metrics = {"accuracy": dpzoo.create("metric", "accuracy")}
-    options = dict(max_steps=steps, batch_size=BATCH, seed=SEED, device="cpu", progress=False, test=False, compile=compile,
+    options = dict(max_steps=steps, batch_size=BATCH, seed=SEED, device="cpu", progress=False, test=False,
                    threads=torch.get_num_threads())  # the benchmark's thread count, for every arm alike
     if not full:
         options.update(validate_every=0, checkpoint_epochs=0)

@@ -37,7 +37,6 @@ MUTABLE = (
     "trainer.checkpoint_epochs",
     "trainer.keep_checkpoints",
     "trainer.threads",
-    "trainer.compile",
     "trainer.device",
     "trainer.eval_batch_size",
     "trainer.test",

@@ -73,9 +73,6 @@ class TrainConfig(Config):
     media_every: int = Field(1, ge=0, description="Epochs between calls of the model's log_media (0: only at the end)")
     progress: bool | None = Field(None, description="Show a progress bar (default: only on a terminal)")
     deterministic: bool = Field(False, description="Ask PyTorch for deterministic algorithms")
-    compile: bool = Field(
-        False, description="torch.compile the model (needs a C++ compiler on CPU; compiling takes seconds to minutes)"
-    )
     on_nonfinite: Literal["stop", "skip", "ignore"] = Field(
         "stop", description="On a NaN or infinite loss: stop (nothing saved from it), skip the step, or ignore it"
     )

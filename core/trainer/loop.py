@@ -114,8 +114,6 @@ class Trainer:
             raise ConfigError("no loss: pass one, or give the model a training_step (manual mode)")
         if not self.manual and set(optimisers) != {"model"}:
             raise ConfigError(f"automatic mode uses one optimiser named 'model', got {sorted(optimisers)}")
-        if cfg.compile:
-            self.model.compile()  # in place: the same module, parameters and state_dict keys, a compiled __call__
         self._forward = self.distributed.wrap(self.model, self.device, self.manual)
         self._ddp = self._forward if self._forward is not self.model else None
         self._plateau = {n: s for n, s in self.schedulers.items() if hasattr(s, "monitor")}
