@@ -211,7 +211,8 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
+    """The whole command line; ``plugins=False`` leaves out the plugins' commands (and so loads no plugin)."""
     parser = Parser(prog="dpzoo", description="Model zoo and trainer for the book's models")
     parser.add_argument("--version", action="version", version=f"dpzoo {version()}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors (or DPZOO_DEBUG=1)")
@@ -245,19 +246,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     from . import scaffold
-    from .plugin_manager import host
     from .pretrained import cli as zoo_cli
 
     zoo_cli.add_parser(sub)
     scaffold.add_parser(sub)
-    host().add_commands(sub)  # plugins' commands (dpzoo_register_commands), after the built-in ones
+    if plugins:
+        from .plugin_manager import host
+
+        host().add_commands(sub)  # plugins' commands (dpzoo_register_commands), after the built-in ones
     return parser
+
+
+def _parser_for(argv: list[str]) -> argparse.ArgumentParser:
+    """The parser ``argv`` needs: without the plugins for ``--version`` and the built-in commands.
+
+    Loading every plugin only to list its commands would make ``dpzoo --version``
+    and each argument error of ``dpzoo train`` wait for it; ``--help``, no command
+    or another command (a plugin's, or a misspelt one, whose error lists them all)
+    loads them.
+    """
+    builtin = build_parser(plugins=False)
+    commands = builtin._subparsers._group_actions[0].choices  # argparse keeps sub-commands here, and nowhere public
+    for arg in argv:
+        if arg == "--version":
+            return builtin
+        if arg in ("-h", "--help"):
+            break
+        if not arg.startswith("-"):
+            if arg in commands:
+                return builtin
+            break
+    return build_parser()  # loads the plugins, for their commands: strict mode may refuse a broken one
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        parser = build_parser()  # loads the plugins, for their commands: strict mode may refuse a broken one
+        parser = _parser_for(argv)
     except DpzooError as exc:
         print(f"dpzoo: error: {exc}", file=sys.stderr)
         return 2

@@ -15,8 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from .tables import to_arrays
-
 
 def fingerprint(split: Any, columns: Iterable[str] | None = None) -> str:
     """sha256 hex digest of ``columns`` of a ``datasets.Dataset``, or of a dict of arrays or tensors.
@@ -27,7 +25,12 @@ def fingerprint(split: Any, columns: Iterable[str] | None = None) -> str:
     stay ``uint8``), the same arrays ``tables.to_arrays`` gives the trainer.
     """
     columns = list(columns if columns is not None else split if isinstance(split, Mapping) else ("x", "y"))
-    arrays = split if isinstance(split, Mapping) else to_arrays(split, columns)
+    if isinstance(split, Mapping):
+        arrays = split
+    else:
+        from .tables import to_arrays  # datasets and pyarrow: imported only for a datasets.Dataset
+
+        arrays = to_arrays(split, columns)
     digest = hashlib.sha256()
     for name in sorted(columns):
         array = _numpy(arrays[name])

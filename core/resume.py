@@ -32,6 +32,7 @@ MUTABLE = (
     "logdir",
     "trainer.progress",
     "trainer.log_every",
+    "trainer.checkpoint_seconds",
     "trainer.checkpoint_every",
     "trainer.checkpoint_epochs",
     "trainer.keep_checkpoints",

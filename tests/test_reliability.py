@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import types
 import warnings
 from pathlib import Path
@@ -402,6 +403,17 @@ def test_argument_errors_are_answered_before_torch_is_imported():
     assert "missing --model" in out.stderr and "single folder name" in out.stderr and "'cuda'" in out.stderr
 
 
+def test_version_and_argument_errors_load_no_plugin_and_no_torch():
+    code = ("import sys; from dpzoo.cli import main\n"
+            "for argv in (['--version'], ['train', '--epochs', 'x']):\n"
+            "    try: main(argv)\n"
+            "    except SystemExit as stop: print(stop.code)\n"
+            "print(sorted(m for m in sys.modules if m.startswith('dpzoo.plugins.') or m in ('torch', 'datasets')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.stdout.splitlines() == ["dpzoo " + dpzoo.__version__, "0", "2", "[]"], out.stdout
+    assert "invalid int value: 'x'" in out.stderr
+
+
 @pytest.fixture
 def small_filesystem(tmp_path):
     """A 96 KiB tmpfs (root only); skipped where one cannot be mounted."""
@@ -556,17 +568,25 @@ def test_a_second_ctrl_c_stops_at_once(tmp_path):
     def twice(trainer):
         if trainer.step == 3:
             os.kill(os.getpid(), signal.SIGINT)  # asks for a stop after this step...
+            while signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+                time.sleep(0.001)  # (Python runs the handler between bytecodes: two presses, not one merged)
             os.kill(os.getpid(), signal.SIGINT)  # ...and the second one does not wait for it
 
-    with pytest.raises(KeyboardInterrupt):
-        dpzoo.train(config(tmp_path, "twice"), callbacks=[twice])
+    # Python's own Ctrl-C handler, whatever this process inherited (`cmd &` in a script starts it ignoring SIGINT)
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            dpzoo.train(config(tmp_path, "twice"), callbacks=[twice])
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     assert not (tmp_path / "twice/checkpoints").exists() or not list((tmp_path / "twice/checkpoints").glob("*.json"))
 
 
 @pytest.mark.slow
 def test_sigterm_to_the_cli_checkpoints_and_exits_143(tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "dpzoo.cli", "train", "--model", "mlp", "--data", "digits",
-                                "--epochs", "400", "--logdir", str(tmp_path), "--run-name", "t"],
+                                "--epochs", "400", "--set", "trainer.checkpoint_every=20",
+                                "--logdir", str(tmp_path), "--run-name", "t"],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     last = tmp_path / "t/checkpoints/last.json"
     while not last.exists() and process.poll() is None:

@@ -468,3 +468,32 @@ def test_progress_bar_is_quiet_when_not_a_terminal(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "step/s" not in result.stderr and "it/s" not in result.stderr
     assert f"run: {tmp_path / 'q'}" in result.stdout and "test/accuracy" in result.stdout
+
+
+def test_the_trainer_on_tensors_imports_neither_datasets_nor_tensorboard():
+    """datasets (pyarrow, pandas) load only with a dataset, TensorBoard only with a run directory (issue 16)."""
+    code = (
+        "import sys, torch, dpzoo\n"
+        "from dpzoo.trainer import InMemorySplits, TrainConfig, Trainer\n"
+        "splits = InMemorySplits({'train': {'x': torch.rand(32, 1, 8, 8), 'y': torch.randint(0, 10, (32,))}})\n"
+        "model = dpzoo.create_model('mlp', input_shape=[1, 8, 8], num_classes=10, hidden=[8])\n"
+        "Trainer(TrainConfig(max_steps=2, progress=False, device='cpu')).fit(\n"
+        "    model, splits, optimisers={'model': torch.optim.SGD(model.parameters(), lr=0.1)},\n"
+        "    loss=dpzoo.create('loss', 'cross_entropy'))\n"
+        "print(sorted(m for m in ('datasets', 'pyarrow', 'pandas', 'tensorboard', 'sklearn') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_one_cpu_thread_by_default_and_null_leaves_torchs_count():
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        Trainer(TrainConfig(**QUIET))
+        assert torch.get_num_threads() == 1  # the default (issue 16: many times faster on a busy machine)
+        torch.set_num_threads(2)
+        Trainer(TrainConfig(threads=None, **QUIET))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

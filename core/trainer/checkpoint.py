@@ -7,12 +7,17 @@ scheduler states, the file's sha256). Each is written to a temporary file,
 flushed and renamed into place; ``last.json`` is replaced last, so a crash at
 any moment leaves the previous checkpoint whole and pointed to. Nothing is
 ever unpickled. Reading them back, newest verified first, is ``recovery``'s.
+
+The trainer takes a ``snapshot`` on the training thread (every tensor copied to
+the CPU, so later steps cannot change it) and hands it to a background thread
+for ``write_snapshot``: serialising, hashing and the fsyncs overlap training.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,20 +59,45 @@ def join_state(state: Any, tensors: dict[str, Tensor]) -> Any:
 
 
 # -- checkpoints ---------------------------------------------------------------
-def save_checkpoint(directory: Path, step: int, state: Any, keep: int = 2) -> Path:
-    """Write ``state`` (nested dicts of tensors and JSON values) as checkpoint ``step``."""
-    directory.mkdir(parents=True, exist_ok=True)
+@dataclass(frozen=True)
+class Snapshot:
+    """A checkpoint's content, copied: nothing in it changes when training goes on."""
+
+    step: int
+    skeleton: Any
+    tensors: dict[str, Tensor]
+
+
+def snapshot(step: int, state: Any) -> Snapshot:
+    """Copy ``state``'s tensors to the CPU (on the training thread: later steps change the originals)."""
     tensors: dict[str, Tensor] = {}
     skeleton = split_state("state", state, tensors)
-    stem = f"step-{step:08d}"
+    copies = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in tensors.items()}
+    return Snapshot(step, skeleton, copies)
+
+
+def write_snapshot(directory: Path, taken: Snapshot, keep: int = 2) -> Path:
+    """Write a snapshot as checkpoint ``taken.step``: tensors, its record, then ``last.json``; prune old ones."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = f"step-{taken.step:08d}"
     tensor_path = directory / f"{stem}.safetensors"
-    atomic_save_tensors(tensors, tensor_path)
-    record = {"step": step, "tensors": tensor_path.name, "sha256": sha256_file(tensor_path), "state": skeleton}
+    atomic_save_tensors(taken.tensors, tensor_path)
+    record = {"step": taken.step, "tensors": tensor_path.name, "sha256": sha256_file(tensor_path), "state": taken.skeleton}
     text = json.dumps(record, separators=(",", ":")).encode()
     atomic_write_bytes(directory / f"{stem}.json", text)
     atomic_write_bytes(directory / LAST, text)
     _prune(directory, keep)
     return tensor_path
+
+
+def checkpoint_path(directory: Path, step: int) -> Path:
+    """The tensors file of checkpoint ``step`` (written whole, or not at all)."""
+    return directory / f"step-{step:08d}.safetensors"
+
+
+def save_checkpoint(directory: Path, step: int, state: Any, keep: int = 2) -> Path:
+    """Write ``state`` (nested dicts of tensors and JSON values) as checkpoint ``step``, on this thread."""
+    return write_snapshot(directory, snapshot(step, state), keep)
 
 
 def _prune(directory: Path, keep: int) -> None:

@@ -52,7 +52,7 @@ class TrainConfig(Config):
     device: str = Field("auto", description="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")
     seed: int = Field(0, description="Seed for initialisation, shuffling and dropout")
     threads: int | None = Field(
-        None, ge=1, description="CPU threads for PyTorch (default: PyTorch's); CPU results are bitwise repeatable per thread count"
+        1, ge=1, description="CPU threads for PyTorch (null: PyTorch's, one per core); CPU results repeat bit for bit per count"
     )
     grad_clip: float | None = Field(None, gt=0, description="Clip the gradient norm of each optimiser's parameters")
     accumulate: int = Field(1, ge=1, description="Batches whose gradients add up before each optimiser step")
@@ -63,8 +63,11 @@ class TrainConfig(Config):
     validate_every: int = Field(1, ge=0, description="Epochs between validations (0: never)")
     test: bool = Field(True, description="Evaluate on the test split at the end")
     early_stopping: EarlyStopping | None = Field(None, description="Stop when a monitored value stops improving")
-    checkpoint_every: int | None = Field(None, ge=1, description="Steps between checkpoints (also at each epoch's end)")
-    checkpoint_epochs: int = Field(1, ge=0, description="Epochs between end-of-epoch checkpoints (0: only at the end)")
+    checkpoint_seconds: float | None = Field(
+        60.0, gt=0, description="Seconds of training between checkpoints (None: none by time); always one at the end"
+    )
+    checkpoint_every: int | None = Field(None, ge=1, description="Steps between checkpoints, besides those by time")
+    checkpoint_epochs: int = Field(0, ge=0, description="Epochs between end-of-epoch checkpoints (0: none by epoch)")
     keep_checkpoints: int = Field(2, ge=1, description="How many recent checkpoints to keep")
     schedules: dict[str, Schedule] = Field(
         {}, description="Named scalars annealed over training (model attribute, ctx.schedule(name), train/<name>)"

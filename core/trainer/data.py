@@ -14,7 +14,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..tables import to_arrays
 from .sequences import SequenceSplits
 
 Columns = dict[str, Tensor]
@@ -22,6 +21,8 @@ Columns = dict[str, Tensor]
 
 def split_to_tensors(split: Any, columns: tuple[str, ...], device: torch.device) -> Columns:
     """The named columns of one ``datasets.Dataset`` split as tensors on ``device``, in their stored dtypes."""
+    from ..tables import to_arrays  # datasets and pyarrow: only for splits that come from them
+
     return {name: torch.from_numpy(array).to(device) for name, array in to_arrays(split, columns).items()}
 
 

@@ -8,7 +8,12 @@ schedules apply alike; named schedules (``trainer.schedules``) are evaluated
 before every batch and media are logged every ``media_every`` epochs.
 
 The hot loop never synchronises with the device: loss values are kept as
-tensors and read (one sync) every ``log_every`` steps.
+tensors and read (one sync) every ``log_every`` steps. Nothing else is written
+from the training thread: TensorBoard events and checkpoints are written on
+background threads (``background``), in order, and waited for when ``fit``
+ends, however it ends. A checkpoint is taken (its tensors copied) at a step
+boundary; by default at most one per ``checkpoint_seconds`` of training, and
+always one at the end and on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 from ..interfaces import LossOutput
-from .checkpoint import save_checkpoint
+from .background import Background
+from .checkpoint import checkpoint_path, snapshot, write_snapshot
 from .config import TrainConfig
 from .context import StepContext
 from .devices import resolve_device
@@ -92,6 +98,8 @@ class Trainer:
         self._summary: RunSummary | None = None  # RUN/summary.json, for `dpzoo runs`
         self._epoch_lines: EpochLines | None = None  # one line per epoch where no progress bar is shown
         self._last_train: dict[str, float] = {}
+        self._checkpoints: Background | None = None  # the checkpoint-writing thread, while fit runs
+        self._next_timed_checkpoint = math.inf
 
     # -- public ----------------------------------------------------------------
     def fit(
@@ -147,14 +155,32 @@ class Trainer:
         # training values since the last log: "loss", the loss's terms, ctx.log(...)
         self._pending: dict[str, list] = {"loss": []}
         self._pending_loss = self._pending["loss"]
+        if self._writes_checkpoints:
+            self._checkpoints = Background("checkpoints", maxsize=1)
+            self.guard.settle = self.wait_for_checkpoints  # its messages name the last checkpoint on disk
         self._started = time.perf_counter()
+        self._schedule_timed_checkpoint()
         try:
             self._train()
-            return self._finish()
-        finally:
-            if self.logger is not None:
-                self.logger.close()
-            self.distributed.stop()
+            final = self._finish()
+        except BaseException:
+            self._close_writers(raise_errors=False)  # what was taken is still written; this error is the one raised
+            raise
+        self._close_writers(raise_errors=True)
+        return final
+
+    def _close_writers(self, raise_errors: bool) -> None:
+        """Wait for every checkpoint and event written in the background, then end those threads."""
+        checkpoints, self._checkpoints = self._checkpoints, None
+        try:
+            if checkpoints is not None:
+                checkpoints.close(raise_errors)
+        finally:  # the events are finished even when the checkpoints failed (or a second Ctrl-C came)
+            try:
+                if self.logger is not None:
+                    self.logger.close(raise_errors)
+            finally:
+                self.distributed.stop()
 
     def evaluate(self, split: str) -> dict[str, float]:
         """Mean loss, loss terms and metrics over a split (see ``evaluation.evaluate``)."""
@@ -223,6 +249,7 @@ class Trainer:
             self._epoch_lines = EpochLines(self.total_steps, None if cfg.max_steps is not None else cfg.epochs)
         anneal = bool(self.schedules)
         checkpoint_every = cfg.checkpoint_every if self._writes_checkpoints else None
+        timed = cfg.checkpoint_seconds is not None and self._writes_checkpoints
         self.model.train()
         try:
             while not self._stop and self.step < self.total_steps:
@@ -243,6 +270,8 @@ class Trainer:
                     if self.step % self.log_every == 0:
                         self._log_training(progress)
                     if checkpoint_every and self.step % checkpoint_every == 0:
+                        self._checkpoint_due = True
+                    if timed and time.perf_counter() >= self._next_timed_checkpoint:
                         self._checkpoint_due = True
                     if self._checkpoint_due:
                         self._checkpoint_at_a_window_boundary()
@@ -375,9 +404,14 @@ class Trainer:
 
     # -- logging -------------------------------------------------------------------
     def _mean(self, values: list) -> Tensor:
-        stacked = torch.stack(
-            [v.detach().float() if isinstance(v, Tensor) else torch.tensor(float(v), device=self.device) for v in values]
-        )
+        if all(type(v) is Tensor for v in values):  # the usual case: one stack, no per-value detach (no_grad)
+            with torch.no_grad():
+                stacked = torch.stack(values).float()
+        else:
+            stacked = torch.stack(
+                [v.detach().float() if isinstance(v, Tensor) else torch.tensor(float(v), device=self.device)
+                 for v in values]
+            )
         if self.guard.checks_every_step:  # skipped steps' losses are not part of training's curve
             stacked = stacked[torch.isfinite(stacked)]
         return stacked.mean()
@@ -455,8 +489,8 @@ class Trainer:
         rng = {"torch": torch.get_rng_state()}  # the only generator the trainer and torch's layers draw from
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        return {
-            "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
+        return {  # live references: ``checkpoint.snapshot`` copies every tensor
+            "model": self.model.state_dict(),
             "stepper": self.stepper.state_dict(),
             "plateau": {n: s.state_dict() for n, s in self._plateau.items()},
             "rng": rng,
@@ -474,12 +508,35 @@ class Trainer:
             "carry": self._carry.state(),
         }
 
-    def save_checkpoint(self) -> Path:
+    def save_checkpoint(self, wait: bool = False) -> Path:
+        """Checkpoint this step: the state is copied now, written on the checkpoint thread (``wait``: written now).
+
+        One write at a time: a checkpoint taken while the previous one is still
+        being written waits for it (and raises its error, if it failed).
+        """
         if self.run_dir is None:
             raise ConfigError("this trainer has no run directory to checkpoint into")
         self.guard.check_losses(self._pending_loss, self.step)  # never a checkpoint from NaN steps
         self.guard.check_parameters(self.model, self.step, "checkpoint")
-        return save_checkpoint(self.run_dir / "checkpoints", self.step, self.checkpoint_state(), self.config.keep_checkpoints)
+        directory = self.run_dir / "checkpoints"
+        taken = snapshot(self.step, self.checkpoint_state())
+        self._schedule_timed_checkpoint()
+        if self._checkpoints is None:  # outside fit: no writer thread
+            return write_snapshot(directory, taken, self.config.keep_checkpoints)
+        self._checkpoints.wait()
+        self._checkpoints.submit(write_snapshot, directory, taken, self.config.keep_checkpoints)
+        if wait:
+            self._checkpoints.wait()
+        return checkpoint_path(directory, taken.step)
+
+    def wait_for_checkpoints(self) -> None:
+        """Block until every checkpoint taken so far is on disk (raises a write's error)."""
+        if self._checkpoints is not None:
+            self._checkpoints.wait()
+
+    def _schedule_timed_checkpoint(self) -> None:
+        seconds = self.config.checkpoint_seconds
+        self._next_timed_checkpoint = math.inf if seconds is None else time.perf_counter() + seconds
 
     def _restore(self) -> None:
         if self.run_dir is None:

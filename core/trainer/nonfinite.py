@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,7 @@ class NonFiniteGuard:
     def __init__(self, mode: str, run_dir: Path | None):
         self.mode, self.run_dir = mode, run_dir
         self.skipped = 0
+        self.settle: Callable[[], None] | None = None  # waits for checkpoints still being written, to name the last
         self._first_loss: float | None = None
         self._warned = False
 
@@ -116,6 +117,12 @@ class NonFiniteGuard:
                 file=sys.stderr,
                 flush=True,
             )
+
+    def last_good(self) -> str:
+        """Where training can be resumed from, once every checkpoint taken has been written."""
+        if self.settle is not None:
+            self.settle()
+        return last_good(self.run_dir)
 
     @property
     def checks_every_step(self) -> bool:
@@ -143,7 +150,7 @@ class NonFiniteGuard:
         if bad is not None:
             raise NonFiniteError(
                 f"step {bad}: the training loss is not finite (NaN or infinite); training stopped and nothing was "
-                f"saved over earlier files ({last_good(self.run_dir)}); {FIX}"
+                f"saved over earlier files ({self.last_good()}); {FIX}"
             )
 
     def check_parameters(self, model: nn.Module, step: int, what: str) -> None:
@@ -153,7 +160,7 @@ class NonFiniteGuard:
             shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
             raise NonFiniteError(
                 f"step {step}: parameters {shown} are not finite; the {what} was not written "
-                f"({last_good(self.run_dir)}); {FIX}"
+                f"({self.last_good()}); {FIX}"
             )
 
 

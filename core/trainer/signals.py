@@ -63,5 +63,6 @@ class StopOnSignal:
         """After each step: on a pending signal, checkpoint and raise ``Interrupted``."""
         if self.signum is None:
             return
-        checkpoint = trainer.save_checkpoint() if trainer.run_dir is not None and trainer.distributed.is_main else None
+        writes = trainer.run_dir is not None and trainer.distributed.is_main
+        checkpoint = trainer.save_checkpoint(wait=True) if writes else None  # on disk before the message says so
         raise Interrupted(self.signum, trainer.step, trainer.run_dir, checkpoint)

@@ -20,6 +20,8 @@ test split (357/360). scikit-learn's own example, which trains on the first
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from pydantic import Field
 
@@ -52,11 +54,8 @@ class Digits(ImageClassification):
     std = 0.3757
 
     def load(self):
-        from sklearn.datasets import load_digits
-
-        digits = load_digits()
-        x = (digits.images / PIXEL_MAX).astype(np.float32)[:, None]
-        y = digits.target
+        images, y = _read_digits()
+        x = (images / PIXEL_MAX).astype(np.float32)[:, None]
         return self.splits(
             {name: (x[index], y[index]) for name, index in split_indices().items()},
             "float32",
@@ -65,3 +64,20 @@ class Digits(ImageClassification):
             homepage="https://archive.ics.uci.edu/dataset/80",
             license="CC BY 4.0",
         )
+
+
+def _read_digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's bundled digits file as ``load_digits`` reads it: images [1797, 8, 8] (float64) and labels.
+
+    Read straight from the installed package's data folder: importing scikit-learn (scipy with it) to
+    reach one CSV file would take seconds of every run's start-up.
+    """
+    import gzip
+    from importlib.util import find_spec
+
+    spec = find_spec("sklearn")  # finds the package without importing it
+    if spec is None or spec.origin is None:
+        raise dpzoo.ConfigError("the digits come with scikit-learn: pip install scikit-learn")
+    with gzip.open(Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz") as handle:
+        data = np.loadtxt(handle, delimiter=",")
+    return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int, copy=False)
