@@ -162,11 +162,19 @@ def cpu_threads(n: int | None):
         torch.set_num_threads(before)
 
 
+# How a run is watched, never what it computes: a default changed here since the card (checkpoints by time
+# instead of by epoch, issue 16) is not drift.
+WATCHING = frozenset({
+    "trainer.checkpoint_seconds", "trainer.checkpoint_every", "trainer.checkpoint_epochs", "trainer.keep_checkpoints",
+    "trainer.log_every", "trainer.progress",
+})
+
+
 def config_drift(card: ModelCard, config: dict[str, Any]) -> list[str]:
-    """Where today's resolution of the command differs from the card's record."""
+    """Where today's resolution of the command differs from the card's record (in what the run computes)."""
     recorded = {"model": {"name": card.arch, **card.config}, "data": card.data.config, **card.run}
     now = {k: v for k, v in config.items() if k in recorded}
-    return [f"{key}: card {a!r}, now {b!r}" for key, a, b in _differences(recorded, now, "")]
+    return [f"{key}: card {a!r}, now {b!r}" for key, a, b in _differences(recorded, now, "") if key not in WATCHING]
 
 
 def _differences(a: Any, b: Any, prefix: str):
