@@ -10,7 +10,7 @@ registry: no torch import, no weights read, nothing remembered between calls.
 from __future__ import annotations
 
 import fnmatch
-import json
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -102,12 +102,12 @@ class Weights:
     def is_url(self) -> bool:
         return self.location.startswith(sources.SCHEMES)
 
-    def read(self, alongside=None) -> tuple[bytearray, Any]:
+    def read(self, check=None) -> tuple[bytearray, Any]:
         """The file's bytes, read once and checked against the recorded size and sha256 (downloaded first
-        for a URL), and ``alongside(bytes)`` computed while they are hashed (see ``sources.read_verified``)."""
+        for a URL), and ``check``'s result, computed as they are read (see ``sources.read_verified``)."""
         if self.is_url:
-            return sources.fetch(self.location, self.sha256, self.size, self.qualified_name, alongside)
-        return sources.read_verified(self.location, self.sha256, self.size, self.qualified_name, alongside)
+            return sources.fetch(self.location, self.sha256, self.size, self.qualified_name, check)
+        return sources.read_verified(self.location, self.sha256, self.size, self.qualified_name, check)
 
 
 # -- the catalogue --------------------------------------------------------------
@@ -137,7 +137,7 @@ def read_index(directory: Path) -> Index:
     if text in _indexes:
         return _indexes[text]
     try:
-        index = _indexes[text] = Index.model_validate(json.loads(text))
+        index = _indexes[text] = Index.model_validate_json(text)  # pydantic's own JSON parser: one step
         return index
     except (ValueError, RecursionError) as exc:  # ValidationError is a ValueError
         detail = "; ".join(
@@ -149,7 +149,7 @@ def read_index(directory: Path) -> Index:
 def _shipped() -> list[Weights]:
     directory = zoo_dir()
     return [
-        Weights(name, SHIPPED, str(directory / row.file), row.sha256, row.size, row.summary, row.headline, row.default)
+        Weights(name, SHIPPED, os.path.join(directory, row.file), row.sha256, row.size, row.summary, row.headline, row.default)
         for name, row in read_index(directory).entries.items()
     ]
 
