@@ -219,7 +219,7 @@ def load_local(name: str, path: str | os.PathLike, **overrides: Any):
         raise DpzooError(f"pretrained={text!r}: no such file")
     if path.suffix != ".safetensors":
         raise DpzooError(f"pretrained={text!r}: dpzoo loads only .safetensors files (never pickles)")
-    data = bytearray(path.read_bytes())
+    data = _read_whole(path)
     header = parse_header(data, len(data), path)
     if CARD_KEY in header.metadata:
         card = card_from_header(header)
@@ -233,6 +233,18 @@ def load_local(name: str, path: str | os.PathLike, **overrides: Any):
     if ZooName.parse(name).arch != arch:
         raise ConfigError(f"{path} holds weights for {arch!r}, not {name!r}; call create_model({arch!r}, pretrained=...)")
     return load(data, header, arch, config, overrides)
+
+
+def _read_whole(path: Path) -> bytearray:
+    """The file's bytes in a private buffer that the tensors are built over: one copy, from the file."""
+    with open(path, "rb", buffering=0) as handle:
+        data, count = bytearray(os.fstat(handle.fileno()).st_size), 0
+        with memoryview(data) as view:
+            while count < len(data) and (n := handle.readinto(view[count:])):
+                count += n
+    if count != len(data):
+        raise IntegrityError(f"{path} changed length while it was read; load it again once it is written")
+    return data
 
 
 def _model_class(arch: str):
