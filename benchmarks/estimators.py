@@ -97,7 +97,7 @@ def from_zoo(name: str, tag: str) -> Arm:
 
 def test_batch(args) -> dict[str, torch.Tensor]:
     """The first ``--batch-size`` images of the arm's data's test split (fixed binarisation)."""
-    from dpzoo.pretrained.verify import load_data
+    from dpzoo.pretrained import load_data
 
     data = load_data({"name": args.data}, ["test"]).data
     return next(iter(data.batches("test", args.batch_size)))

@@ -57,6 +57,17 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+def print_pretrained(rows: list[dict]) -> None:
+    """A header, then one line per entry; ``*`` marks the tag an architecture's name alone loads."""
+    width = max([len(r["name"]) + 2 for r in rows] + [24])
+    print(f"{'NAME':<{width}} {'HEADLINE':<32} SUMMARY")
+    for row in rows:
+        name = row["name"] + (" *" if row["default"] else "")
+        print(f"{name:<{width}} {row['headline']:<32} {row['summary']}")
+    if any(row["default"] for row in rows):
+        print("* the default tag: `dpzoo.create_model(ARCH, pretrained=True)` loads it")
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from .components import registry
 
@@ -68,8 +79,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(rows, indent=2))
         else:
-            for row in rows:
-                print(f"{row['name']:<24} {row['headline']:<28} {row['summary']}")
+            print_pretrained(rows)
         return 0
     kinds = [args.kind] if args.kind else [k for k in KINDS if k != "pretrained"]
     rows = []

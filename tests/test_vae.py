@@ -292,6 +292,7 @@ def test_the_likelihood_command_reproduces_the_cards_bound_at_the_cards_k(capsys
     printed = json.loads(capsys.readouterr().out)
     assert printed["iw_nll"] == pytest.approx(card.metric("test/iw_nll").value, abs=1e-5)
     assert printed["examples"] == 360 and printed["split"] == "test"
+    assert printed["seconds"] > 0  # the evaluation's own time, not rounded away (it printed 0.0 once)
 
 
 @pytest.mark.slow

@@ -137,15 +137,13 @@ def test_index_records_each_files_hash_size_and_headline(name):
     assert name in (ZOO / "README.md").read_text()
 
 
-@pytest.mark.parametrize("name", SHIPPED)
-def test_every_shipped_entry_reproduces_its_card(name, monkeypatch, request):
-    """Re-evaluate each card metric on its recorded split (fingerprint checked) within card.tolerance."""
+def _reproduce(name: str, request, monkeypatch, subset: bool):
     from dpzoo.pretrained.verify import verify
 
-    if dpzoo.model_card(name).data.name == "mnist":
+    if dpzoo.model_card(name).data.name in ("mnist", "mnistsets"):
         request.getfixturevalue("mnist_dir")  # $DPZOO_DATA_DIR/mnist, or a skip that says so
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # never reach for the network in a test
-    (result,) = verify(name)
+    (result,) = verify(name, subset=subset)
     if result.status == "skipped":
         pytest.skip(result.problems[0])
     assert result.status == "ok", result.problems
@@ -153,6 +151,76 @@ def test_every_shipped_entry_reproduces_its_card(name, monkeypatch, request):
     assert {m for m, _, _ in result.metrics} == {m.name for m in card.metrics}
     for metric, recorded, now in result.metrics:
         assert abs(now - recorded) <= card.tolerance, metric
+    return result
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_entry_reproduces_its_card(name, monkeypatch, request):
+    """Each card's metrics, recomputed on a fixed subset of their splits, match the figures recorded for it.
+
+    The subset is the first ``subsets.EXAMPLES`` (256) examples of each split
+    a card metric is computed on, in order (256 windows of a character
+    stream), evaluated exactly as the card's own metrics are (the card's
+    loss, metrics and evaluation batch size; CPU, float32; the split's
+    fingerprint checked first). They are compared, within the card's
+    tolerance, with the figures recorded for this very file (keyed by its
+    sha256) in ``zoo/subsets.json``: ``dpzoo zoo publish`` writes them with
+    the same code when it computes the card's metrics, and ``dpzoo zoo verify
+    --record-subsets`` for an entry published before, after its full re-check
+    passed. An entry with no record for its bytes is re-checked in full here.
+    The full re-check of every card over its whole split is ``dpzoo zoo verify``
+    (minutes: a VAE over 10,000 MNIST images, a Fréchet distance, a whole text).
+    """
+    from dpzoo.pretrained import subsets
+
+    result = _reproduce(name, request, monkeypatch, subset=True)
+    recorded = subsets.read(ZOO).entries.get(INDEX[name]["sha256"])
+    assert result.examples == (subsets.EXAMPLES if recorded else None)  # the subset was used exactly when recorded
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in SHIPPED if n.endswith(".digits")])
+def test_digits_entries_reproduce_their_cards_in_full(name, monkeypatch, request):
+    """The full re-check (every example of each split, against the card's own figures) for the small digits entries."""
+    assert _reproduce(name, request, monkeypatch, subset=False).examples is None
+
+
+def test_every_shipped_entry_has_a_subset_record_for_its_bytes():
+    """A republished entry loses its record (keyed by the old sha256): record it again, or the quick test turns full."""
+    from dpzoo.pretrained import subsets
+
+    recorded = subsets.read(ZOO).entries
+    missing = [n for n in SHIPPED if INDEX[n]["sha256"] not in recorded]
+    assert missing == [], f"run `dpzoo zoo verify NAME --record-subsets` for {missing}"
+    assert all(recorded[INDEX[n]["sha256"]].name == n for n in SHIPPED)
+
+
+def test_the_subset_check_refuses_figures_the_weights_do_not_give(zoo_copy, monkeypatch):
+    from dpzoo.pretrained import subsets
+    from dpzoo.pretrained.verify import verify
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    sha256 = INDEX["mlp.digits"]["sha256"]
+    record = subsets.read(zoo_copy).entries[sha256]
+    true_value = record.metrics["test/accuracy"]
+    subsets.record(zoo_copy, sha256, "mlp.digits", {**record.metrics, "test/accuracy": true_value + 0.01})
+    (result,) = verify("mlp.digits", subset=True)
+    assert result.status == "failed" and result.examples == subsets.EXAMPLES
+    expected = f"test/accuracy: the first {subsets.EXAMPLES} examples: recorded {true_value + 0.01:.8f}, now {true_value:.8f}"
+    assert any(p.startswith(expected) for p in result.problems), result.problems
+
+
+def test_a_subset_record_describes_only_the_bytes_it_was_computed_from(zoo_copy, monkeypatch):
+    """Records are keyed by the file's sha256: other bytes under the same name get the full re-check."""
+    from dpzoo.pretrained import subsets
+    from dpzoo.pretrained.verify import verify
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    write_entry(zoo_copy / "mlp.digits.safetensors", "mlp.digits", ZOO / "mlp.digits.safetensors", notes=["a copy"])  # other bytes
+    reindex(zoo_copy, "mlp.digits")
+    assert subsets.read(zoo_copy).entries.get(sha256_file(zoo_copy / "mlp.digits.safetensors")) is None
+    (result,) = verify("mlp.digits", subset=True)
+    assert result.status == "ok" and result.examples is None
 
 
 # -- integrity ------------------------------------------------------------------------------
@@ -314,6 +382,34 @@ def test_cli_lists_and_describes_pretrained_entries(capsys):
     out = capsys.readouterr().out
     assert "command: dpzoo train --model mlp --data digits" in out and "test/accuracy" in out
     assert main(["zoo", "verify", "mlp.digits", "--hashes-only"]) == 0
+    capsys.readouterr()
+    assert main(["zoo", "verify", "mlp.digits", "--subset"]) == 0
+    out = capsys.readouterr().out
+    assert "mlp.digits: ok (first 256 examples of each split)" in out and "test/accuracy: recorded" in out
+
+
+def test_list_pretrained_has_a_header_marks_defaults_and_keeps_small_figures_readable(capsys):
+    from dpzoo.cli import main
+
+    assert main(["list", "--pretrained"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["NAME", "HEADLINE", "SUMMARY"]
+    shown = {line.split()[0]: line for line in lines[1:] if line.split() and line.split()[0] in SHIPPED}
+    assert shown.keys() == set(SHIPPED)
+    for name in SHIPPED:
+        assert shown[name].startswith(f"{name} *") == INDEX[name]["default"], name
+        value = INDEX[name]["headline"]["value"]
+        assert f"{INDEX[name]['headline']['name']} {value:.4g}" in shown[name]
+        assert abs(float(f"{value:.4g}") - value) <= 1e-3 * abs(value)  # 4 significant digits, however small
+    assert lines[-1].startswith("* the default tag")
+
+
+def test_card_metrics_read_as_a_dict():
+    card = dpzoo.model_card("mlp.digits")
+    values = card.metric_values
+    assert values["test/accuracy"] == card.metric("test/accuracy").value
+    assert list(values) == [m.name for m in card.metrics]
+    assert str(card.metric("test/accuracy")).startswith(f"test/accuracy = {values['test/accuracy']:.6g} (")
 
 
 # -- rebuilding ----------------------------------------------------------------------------------
@@ -362,6 +458,8 @@ def test_publish_writes_a_card_an_index_row_and_a_readme(tmp_path, capsys):
     row = json.loads((out / "index.json").read_text())["entries"]["mlp.tiny"]
     assert row["sha256"] == sha256_file(out / "mlp.tiny.safetensors") and row["default"]
     assert "`mlp.tiny` (default)" in (out / "README.md").read_text()
+    quick = json.loads((out / "subsets.json").read_text())["entries"][row["sha256"]]  # the quick re-check's reference
+    assert quick["name"] == "mlp.tiny" and set(quick["metrics"]) == {m.name for m in card.metrics}
     assert same_weights(dpzoo.create_model("mlp", pretrained=out / "mlp.tiny.safetensors"), load_file(str(run.run_dir / "model.safetensors")))
     with pytest.raises(ConfigError, match="must be mlp.TAG"):
         publish(run.run_dir, "cnn.tiny", out_dir=out)

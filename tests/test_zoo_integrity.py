@@ -22,7 +22,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 from zoo_helpers import (  # noqa: F401 - fixtures
-    INDEX, ZOO, Server, cache, flip_byte, plugin, reindex, replace_entry, same_weights, write_entry, zoo_copy,
+    INDEX, ZOO, Server, cache, flip_byte, plugin, reindex, replace_entry, same_weights, tensors_digest, write_entry, zoo_copy,
 )
 
 import dpzoo
@@ -239,6 +239,59 @@ def test_the_zoo_path_checks_the_tensors_against_the_cards_weights_sha256(zoo_co
     tensors["output.bias"] = tensors["output.bias"] + 1  # other weights under the card, the index vouching for the file
     replace_entry(zoo_copy, MLP, tensors, weights_sha256=recorded)
     with pytest.raises(IntegrityError, match=f"do not match its card: expected weights_sha256 {recorded}"):
+        dpzoo.create_model(MLP, pretrained=True)
+
+
+@pytest.fixture(params=["inline", "threaded"])
+def stream_mode(request, monkeypatch):
+    """Run the first-load checks in the reader's thread or in a second one, in small pieces so they interleave."""
+    from dpzoo.pretrained import loading
+
+    monkeypatch.setattr(loading, "PARALLEL_BYTES", 0 if request.param == "threaded" else 1 << 62)
+    monkeypatch.setattr(sources, "READ_CHUNK", 4096)
+    loading.forget()
+    yield request.param
+    loading.forget()
+
+
+@pytest.mark.parametrize("name", [MLP, "resnet.digits"], ids=["name order", "dtype-then-name order"])
+def test_checks_made_while_the_file_arrives_agree_with_checks_made_after(stream_mode, name):
+    """One pass: header, card and tensors' digest computed as the bytes land equal those of the whole file.
+
+    The ResNet's file lays its int64 counters out before its float32 weights,
+    so its tensors are not in name order: the digest must wait for the bytes it needs.
+    """
+    from dpzoo.pretrained import loading
+    from dpzoo.pretrained.entries import resolve
+    from dpzoo.pretrained.safetensors_file import tensors_sha256
+
+    path = ZOO / INDEX[name]["file"]
+    header = read_header(path)
+    if name != MLP:
+        layout = sorted(header.tensors, key=lambda k: header.tensors[k].data_offsets)
+        assert layout != sorted(header.tensors)  # the case this parameter is for
+    checked = loading.verified(resolve(name))
+    assert checked.header.tensors == header.tensors and checked.card == read_card(path)
+    assert tensors_sha256(checked.header, checked.data) == checked.card.weights_sha256 == tensors_digest(path)
+    assert same_weights(dpzoo.create_model(name, pretrained=True), load_file(str(path)))
+
+
+def test_first_loads_in_either_mode_refuse_tensors_that_differ_from_the_card(zoo_copy, stream_mode):
+    tensors = load_file(str(ZOO / INDEX[MLP]["file"]))
+    recorded = read_card(ZOO / INDEX[MLP]["file"]).weights_sha256
+    tensors["hidden.0.linear.weight"] = tensors["hidden.0.linear.weight"] * 2
+    replace_entry(zoo_copy, MLP, tensors, weights_sha256=recorded)
+    with pytest.raises(IntegrityError, match=f"do not match its card: expected weights_sha256 {recorded}"):
+        dpzoo.create_model(MLP, pretrained=True)
+
+
+def test_a_broken_header_is_reported_as_the_hash_mismatch_that_explains_it(zoo_copy, stream_mode):
+    """The header is parsed before the file's hash is known; its error must not hide the hash's verdict."""
+    path = zoo_copy / INDEX[MLP]["file"]
+    data = bytearray(path.read_bytes())
+    data[9] = ord("[")  # the header's JSON no longer parses
+    path.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match=f"fails its hash check: expected sha256 {INDEX[MLP]['sha256']}"):
         dpzoo.create_model(MLP, pretrained=True)
 
 

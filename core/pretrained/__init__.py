@@ -18,6 +18,9 @@ The package's modules, each one job:
 * ``safetensors_file`` - a safetensors header, read without torch;
 * ``sources``   - the download cache: fetching URLs, hashing files;
 * ``lazy_init`` - building a model without drawing parameters that the load replaces;
+* ``data``      - ``load_data``: a card's (or run's) data section read into CPU splits with their
+  fingerprints, the public helper for plugin commands that evaluate pretrained weights;
+* ``subsets``   - the quick re-check of a card on the first examples of its splits;
 * ``publish``, ``rebuild``, ``verify`` - making an entry from a run, training it again, re-checking it;
 * ``cli``       - ``dpzoo zoo publish|build|verify``.
 """
@@ -25,16 +28,19 @@ The package's modules, each one job:
 from __future__ import annotations
 
 from .card import ModelCard
+from .data import SplitData, load_data
 from .entries import catalogue, is_pretrained_name, list_pretrained, list_rows, resolve, zoo_dir
 from .loading import create_pretrained, model_card
 
 __all__ = [
     "ModelCard",
+    "SplitData",
     "catalogue",
     "create_pretrained",
     "is_pretrained_name",
     "list_pretrained",
     "list_rows",
+    "load_data",
     "model_card",
     "resolve",
     "zoo_dir",

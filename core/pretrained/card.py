@@ -38,6 +38,9 @@ class MetricRecord(Record):
     split: str = Field(description="The data split it was computed on")
     how: str = Field(description="How it was computed, in words")
 
+    def __str__(self) -> str:
+        return f"{self.name} = {self.value:.6g} ({self.how})"
+
 
 class DataRecord(Record):
     name: str = Field(description="Registered dataset name")
@@ -95,6 +98,11 @@ class ModelCard(Record):
     def headline(self) -> MetricRecord | None:
         """The first test metric, else the first metric."""
         return next((m for m in self.metrics if m.split == "test"), self.metrics[0] if self.metrics else None)
+
+    @property
+    def metric_values(self) -> dict[str, float]:
+        """The card's figures by full name, e.g. ``card.metric_values["test/accuracy"]`` (a fresh dict)."""
+        return {m.name: m.value for m in self.metrics}
 
     def metric(self, name: str) -> MetricRecord:
         for m in self.metrics:

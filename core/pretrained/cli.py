@@ -32,6 +32,10 @@ def add_parser(sub) -> None:
     p = commands.add_parser("verify", help="check hashes and re-evaluate every card metric")
     p.add_argument("name", nargs="?", help="one entry (default: all)")
     p.add_argument("--hashes-only", action="store_true", help="check files and cards, skip re-evaluation")
+    p.add_argument("--subset", action="store_true",
+                   help="re-evaluate on the first examples of each split only, against subsets.json (quick)")
+    p.add_argument("--record-subsets", action="store_true",
+                   help="after a full re-check passes, record each entry's subset figures in subsets.json")
     p.set_defaults(handler=cmd_verify)
 
     p = commands.add_parser("export", help="write an entry as a Hugging Face Hub folder (weights + README model card)")
@@ -92,11 +96,11 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from .verify import verify
 
-    results = verify(args.name, evaluate=not args.hashes_only)
+    results = verify(args.name, evaluate=not args.hashes_only, subset=args.subset, record_subsets=args.record_subsets)
     for r in results:
-        print(f"{r.name}: {r.status}")
+        print(f"{r.name}: {r.status}" + (f" (first {r.examples} examples of each split)" if r.examples else ""))
         for name, card, now in r.metrics:
-            print(f"  {name}: card {card:.6f}, now {now:.6f}")
+            print(f"  {name}: {'recorded' if r.examples else 'card'} {card:.6f}, now {now:.6f}")
         for problem in r.problems:
             print(f"  {problem}")
     return 0 if all(r.status == "ok" for r in results) else 1

@@ -10,7 +10,7 @@ registry: no torch import, no weights read, nothing remembered between calls.
 from __future__ import annotations
 
 import fnmatch
-import json
+import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -34,7 +34,8 @@ class Headline(BaseModel):
     value: float = Field(description="Its value on the card")
 
     def text(self) -> str:
-        return f"{self.name} {self.value:.4f}"
+        """``name value`` with the value to 4 significant digits (a tiny MAE stays readable: 3.442e-05)."""
+        return f"{self.name} {self.value:.4g}"
 
 
 class IndexRow(BaseModel):
@@ -70,7 +71,7 @@ class Index(BaseModel):
     @field_validator("entries")
     @classmethod
     def _entry_names(cls, value: dict[str, IndexRow]) -> dict[str, IndexRow]:
-        bad = [name for name in value if not ZooName.parse(name).is_entry or ZooName.parse(name).source]
+        bad = [name for name, parsed in ((n, ZooName.parse(n)) for n in value) if not parsed.is_entry or parsed.source]
         if bad:
             raise ValueError(f"entry names must be arch.tag, got {bad}")
         return value
@@ -108,12 +109,12 @@ class Weights:
     def is_url(self) -> bool:
         return self.location.startswith(sources.SCHEMES)
 
-    def read(self, alongside=None) -> tuple[bytearray, Any]:
+    def read(self, check=None) -> tuple[bytearray, Any]:
         """The file's bytes, read once and checked against the recorded size and sha256 (downloaded first
-        for a URL), and ``alongside(bytes)`` computed while they are hashed (see ``sources.read_verified``)."""
+        for a URL), and ``check``'s result, computed as they are read (see ``sources.read_verified``)."""
         if self.is_url:
-            return sources.fetch(self.location, self.sha256, self.size, self.qualified_name, alongside)
-        return sources.read_verified(self.location, self.sha256, self.size, self.qualified_name, alongside)
+            return sources.fetch(self.location, self.sha256, self.size, self.qualified_name, check)
+        return sources.read_verified(self.location, self.sha256, self.size, self.qualified_name, check)
 
 
 # -- the catalogue --------------------------------------------------------------
@@ -145,7 +146,7 @@ def read_index(directory: Path) -> Index:
     if text in _indexes:
         return _indexes[text]
     try:
-        index = _indexes[text] = Index.model_validate(json.loads(text))
+        index = _indexes[text] = Index.model_validate_json(text)  # pydantic's own JSON parser: one step
         return index
     except (ValueError, RecursionError) as exc:  # ValidationError is a ValueError
         detail = "; ".join(
@@ -194,11 +195,24 @@ def catalogue() -> list[Weights]:
     return sorted((*_shipped(), *_registered()), key=lambda w: (w.name, w.source != SHIPPED, w.source))
 
 
+def _named(entry: str) -> list[Weights]:
+    """The shipped and registered entries called ``entry`` (``arch.tag``), without building the whole catalogue."""
+    directory = zoo_dir()
+    row = read_index(directory).entries.get(entry)
+    shipped = [] if row is None else [
+        Weights(entry, SHIPPED, os.path.join(directory, row.file), row.sha256, row.size, row.summary, row.headline, row.default)
+    ]
+    return shipped + [w for w in _registered() if w.name == entry]
+
+
 def resolve(name: str) -> Weights:
     """The entry for ``arch.tag``, ``source:arch.tag`` or ``arch`` (its default tag)."""
+    parsed = ZooName.parse(name)
+    matches = [w for w in _named(parsed.entry) if name in (w.name, w.qualified_name)] if parsed.tag else []
+    if len(matches) == 1:  # the common case: one entry of that name, found without listing every other
+        return matches[0]
     entries = catalogue()
     matches = [w for w in entries if name in (w.name, w.qualified_name)]
-    parsed = ZooName.parse(name)
     if not matches and parsed.source is None and not parsed.tag:  # an architecture alone: its default tag
         tags = [w for w in entries if w.arch == name]
         matches = [w for w in tags if w.default] or (tags if len(tags) == 1 else [])
@@ -222,7 +236,10 @@ def is_pretrained_name(name: str) -> bool:
 
 
 def list_rows(pattern: str = "*") -> list[dict[str, Any]]:
-    """What ``dpzoo list --pretrained`` shows: name, headline metric, summary, source.
+    """What ``dpzoo list --pretrained`` shows: name, headline metric, summary, source, whether it is the default.
+
+    ``default`` marks the tag that the architecture's name alone loads
+    (``create_model("mlp", pretrained=True)``).
 
     An entry is named as it resolves: ``arch.tag`` when no other source has
     that name, ``source:arch.tag`` when several do.
@@ -236,7 +253,7 @@ def list_rows(pattern: str = "*") -> list[dict[str, Any]]:
         if fnmatch.fnmatchcase(w.name, pattern) or fnmatch.fnmatchcase(w.qualified_name, pattern):
             name = w.name if counts[w.name] == 1 else w.qualified_name
             headline = w.headline.text() if w.headline else ""
-            rows.append({"name": name, "headline": headline, "summary": w.summary, "source": w.location})
+            rows.append({"name": name, "headline": headline, "summary": w.summary, "source": w.location, "default": w.default})
     return rows
 
 

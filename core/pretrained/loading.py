@@ -5,19 +5,24 @@ a regular file of the recorded size whose bytes hash to the recorded sha256),
 and everything after works on those bytes: the header is validated, the card
 read from it must name the entry and its architecture, the tensors must hash
 to the card's ``weights_sha256`` and match the architecture's names, shapes
-and dtypes, and ``safetensors.torch.load`` builds the tensors from the same
-buffer. What was hashed is therefore what loads, even if the file is swapped
-meanwhile. The result of parsing and checking is kept per file sha256 (see
-``_parsed``): the file is still read and hashed in full on every load. A local
-``.safetensors`` file is read once the same way and its tensors checked
-against its own card. Nothing is ever unpickled, and the model comes back in
-eval mode.
+and dtypes, and the tensors are built as views of the same buffer. What was
+hashed is therefore what loads, even if the file is swapped meanwhile.
+
+The bytes are crossed once: each piece is hashed as it lands, and on a first
+load ``StreamCheck`` parses the header and hashes each tensor for
+``weights_sha256`` as soon as its bytes are in (in a second thread for files
+of ``PARALLEL_BYTES`` or more). The result of parsing and checking is kept
+per file sha256 (see ``_parsed``): later loads still read and hash the whole
+file, and skip only the second digest. A local ``.safetensors`` file is read
+whole, then parsed and its tensors checked against its own card. Nothing is
+ever unpickled, and the model comes back in eval mode.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,7 +34,7 @@ from ..registry import ZooName
 from . import sources
 from .card import CARD_KEY, ModelCard, card_from_header
 from .entries import Weights, resolve
-from .safetensors_file import Header, parse_header, read_header, tensors_sha256
+from .safetensors_file import Header, TensorsDigest, header_length, parse_header, read_header, tensors_sha256
 
 # safetensors dtype -> torch dtype name, for the dtype check before loading
 TORCH_DTYPES = {
@@ -37,6 +42,10 @@ TORCH_DTYPES = {
     "U16": "uint16", "I16": "int16", "F16": "float16", "BF16": "bfloat16",
     "U32": "uint32", "I32": "int32", "F32": "float32", "U64": "uint64", "I64": "int64", "F64": "float64",
 }
+
+# From this size on, a first load checks the header and hashes the tensors in a second thread that follows
+# the reader: below it, starting the thread costs more than it saves (~0.1 ms against ~0.5 ms of hashing).
+PARALLEL_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,15 @@ def model_card(name: str) -> ModelCard:
 _parsed: dict[str, tuple[Header, ModelCard]] = {}
 
 
+def forget() -> None:
+    """Forget every parse remembered in this process (headers and cards, index files): the next load of
+    any entry is checked in full, as a fresh process's first load is (benchmarks/zoo_load.py's cold arm)."""
+    from . import entries
+
+    _parsed.clear()
+    entries._indexes.clear()
+
+
 def verified(weights: Weights) -> Checked:
     """The entry's file read once and checked: size, sha256, header, card name and arch, tensors' sha256."""
     where = weights.location
@@ -70,7 +88,8 @@ def verified(weights: Weights) -> Checked:
         header, card = _parsed[weights.sha256]
         header = replace(header, path=Path(where))
     else:
-        data, (header, card) = weights.read(alongside=lambda data: _parse_and_check(data, where))
+        threaded = weights.size >= PARALLEL_BYTES
+        data, (header, card) = weights.read(check=lambda: StreamCheck(where, threaded))
         _parsed[weights.sha256] = header, card
     if card.name != weights.name:
         raise IntegrityError(f"{where} holds the card of {card.name!r}, not of {weights.name!r}")
@@ -81,15 +100,90 @@ def verified(weights: Weights) -> Checked:
     return Checked(data, header, card)
 
 
-def _parse_and_check(data: bytearray, where: str) -> tuple[Header, ModelCard]:
-    header = parse_header(data, len(data), where)
-    card = card_from_header(header)
-    _check_tensors(data, header, card)
-    return header, card
+class StreamCheck:
+    """Parse the header, read the card and hash the tensors while the file's bytes arrive (one pass).
+
+    ``sources.read_verified`` calls ``feed`` after each piece it has read and
+    hashed: once the header's bytes are in, the header is validated and the
+    card read; from then on each tensor is hashed into ``weights_sha256`` as
+    soon as its bytes are in (``TensorsDigest``). With ``threaded`` this work
+    runs in a second thread that follows the reader (hashlib and file reads
+    release the GIL, so the two hashes run side by side on two cores); it
+    writes nothing, and reads only bytes the reader has finished with.
+    ``result`` raises the first problem met, else compares the tensors' digest
+    with the card's. Errors are kept until then, so that the reader's hash
+    check is reported first.
+    """
+
+    def __init__(self, where: str | os.PathLike, threaded: bool = False):
+        self.where = where
+        self.header: Header | None = None
+        self.card: ModelCard | None = None
+        self.tensors: TensorsDigest | None = None
+        self.failure: DpzooError | None = None
+        self._threaded, self._worker, self._data = threaded, None, None
+        self._available, self._closed = 0, False
+        self._arrived = threading.Condition()
+
+    def feed(self, data: bytearray, available: int) -> None:
+        if not self._threaded:
+            self._step(data, available)
+            return
+        with self._arrived:
+            self._available = available
+            self._arrived.notify()
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._follow, args=(data,), name="dpzoo-stream-check", daemon=True)
+            self._worker.start()
+
+    def close(self, available: int) -> None:
+        """No more bytes will arrive (``available`` in all); returns once the check has caught up."""
+        if self._worker is None:
+            return
+        with self._arrived:
+            self._available, self._closed = available, True
+            self._arrived.notify()
+        self._worker.join()
+
+    def result(self) -> tuple[Header, ModelCard]:
+        if self.failure is not None:
+            raise self.failure
+        _check_digest(self.header, self.card, self.tensors.hexdigest())
+        return self.header, self.card
+
+    def _follow(self, data: bytearray) -> None:
+        done = 0
+        while True:
+            with self._arrived:
+                while self._available == done and not self._closed:
+                    self._arrived.wait()
+                available, closed = self._available, self._closed
+            if available > done:
+                self._step(data, available)
+                done = available
+            if closed and done == available:
+                return
+
+    def _step(self, data: bytearray, available: int) -> None:
+        if self.failure is not None:
+            return
+        try:
+            if self.header is None:
+                if available < 8 or available < 8 + header_length(data[:8], len(data), Path(self.where)):
+                    return
+                self.header = parse_header(data, len(data), self.where)
+                self.card = card_from_header(self.header)
+                self.tensors = TensorsDigest(self.header)
+            self.tensors.advance(data, available)
+        except DpzooError as exc:
+            self.failure = exc
 
 
 def _check_tensors(data: bytes | bytearray, header: Header, card: ModelCard) -> None:
-    actual = tensors_sha256(header, data)
+    _check_digest(header, card, tensors_sha256(header, data))
+
+
+def _check_digest(header: Header, card: ModelCard, actual: str) -> None:
     if actual != card.weights_sha256:
         raise IntegrityError(
             f"{header.path}: its tensors do not match its card: expected weights_sha256 {card.weights_sha256}, actual {actual}"
@@ -126,7 +220,7 @@ def load_local(name: str, path: str | os.PathLike, **overrides: Any):
         raise DpzooError(f"pretrained={text!r}: no such file")
     if path.suffix != ".safetensors":
         raise DpzooError(f"pretrained={text!r}: dpzoo loads only .safetensors files (never pickles)")
-    data = bytearray(path.read_bytes())
+    data = _read_whole(path)
     header = parse_header(data, len(data), path)
     if CARD_KEY in header.metadata:
         card = card_from_header(header)
@@ -140,6 +234,18 @@ def load_local(name: str, path: str | os.PathLike, **overrides: Any):
     if ZooName.parse(name).arch != arch:
         raise ConfigError(f"{path} holds weights for {arch!r}, not {name!r}; call create_model({arch!r}, pretrained=...)")
     return load(data, header, arch, config, overrides)
+
+
+def _read_whole(path: Path) -> bytearray:
+    """The file's bytes in a private buffer that the tensors are built over: one copy, from the file."""
+    with open(path, "rb", buffering=0) as handle:
+        data, count = bytearray(os.fstat(handle.fileno()).st_size), 0
+        with memoryview(data) as view:
+            while count < len(data) and (n := handle.readinto(view[count:])):
+                count += n
+    if count != len(data):
+        raise IntegrityError(f"{path} changed length while it was read; load it again once it is written")
+    return data
 
 
 def _model_class(arch: str):
@@ -173,12 +279,13 @@ def load(data: bytearray | bytes, header: Header, arch: str, config: dict[str, A
 
 
 def tensors_over(data: bytearray | bytes, header: Header) -> dict[str, Any]:
-    """The file's tensors as views of ``data`` itself (``torch.frombuffer``), laid out as ``header`` says.
+    """The file's tensors as views of ``data`` itself, laid out as ``header`` says.
 
     safetensors' own ``load`` of the bytes would build the same tensors from the
     same bytes but copy each one first: on mlp.mnist (2.5 MB) that copy was a
-    third of the load (benchmarks/zoo_load.py). A tensor whose start is not a
-    multiple of its element size, or a big-endian host, gets a copy.
+    third of the load (benchmarks/zoo_load.py). The buffer is wrapped once
+    (``torch.frombuffer``) and each tensor is a slice of it. A tensor whose
+    start is not a multiple of its element size, or a big-endian host, gets a copy.
     """
     import sys
 
@@ -188,14 +295,12 @@ def tensors_over(data: bytearray | bytes, header: Header) -> dict[str, Any]:
         from safetensors.torch import load as tensors_from
 
         return tensors_from(bytes(data))
+    whole = torch.frombuffer(data, dtype=torch.uint8)
     out = {}
     for name, t in header.tensors.items():
         dtype = getattr(torch, TORCH_DTYPES[t.dtype])
-        count, start = t.end - t.begin, header.data_start + t.begin
-        if count == 0:
-            out[name] = torch.empty(t.shape, dtype=dtype)
-            continue
-        tensor = torch.frombuffer(data, dtype=torch.uint8, count=count, offset=start)
+        start = header.data_start + t.begin
+        tensor = whole[start : header.data_start + t.end]
         if start % dtype.itemsize:
             tensor = tensor.clone()
         out[name] = tensor.view(dtype).reshape(t.shape)

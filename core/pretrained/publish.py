@@ -3,7 +3,9 @@
 ``publish`` turns ``RUN_DIR`` (``config.json``, ``model.safetensors``) into
 ``OUT/arch.tag.safetensors`` whose header carries the model card, re-evaluates
 the weights on the CPU for the card's metrics, and records the file's sha256
-and size in ``OUT/index.json`` (``README.md`` beside it lists the entries).
+and size in ``OUT/index.json`` (``README.md`` beside it lists the entries), and
+the same metrics on the first examples of each split in ``OUT/subsets.json``
+(the quick re-check's reference, see ``subsets``).
 
 ``rebuild`` (its own module) trains an entry again and publishes the result
 with this module.
@@ -20,7 +22,7 @@ from ..errors import ConfigError, DpzooError, IntegrityError
 from ..files import atomic_write_bytes
 from ..provenance import environment
 from ..registry import ZooName
-from . import entries, loading, sources
+from . import entries, loading, sources, subsets
 from .card import (
     DEFAULT_REBUILD_TOLERANCE,
     DataRecord,
@@ -123,6 +125,7 @@ def publish(
         rebuild_tolerance={m.name: (rebuild_tolerance or {}).get(m.name, DEFAULT_REBUILD_TOLERANCE) for m in metrics},
         notes=list(notes),
     )
+    quick = subsets.figures(model, config, loaded.data, splits, batch_size)  # the quick re-check's reference
     unknown = sorted(set(rebuild_tolerance or {}) - {m.name for m in metrics})
     if unknown:
         raise ConfigError(f"rebuild tolerances for metrics the card does not have: {unknown}; it has {[m.name for m in metrics]}")
@@ -134,6 +137,7 @@ def publish(
         raise IntegrityError(f"{target} would be written with different tensors than {source}")  # a bug in saving
     atomic_write_bytes(target, published)
     add_to_index(out_dir, card, target, published, default)
+    subsets.record(out_dir, hashlib.sha256(published).hexdigest(), name, {m.name: quick[m.name] for m in metrics})
     return target, card
 
 

@@ -26,10 +26,10 @@ from typing import Any
 
 from ..errors import ConfigError
 from .card import DEFAULT_REBUILD_TOLERANCE, ModelCard
+from .data import load_data
 from .entries import resolve
 from .loading import create_pretrained, load_local, model_card
 from .publish import publish
-from .verify import load_data
 
 BITWISE, UP_TO_KERNELS, DIFFERS = "bitwise equal", "reproduced up to kernels", "differs"
 

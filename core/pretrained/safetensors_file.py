@@ -145,10 +145,39 @@ def tensors_sha256(header: Header, data: bytes | bytearray | memoryview) -> str:
     metadata (the card, with its date), so two trainings that produce the same
     numbers share it.
     """
-    view = memoryview(data)
-    digest = hashlib.sha256()
-    for name in sorted(header.tensors):
-        t = header.tensors[name]
-        digest.update(f"{name}|{t.dtype}|{json.dumps(list(t.shape))}|".encode())
-        digest.update(view[header.data_start + t.begin : header.data_start + t.end])
+    digest = TensorsDigest(header)
+    digest.advance(data, header.size)
     return digest.hexdigest()
+
+
+class TensorsDigest:
+    """``tensors_sha256`` computed while the file arrives: each tensor is hashed as soon as its bytes, and
+    those of every tensor before it in name order, are in the buffer.
+
+    Files written by ``safetensors`` lay tensors of one dtype out in name
+    order, so each tensor is hashed right after it is read; in any other
+    order the rest waits for the bytes it needs (at worst, the whole file).
+    """
+
+    def __init__(self, header: Header):
+        self.header = header
+        self._names = sorted(header.tensors)
+        self._next = 0
+        self._digest = hashlib.sha256()
+
+    def advance(self, data: bytes | bytearray | memoryview, available: int) -> None:
+        """Hash the next tensors in name order whose bytes lie within ``data[:available]``."""
+        header, names = self.header, self._names
+        with memoryview(data) as view:
+            while self._next < len(names):
+                t = header.tensors[names[self._next]]
+                if header.data_start + t.end > available:
+                    return
+                self._digest.update(f"{names[self._next]}|{t.dtype}|{json.dumps(list(t.shape))}|".encode())
+                self._digest.update(view[header.data_start + t.begin : header.data_start + t.end])
+                self._next += 1
+
+    def hexdigest(self) -> str:
+        if self._next != len(self._names):
+            raise ValueError("not every tensor has been hashed yet")
+        return self._digest.hexdigest()

@@ -30,7 +30,6 @@ import hashlib
 import os
 import stat
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -46,9 +45,9 @@ from . import hub
 SCHEMES = ("https://", "http://", "file://", "hf://")
 TIMEOUT_S = 30.0  # the longest wait for any one read from the server
 DEADLINE_S = 600.0  # the longest a whole download may take
-# From this size on, a first load hashes the file in a second thread while it parses and checks it: below
-# it, starting the thread cost more than it saved (a few ms on a busy machine against ~0.3 ms of hashing).
-PARALLEL_BYTES = 1 << 20
+# A weight file is read in pieces of this size, each hashed right after it is read: small enough to be
+# hashed from the CPU's cache, large enough that the per-piece Python work is negligible.
+READ_CHUNK = 256 << 10
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 
@@ -84,16 +83,18 @@ def _offline_for(url: str) -> str | None:
     return None
 
 
-def read_verified(path: str | os.PathLike, sha256: str, size: int, what: str, alongside=None) -> tuple[bytearray, Any]:
-    """(the bytes of ``path``, ``alongside(bytes)``): read once into private memory, refused unless
-    they are ``size`` long and hash to ``sha256``.
+def read_verified(path: str | os.PathLike, sha256: str, size: int, what: str, check=None) -> tuple[bytearray, Any]:
+    """(the bytes of ``path``, the result of the check ``check()`` makes): read once into private memory,
+    refused unless they are ``size`` long and hash to ``sha256``.
 
     A symlink, a device (``/dev/zero``), a FIFO or a directory is refused
-    before a byte is read; so is a regular file of another size.
-    ``alongside`` (parsing and checking the bytes, say) runs while another
-    thread hashes them (hashlib releases the GIL) when the file is at least
-    ``PARALLEL_BYTES``, halving a first load's hashing time on two cores; a hash mismatch is reported before any error of
-    ``alongside``, and its result is returned only for bytes that hashed right.
+    before a byte is read; so is a regular file of another size. The file is
+    read in ``READ_CHUNK`` pieces, each hashed as soon as it lands (while it is
+    still in the CPU's cache), so the bytes are crossed once. ``check`` makes a
+    fresh checker (see ``loading.StreamCheck``) that is fed the buffer and how
+    much of it has arrived after each piece, so it can parse and hash what it
+    needs as the bytes come; a hash mismatch is reported before any error of
+    the checker, and its result is returned only for bytes that hashed right.
     """
     try:
         fd = os.open(path, _READ_FLAGS)
@@ -113,36 +114,29 @@ def read_verified(path: str | os.PathLike, sha256: str, size: int, what: str, al
                 f"{what}: weight file {path} is {info.st_size} bytes, expected {size} "
                 f"({'truncated' if info.st_size < size else 'replaced'}); expected sha256 {sha256}"
             )
-        data, count = bytearray(size), 0
-        with memoryview(data) as view:
-            while count < size and (n := handle.readinto(view[count:])):
-                count += n
-        grew = handle.read(1)  # a file that changed length since fstat is caught too
+        data, count, digest = bytearray(size), 0, hashlib.sha256()
+        checker = check() if check is not None else None
+        try:
+            with memoryview(data) as view:
+                while count < size and (n := handle.readinto(view[count : count + READ_CHUNK])):
+                    digest.update(view[count : count + n])
+                    count += n
+                    if checker is not None:
+                        checker.feed(data, count)
+            grew = handle.read(1)  # a file that changed length since fstat is caught too
+        finally:
+            if checker is not None:
+                checker.close(count)  # nothing more will come: it finishes (or abandons) its work
     if count != size or grew:
         raise IntegrityError(f"{what}: weight file {path} changed length while it was read; expected sha256 {sha256}")
-    result, failure, digest = None, None, {}
-    if alongside is None or size < PARALLEL_BYTES:
-        digest["actual"] = hashlib.sha256(data).hexdigest()
-        if digest["actual"] == sha256 and alongside is not None:
-            result = alongside(data)
-    else:
-        hashing = threading.Thread(target=lambda: digest.update(actual=hashlib.sha256(data).hexdigest()))
-        hashing.start()
-        try:
-            result = alongside(data)
-        except DpzooError as exc:
-            failure = exc
-        finally:
-            hashing.join()
-    if digest["actual"] != sha256:
+    actual = digest.hexdigest()
+    if actual != sha256:
         raise IntegrityError(
-            f"{what}: weight file {path} fails its hash check: expected sha256 {sha256}, actual {digest['actual']}. "
+            f"{what}: weight file {path} fails its hash check: expected sha256 {sha256}, actual {actual}. "
             "The file is corrupt or was replaced; reinstall it, delete it to download it again, "
             "or rebuild it with `dpzoo zoo build`"
         )
-    if failure is not None:
-        raise failure
-    return data, result
+    return data, (checker.result() if checker is not None else None)
 
 
 def cached_path(sha256: str) -> Path:
@@ -150,7 +144,7 @@ def cached_path(sha256: str) -> Path:
     return cache_dir() / "pretrained" / f"{sha256}.safetensors"
 
 
-def fetch(url: str, sha256: str, size: int, what: str, alongside=None) -> tuple[bytearray, Any]:
+def fetch(url: str, sha256: str, size: int, what: str, check=None) -> tuple[bytearray, Any]:
     """``read_verified`` of ``url``'s copy in the cache, downloading it there first if needed."""
     if not url.startswith(SCHEMES):
         raise DpzooError(f"cannot fetch {url!r}: dpzoo downloads {', '.join(SCHEMES)} URLs only")
@@ -158,7 +152,7 @@ def fetch(url: str, sha256: str, size: int, what: str, alongside=None) -> tuple[
         hub.parse(url)  # a malformed or unpinned Hub URL is refused even when the file is cached
     target = cached_path(sha256)
     try:
-        return read_verified(target, sha256, size, what, alongside)
+        return read_verified(target, sha256, size, what, check)
     except IntegrityError as exc:
         if target.is_file() and sha256_file(target) == sha256:  # a valid copy: the registration is what is wrong
             raise IntegrityError(
@@ -174,7 +168,7 @@ def fetch(url: str, sha256: str, size: int, what: str, alongside=None) -> tuple[
         )
     if url.startswith(hub.SCHEME):
         hub.download(url, target, sha256, size, timeout_s=TIMEOUT_S, deadline_s=DEADLINE_S)
-        return read_verified(target, sha256, size, what, alongside)
+        return read_verified(target, sha256, size, what, check)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = temporary_beside(target)
     try:
@@ -189,7 +183,7 @@ def fetch(url: str, sha256: str, size: int, what: str, alongside=None) -> tuple[
         os.replace(tmp, target)  # a corrupt copy under this name is replaced whole, never deleted first
     finally:
         tmp.unlink(missing_ok=True)
-    return read_verified(target, sha256, size, what, alongside)
+    return read_verified(target, sha256, size, what, check)
 
 
 def _download(url: str, handle, size: int) -> tuple[str, int]:

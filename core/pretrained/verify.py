@@ -9,6 +9,11 @@ CPU in float32, with ``dpzoo.trainer.evaluate`` over the whole recorded
 split in order, after checking that the split's fingerprint is still the one
 on the card. A value counts as reproduced when it is within the card's
 ``tolerance`` (absolute) of the recorded one.
+
+With ``subset=True`` the metrics are recomputed on the first examples of
+each split only and compared with the figures recorded for that file in
+``subsets.json`` (see ``subsets``); an entry without a record gets the full
+re-check. ``record_subsets=True`` records them after a full re-check passes.
 """
 
 from __future__ import annotations
@@ -16,49 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import DpzooError, IntegrityError
+from ..errors import DpzooError
 from . import entries, loading
 from .card import ModelCard
+from .data import SplitData, load_data  # noqa: F401 - re-exported: plugins written before dpzoo.pretrained.load_data import them from here
 
 CPU_PRECISION = "32"
-
-
-@dataclass
-class SplitData:
-    """Evaluation splits on the CPU plus what the card records about the data."""
-
-    data: Any  # InMemorySplits
-    fingerprints: dict[str, str]
-    examples: dict[str, int]
-    licence: str
-
-
-def load_data(section: dict[str, Any], splits: list[str]) -> SplitData:
-    """The dataset of a resolved ``data`` section; ``splits`` are read into CPU tensors."""
-    import torch
-
-    from ..components import create
-    from ..fingerprint import fingerprint
-    from ..trainer import InMemorySplits
-
-    options = {k: v for k, v in section.items() if k != "name"}
-    dataset = create("dataset", section["name"], **options)
-    dataset_dict = dataset.load()
-    missing = [s for s in splits if s not in dataset_dict]
-    if missing:
-        raise IntegrityError(f"dataset {section['name']!r} has no split(s) {missing}; it has {list(dataset_dict)}")
-    data = InMemorySplits.from_dataset_dict(
-        {s: dataset_dict[s] for s in splits}, tuple(dataset.columns), torch.device("cpu"), dataset.transform,
-        sequence=dataset.sequence(),
-    )
-    licence = next((str(dataset_dict[s].info.license or "") for s in dataset_dict), "")
-    return SplitData(
-        data,
-        # every column the model is fed, as core/run.py records them (a set's mask too)
-        {s: fingerprint(columns, tuple(columns)) for s, columns in data.splits.items()},
-        {s: dataset_dict[s].num_rows for s in dataset_dict},
-        licence,
-    )
 
 
 def evaluate_on_cpu(model, run: dict[str, Any], data, split: str, batch_size: int) -> dict[str, float]:
@@ -79,20 +47,26 @@ class VerifyResult:
     name: str
     status: str = "ok"  # ok | failed | skipped
     problems: list[str] = field(default_factory=list)
-    metrics: list[tuple[str, float, float]] = field(default_factory=list)  # (name, card, now)
+    metrics: list[tuple[str, float, float]] = field(default_factory=list)  # (name, recorded, now)
+    examples: int | None = None  # the leading examples per split the metrics were recomputed on (None: all)
 
     def fail(self, problem: str) -> None:
         self.status = "failed"
         self.problems.append(problem)
 
 
-def verify(name: str | None = None, evaluate: bool = True) -> list[VerifyResult]:
-    """Check every pretrained entry (or ``name``): size, sha256, card, tensors, index row, metrics."""
+def verify(name: str | None = None, evaluate: bool = True, subset: bool = False, record_subsets: bool = False) -> list[VerifyResult]:
+    """Check every pretrained entry (or ``name``): size, sha256, card, tensors, index row, metrics.
+
+    ``subset``: metrics on the first examples only, against ``subsets.json``
+    (the full re-check where an entry has no record); ``record_subsets``:
+    after a full re-check passes, record the entry's subset figures there.
+    """
     chosen = [entries.resolve(name)] if name else entries.catalogue()
-    return [verify_entry(w, evaluate) for w in chosen]
+    return [verify_entry(w, evaluate, subset, record_subsets) for w in chosen]
 
 
-def verify_entry(weights: entries.Weights, evaluate: bool = True) -> VerifyResult:
+def verify_entry(weights: entries.Weights, evaluate: bool = True, subset: bool = False, record_subsets: bool = False) -> VerifyResult:
     result = VerifyResult(weights.name if weights.source == entries.SHIPPED else weights.qualified_name)
     try:
         checked = loading.verified(weights)  # size, sha256, header, card name and arch, weights_sha256
@@ -105,7 +79,9 @@ def verify_entry(weights: entries.Weights, evaluate: bool = True) -> VerifyResul
     if evaluate:
         try:
             model = loading.load(checked.data, checked.header, card.arch, card.config, {})
-            check_metrics(model, card, result)
+            recorded = _subset_record(weights) if subset and not record_subsets else None
+            check_metrics(model, card, result, recorded, record_to=_zoo_dir(weights) if record_subsets else None,
+                          sha256=weights.sha256)
         except FileNotFoundError as exc:  # the data is not on this machine
             result.status, result.problems = "skipped", [f"metrics not re-checked: {exc}"]
         except DpzooError as exc:
@@ -132,8 +108,29 @@ def index_disagreements(weights: entries.Weights, card: ModelCard) -> list[str]:
     return problems
 
 
-def check_metrics(model, card: ModelCard, result: VerifyResult) -> None:
-    """Recompute each metric of ``card`` on its recorded split and compare."""
+def _zoo_dir(weights: entries.Weights):
+    from pathlib import Path
+
+    return Path(weights.location).parent if weights.source == entries.SHIPPED else None
+
+
+def _subset_record(weights: entries.Weights):
+    from . import subsets
+
+    directory = _zoo_dir(weights)
+    return subsets.read(directory).entries.get(weights.sha256) if directory is not None else None
+
+
+def check_metrics(model, card: ModelCard, result: VerifyResult, subset=None, record_to=None, sha256: str = "") -> None:
+    """Recompute each metric of ``card`` on its recorded split and compare.
+
+    With ``subset`` (a ``subsets.Record``) only the first examples of each
+    split are evaluated and compared with that record's figures. With
+    ``record_to`` (a zoo directory) the subset figures of a passing full
+    re-check are recorded there for the file ``sha256``.
+    """
+    from . import subsets
+
     splits = sorted({m.split for m in card.metrics})
     loaded = load_data(card.data.config, splits)
     for split in splits:
@@ -144,13 +141,25 @@ def check_metrics(model, card: ModelCard, result: VerifyResult) -> None:
                 f"the card recorded {recorded}: the data changed, so the metrics cannot be compared"
             )
             return
+    expected = {m.name: m.value for m in card.metrics}
+    data = loaded.data
+    if subset is not None:
+        if set(subset.metrics) != set(expected) or subset.examples != subsets.EXAMPLES:
+            result.fail(f"the subset record has {sorted(subset.metrics)} on {subset.examples} examples; "
+                        f"the card has {sorted(expected)}, the check uses {subsets.EXAMPLES}: record it again")
+            return
+        expected, data, result.examples = subset.metrics, subsets.first_examples(data), subsets.EXAMPLES
     for split in splits:
-        values = evaluate_on_cpu(model, card.run, loaded.data, split, card.evaluation.batch_size)
+        values = evaluate_on_cpu(model, card.run, data, split, card.evaluation.batch_size)
         for m in (m for m in card.metrics if m.split == split):
             now = values.get(m.name)
             if now is None:
                 result.fail(f"{m.name} was not computed on re-evaluation (got {sorted(values)})")
                 continue
-            result.metrics.append((m.name, m.value, now))
-            if abs(now - m.value) > card.tolerance:
-                result.fail(f"{m.name}: card {m.value:.8f}, now {now:.8f} (tolerance {card.tolerance:g})")
+            result.metrics.append((m.name, expected[m.name], now))
+            if abs(now - expected[m.name]) > card.tolerance:
+                where = f"the first {subsets.EXAMPLES} examples: recorded" if subset is not None else "card"
+                result.fail(f"{m.name}: {where} {expected[m.name]:.8f}, now {now:.8f} (tolerance {card.tolerance:g})")
+    if record_to is not None and result.status == "ok":
+        values = subsets.figures(model, card.run, loaded.data, splits, card.evaluation.batch_size)
+        subsets.record(record_to, sha256, card.name, {name: values[name] for name in expected})

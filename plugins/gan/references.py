@@ -62,7 +62,7 @@ def reference_scores(
     Inception-style score is what the classifier gives real images of the split.
     """
     import dpzoo
-    from dpzoo.pretrained.verify import load_data
+    from dpzoo.pretrained import load_data
 
     loaded = load_data(data_section, ["train", split])
     data = loaded.data
