@@ -10,7 +10,6 @@ registry: no torch import, no weights read, nothing remembered between calls.
 from __future__ import annotations
 
 import fnmatch
-import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -200,7 +199,7 @@ def _named(entry: str) -> list[Weights]:
     directory = zoo_dir()
     row = read_index(directory).entries.get(entry)
     shipped = [] if row is None else [
-        Weights(entry, SHIPPED, os.path.join(directory, row.file), row.sha256, row.size, row.summary, row.headline, row.default)
+        Weights(entry, SHIPPED, _location(directory, row.file), row.sha256, row.size, row.summary, row.headline, row.default)
     ]
     return shipped + [w for w in _registered() if w.name == entry]
 
