@@ -282,7 +282,8 @@ def test_the_entries_share_one_budget_data_and_seed(tag):
     cards = [dpzoo.model_card(name) for name in entries(tag)]
     commands = {card.command.replace(card.arch, "ARCH") for card in cards}
     assert len(commands) == 1, commands
-    assert len({json.dumps(card.run, sort_keys=True) for card in cards}) == 1
+    # the run record names the architecture only where it says which plugin provided it
+    assert len({json.dumps(card.run, sort_keys=True).replace(card.arch, "ARCH") for card in cards}) == 1
     assert len({json.dumps(card.data.fingerprints, sort_keys=True) for card in cards}) == 1
 
 
@@ -291,3 +292,9 @@ def test_gumbel_softmax_beats_the_score_function_at_the_same_budget(tag):
     """The Gumbel-softmax paper's ordering on this model: both Gumbel estimators ahead of REINFORCE (test -ELBO)."""
     gumbel, st, reinforce = (dpzoo.model_card(name).metric("test/neg_elbo").value for name in entries(tag))
     assert gumbel < reinforce and st < reinforce, (gumbel, st, reinforce)
+
+
+def test_gumbel_entry_meets_the_issue_target_on_mnist():
+    """The target set for catvae-gumbel.mnist: a test negative ELBO of at most 110 nats (test_zoo re-checks the card)."""
+    name = entries("mnist")[0]
+    assert dpzoo.model_card(name).metric("test/neg_elbo").value <= 110.0

@@ -245,8 +245,9 @@ def point_batch(seed=0):
     return {"x": x, "mask": mask}
 
 
-def test_dspn_output_ignores_the_input_order_and_padding():
-    model, batch = small_dspn().eval(), point_batch()
+@pytest.mark.parametrize("pool_all_slots", [False, True])
+def test_dspn_output_ignores_the_input_order_and_padding(pool_all_slots):
+    model, batch = small_dspn(pool_all_slots=pool_all_slots).eval(), point_batch()
     out = model(batch)
     perm = torch.tensor([3, 1, 0, 2, 4, 5])  # permutes the real elements of every example
     assert torch.allclose(model({"x": batch["x"][:, perm], "mask": batch["mask"][:, perm]})["set"], out["set"], atol=1e-10)
@@ -254,9 +255,38 @@ def test_dspn_output_ignores_the_input_order_and_padding():
     assert torch.allclose(model({"x": junk, "mask": batch["mask"]})["set"], out["set"], atol=1e-10)
 
 
-def test_dspn_is_permutation_equivariant_in_its_slots():
+def test_dspn_pooling_every_slot_reads_the_input_padded_to_its_capacity():
+    model, batch = small_dspn(pool_all_slots=True).eval(), point_batch()
+    out = model(batch)
+    short = {"x": batch["x"][2:, :3], "mask": batch["mask"][2:, :3]}  # the third set in 3 slots: padded to 6 inside
+    assert torch.allclose(model(short)["set"], out["set"][2:], atol=1e-10)
+    wide = {k: torch.cat([v, torch.zeros_like(v[:, :2])], dim=1) for k, v in batch.items()}  # 2 more empty slots
+    assert torch.allclose(model(wide)["set"], out["set"], atol=1e-10)
+    wide["mask"][1, 7] = 1.0
+    with pytest.raises(SetError, match="slot 7 or beyond.*max_elements = 6"):
+        model(wide)
+
+
+def test_dspn_representation_is_continuous_in_the_presence_only_when_it_pools_every_slot():
+    """A slot's presence going from 1e-9 to 0 moves g(Y, m) by about 1e-9 when m is only a feature (DSPN's
+    encoder); when g drops slots with m = 0 from FSPool's ranks, every other slot's rank moves: a jump."""
+    g = torch.Generator().manual_seed(3)
+    Y = torch.rand(3, 6, 2, generator=g, dtype=torch.float64)
+    near = 0.2 + 0.8 * torch.rand(3, 6, generator=g, dtype=torch.float64)
+    near[:, 0] = 1e-9
+    gone = near.clone()
+    gone[:, 0] = 0.0
+    jumps = {}
+    for pool_all in (True, False):
+        model = small_dspn(pool_all_slots=pool_all)
+        jumps[pool_all] = float((model.encode_set(Y, near) - model.encode_set(Y, gone)).abs().max())
+    assert jumps[True] < 1e-7 and jumps[False] > 1e-3, jumps
+
+
+@pytest.mark.parametrize("pool_all_slots", [False, True])
+def test_dspn_is_permutation_equivariant_in_its_slots(pool_all_slots):
     """g is invariant, so dL_repr/dY is equivariant: permuting the initial slots permutes the output slots alike."""
-    model, batch = small_dspn().eval(), point_batch()
+    model, batch = small_dspn(pool_all_slots=pool_all_slots).eval(), point_batch()
     out = model(batch)
     perm = torch.tensor([5, 2, 0, 4, 1, 3])
     with torch.no_grad():
@@ -436,8 +466,11 @@ def test_trained_dspn_inner_loop_lowers_the_representation_loss_at_each_trained_
 
 @pytest.mark.xfail(
     strict=True,
-    reason="not met by the shipped dspn.mnistsets: past its 5 trained steps the inner loop (lr 2) oscillates, so 10 "
-    "evaluation steps give a better Hungarian distance but a Chamfer distance about 6% worse than 5 steps",
+    reason="not met by the shipped dspn.mnistsets: past its 5 trained steps the inner loop (lr 2) oscillates with "
+    "period 2 (L_repr on these 48 sets: 0.012 at step 5, 0.024, 0.010, 0.032, 0.009 at step 9, 0.029 at step 10), so "
+    "10 evaluation steps give a Chamfer distance about 4% worse than 5; and it keeps about 289 of its 312 slots "
+    "present (m > 1/2) at every step for digits of 88 points on average. Trained with g masked by the relaxed "
+    "presence (pool_all_slots=False), whose FSPool ranks jump as m reaches 0; not yet retrained with pool_all_slots",
 )
 def test_more_inner_steps_at_evaluation_do_not_make_dspn_worse(mnist_point_sets):
     model = dpzoo.create_model("dspn.mnistsets", pretrained=True).eval()

@@ -25,16 +25,26 @@ task h and g are one encoder (``shared_encoder``): the model auto-encodes.
 
 g is permutation-invariant, so its gradient is permutation-equivariant:
 permuting the initial slots permutes the output slots the same way.
+
+How g reads the presence m (``pool_all_slots``). With ``False``, g pools only
+the slots with m_i > 0 (the set encoder's mask), so FSPool's relative ranks
+r_i = (i - 1)/(n - 1) count n = #{i : m_i > 0}: L_repr jumps whenever a slot's
+presence reaches 0 in the inner loop (every rank moves), and a slot clamped to
+m_i = 0 gets no gradient again. With ``True`` (the DSPN paper's FSEncoder),
+g pools all N slots and m is only an input feature, as is the input set padded
+to N slots with the all-zero element [0, 0, 0]; L_repr is then a continuous,
+piecewise-smooth function of (Y, m), which is what gradient descent on it needs.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor, nn
 
 from .encoder import SetEncoder
-from .masks import check_sets
+from .masks import SetError, check_sets
 from .set_autoencoder import SetPredictionConfig, SetPredictor
 
 
@@ -44,6 +54,9 @@ class DSPNConfig(SetPredictionConfig):
     inner_lr: float = Field(4.0, gt=0.0, description="eta, the inner loop's step size on Y and m")
     shared_encoder: bool = Field(True, description="Use g as the input encoder h too (a set auto-encoder)")
     initial_presence: float = Field(0.5, ge=0.0, le=1.0, description="Starting value of the learned initial presence m^(0)")
+    pool_all_slots: bool = Field(
+        False, description="g pools all N slots, presence only a feature (DSPN's encoder, continuous in m); False: only slots with m > 0"
+    )
 
 
 class DSPN(SetPredictor):
@@ -63,13 +76,33 @@ class DSPN(SetPredictor):
 
     def encode_input(self, x: Tensor, mask: Tensor) -> Tensor:
         """z = h(X); the shared encoder reads the input's mask as its presence feature."""
-        if self.config.shared_encoder:
-            return self.g.encode(torch.cat([x * mask.unsqueeze(-1), mask.unsqueeze(-1)], dim=-1), mask)
-        return self.h.encode(x, mask)
+        if not self.config.shared_encoder:
+            return self.h.encode(x, mask)
+        if self.config.pool_all_slots:
+            x, mask = self._padded(x * mask.unsqueeze(-1), mask)
+        return self.encode_set(x * mask.unsqueeze(-1), mask)
+
+    def encode_set(self, Y: Tensor, m: Tensor) -> Tensor:
+        """g(Y, m): the presence is a feature of each slot and, unless ``pool_all_slots``, the pool's mask."""
+        slots = torch.ones_like(m) if self.config.pool_all_slots else m
+        return self.g.encode(torch.cat([Y, m.unsqueeze(-1)], dim=-1), slots)
 
     def representation_loss(self, Y: Tensor, m: Tensor, z: Tensor) -> Tensor:
         """L_repr per example [B]: ||g(Y, m) - z||^2."""
-        return (self.g.encode(torch.cat([Y, m.unsqueeze(-1)], dim=-1), m) - z).pow(2).sum(dim=-1)
+        return (self.encode_set(Y, m) - z).pow(2).sum(dim=-1)
+
+    def _padded(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """The input set and mask padded with all-zero slots to the model's N slots."""
+        M, N = x.shape[1], self.config.max_elements
+        if M > N:
+            kept = mask[:, N:] > 0
+            if bool(kept.any()):
+                raise SetError(
+                    f"dspn input: a set has elements in slot {N + int(kept.any(0).nonzero()[0])} or beyond, more than the "
+                    f"model's max_elements = {N}: build the model with max_elements >= the largest set"
+                )
+            return x[:, :N], mask[:, :N]  # only padding beyond N
+        return F.pad(x, (0, 0, 0, N - M)), F.pad(mask, (0, N - M))
 
     def forward(self, batch) -> dict[str, Tensor]:
         x = self.inputs(batch)
