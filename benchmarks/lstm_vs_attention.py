@@ -172,7 +172,8 @@ def main() -> None:
                   f"validation {p['validation_bpc']:.4f} bits/char", flush=True)
     tests = {arm.name: round(arm.bits("test"), 4) for arm in arms}
 
-    print("\n| CPU s | LSTM chars | LSTM val bpc | GPT chars | GPT val bpc | lower |")
+    print(f"\nvalidation bits/char on its first {args.eval_chars:,} characters, after equal CPU seconds of training:")
+    print("| CPU s | LSTM chars | LSTM val bpc | GPT chars | GPT val bpc | lower |")
     print("| ---: | ---: | ---: | ---: | ---: | --- |")
     for a, b in zip(arms[0].points, arms[1].points):
         lower = "LSTM" if a["validation_bpc"] < b["validation_bpc"] else "GPT"
