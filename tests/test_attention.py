@@ -221,3 +221,31 @@ def test_dpzoo_sample_reads_a_gpt_run_directory_with_temperature_and_top_k(train
     assert printed == expected + "\n" and len(expected) == 45
     assert main(["sample", str(trained_run.run_dir), "--top-k", "0"]) == 2
     assert "top-k must be at least 1" in capsys.readouterr().err
+
+
+# -- the zoo's GPTs --------------------------------------------------------------------------------------
+# Every shipped card is re-evaluated in full by tests/test_zoo.py (test_every_shipped_entry_reproduces_its_card).
+# These tests check what the issue asks of each card and that the weights load by name and sample.
+@pytest.mark.parametrize("name, data, test_chars", [("gpt.shakespeare", "shakespeare", 55_770), ("gpt.pysrc", "pysrc", None)])
+def test_a_gpt_entry_loads_by_name_and_its_card_holds_validation_and_test_bits(name, data, test_chars):
+    card = dpzoo.model_card(name)
+    assert card.data.name == data and card.metric("test/bits_per_char").split == "test"
+    assert card.metric("validation/bits_per_char").split == "validation"
+    if test_chars is not None:
+        assert card.data.examples["test"] == test_chars
+    assert card.command.startswith(f"dpzoo train --model gpt --data {data}") and "data.batching=windows" in card.command
+    model = dpzoo.create_model(name, pretrained=True)
+    assert isinstance(model, GPT) and model.config.vocabulary == card.config["vocabulary"]
+    assert model.config.context == card.config["context"] and model.config.width == card.config["width"]
+
+
+def test_gpt_shakespeare_samples_read_like_a_play(data_dir):
+    import re
+
+    model = dpzoo.create_model("gpt.shakespeare", pretrained=True)
+    text = sample(model, "ROMEO:", 600, temperature=0.8, generator=torch.Generator().manual_seed(0))
+    training = (data_dir / "tinyshakespeare" / "input.txt").read_text()[:1_003_854]
+    words = re.findall(r"[A-Za-z']+", text)
+    known = set(re.findall(r"[A-Za-z']+", training))
+    assert sum(w in known for w in words) / len(words) > 0.7  # mostly real words of the plays
+    assert re.search(r"\n[A-Z][A-Za-z ]+:\n", text)  # a speaker's name on its own line
