@@ -228,7 +228,8 @@ def _train(config, resume, command, callbacks, announce, locks) -> RunResult:
     if changed:
         trainer.on_restore.append(resuming.lr_setter(changed))
     data = InMemorySplits.from_dataset_dict(
-        dataset_dict, tuple(dataset.columns), trainer.device, dataset.transform, sequence=dataset.sequence()
+        dataset_dict, tuple(dataset.columns), trainer.device, dataset.transform, sequence=dataset.sequence(),
+        augment=dataset.augmentation(),
     )
     model.to(trainer.device)
 
