@@ -2,8 +2,10 @@
 
 Each training batch is moved, turned and resized a little, so a network sees
 a digit in slightly different places and poses from epoch to epoch and learns
-to ignore them (the book's invariance argument: the label of an image does
-not change under small translations). The draws come from the
+to ignore them: the invariance to a character's exact position that chapter 1
+asks of a handwriting recogniser, taught by examples rather than built in.
+Fresh draws every step make the training set effectively unbounded, which
+only stochastic mini-batch updates (chapter 6) can follow. The draws come from the
 ``torch.Generator`` the trainer passes with each training batch, seeded from
 (seed, step) (``dpzoo.trainer.data.augment_generator``), so a run is
 repeatable and a resumed run is bit-exact; evaluation batches never reach it.
