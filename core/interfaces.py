@@ -21,10 +21,11 @@ total_steps)``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import torch
 from torch import Tensor, nn
 
 from .config import Config
@@ -162,6 +163,17 @@ class Dataset:
 
     def transform(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         return batch
+
+    def augmentation(self) -> Callable[[dict[str, Tensor], torch.Generator], dict[str, Tensor]] | None:
+        """``None``, or a random change of training batches: ``augment(batch, generator) -> batch``.
+
+        The trainer applies it on the device to each training batch, after
+        ``transform``, never to evaluation batches. ``generator`` is a fresh
+        ``torch.Generator`` on the batch's device seeded from (seed, step)
+        (``dpzoo.trainer.data.augment_generator``): draw every random number
+        from it, so a run is repeatable and a resumed run bit-exact.
+        """
+        return None
 
     def sequence(self) -> dict[str, Any] | None:
         """``None`` for independent examples; for one long sequence per split, how to batch it.

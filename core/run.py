@@ -208,6 +208,7 @@ def _train(config, resume, command, callbacks, announce, locks) -> RunResult:
 
     dataset, data_section = _build("dataset", cfg.data)
     dataset_dict = dataset.load()
+    augment = dataset.augmentation()  # before the run directory is claimed: a bad value leaves nothing behind
     info = dataset.info()
     model_cls, model_config, model_section = _component("model", cfg.model, fill=info)
     model = model_cls(model_config)
@@ -228,7 +229,8 @@ def _train(config, resume, command, callbacks, announce, locks) -> RunResult:
     if changed:
         trainer.on_restore.append(resuming.lr_setter(changed))
     data = InMemorySplits.from_dataset_dict(
-        dataset_dict, tuple(dataset.columns), trainer.device, dataset.transform, sequence=dataset.sequence()
+        dataset_dict, tuple(dataset.columns), trainer.device, dataset.transform, sequence=dataset.sequence(),
+        augment=augment,
     )
     model.to(trainer.device)
 

@@ -160,6 +160,19 @@ def test_svc_bar_on_dpzoo_split_is_the_one_the_zoo_cards_quote(digits_arrays):
         assert f"scores {correct / total:.4f} ({correct}/{total})" in note, note
 
 
+def test_logistic_regression_bar_on_dpzoo_split_is_the_one_the_mlp_card_quotes(digits_arrays):
+    """LogisticRegression(max_iter=5000) on x = pixel/16, fitted on dpzoo's train split, scored on its test split."""
+    from sklearn.linear_model import LogisticRegression
+
+    train, test = digits_arrays["train"], digits_arrays["test"]
+    flat = {name: split["x"].reshape(len(split["x"]), -1) for name, split in (("train", train), ("test", test))}
+    classifier = LogisticRegression(max_iter=5000).fit(flat["train"], train["y"])
+    correct, total = int((classifier.predict(flat["test"]) == test["y"]).sum()), len(test["y"])
+    quoted = [note for note in dpzoo.model_card("mlp.digits").notes if "LogisticRegression(max_iter=5000)" in note]
+    assert quoted, "mlp.digits no longer quotes the logistic regression bar"
+    assert f"pixel/16 scores {correct / total:.4f} ({correct}/{total})" in quoted[0], quoted[0]
+
+
 def test_registry_builds_the_datasets_by_name():
     assert isinstance(dpzoo.create("dataset", "digits"), Digits)
     assert dpzoo.create("dataset", "digits", normalise=True).config.normalise is True

@@ -4,6 +4,12 @@ Every split of a ``datasets.DatasetDict`` is read once into tensors on the
 training device; a batch is then one gather per column, with no per-example
 collate. The order of each epoch comes from its own generator, seeded by
 (seed, epoch), so a resumed run sees exactly the batches it would have seen.
+
+A dataset's ``augmentation()`` (random shifts of images, say) runs on each
+training batch after ``transform``, with a generator that ``augment_generator``
+seeds from (seed, step): the same step of the same run draws the same changes,
+whether or not the run was resumed in between; evaluation batches are never
+augmented.
 """
 
 from __future__ import annotations
@@ -17,6 +23,13 @@ from torch import Tensor
 from .sequences import SequenceSplits
 
 Columns = dict[str, Tensor]
+Augment = Callable[[Columns, torch.Generator], Columns]
+
+
+def augment_generator(seed: int, step: int, device: torch.device) -> torch.Generator:
+    """A generator on ``device`` for the augmentation of training step ``step`` of a run seeded ``seed``."""
+    # a mix of its own, so that step s never replays the stream epoch_order draws for epoch s
+    return torch.Generator(device=device).manual_seed((seed * 2_654_435_761 + step * 40_503 + 0x5EED) % 2**63)
 
 
 def split_to_tensors(split: Any, columns: tuple[str, ...], device: torch.device) -> Columns:
@@ -27,17 +40,22 @@ def split_to_tensors(split: Any, columns: tuple[str, ...], device: torch.device)
 
 
 class InMemorySplits:
-    """Tensors per split plus the dataset's on-device ``transform``."""
+    """Tensors per split plus the dataset's on-device ``transform`` and training ``augment``."""
 
-    def __init__(self, splits: dict[str, Columns], transform: Callable[[Columns], Columns] | None = None):
+    def __init__(
+        self, splits: dict[str, Columns], transform: Callable[[Columns], Columns] | None = None, augment: Augment | None = None
+    ):
         self.splits = splits
         self.transform = transform
+        self.augment = augment
 
     @classmethod
-    def from_dataset_dict(cls, dataset_dict: Any, columns: tuple[str, ...], device: torch.device, transform=None, sequence=None):
-        """The splits as tensors; with a ``sequence`` spec (``Dataset.sequence()``), as ``SequenceSplits``."""
+    def from_dataset_dict(
+        cls, dataset_dict: Any, columns: tuple[str, ...], device: torch.device, transform=None, sequence=None, augment=None
+    ):
+        """The splits as tensors; with a ``sequence`` spec (``Dataset.sequence()``), as ``SequenceSplits`` (not augmented)."""
         splits = {name: split_to_tensors(split, columns, device) for name, split in dataset_dict.items()}
-        return cls(splits, transform) if sequence is None else SequenceSplits(splits, sequence, transform)
+        return cls(splits, transform, augment) if sequence is None else SequenceSplits(splits, sequence, transform)
 
     def __contains__(self, split: str) -> bool:
         return split in self.splits
@@ -73,9 +91,14 @@ class InMemorySplits:
             batches.pop()
         return batches
 
-    def gather(self, split: str, index: Tensor) -> Columns:
+    def gather(self, split: str, index: Tensor, seed_step: tuple[int, int] | None = None) -> Columns:
+        """The examples at ``index``; with ``seed_step`` (a training batch), augmented with (seed, step)'s draws."""
         batch = {name: column[index] for name, column in self.splits[split].items()}
-        return self.transform(batch) if self.transform is not None else batch
+        if self.transform is not None:
+            batch = self.transform(batch)
+        if self.augment is not None and seed_step is not None:
+            batch = self.augment(batch, augment_generator(*seed_step, index.device))
+        return batch
 
     def batches(self, split: str, batch_size: int) -> Iterator[Columns]:
         """The split in order, ``batch_size`` examples at a time (for evaluation)."""

@@ -262,7 +262,7 @@ class Trainer:
                     if anneal:
                         self._anneal()
                     self._carry.before_batch(i)
-                    self._train_batch(data.gather("train", batches[i]))
+                    self._train_batch(data.gather("train", batches[i], (cfg.seed, self.step)))
                     self.step += 1
                     self.batch_in_epoch = i + 1
                     if progress is not None:

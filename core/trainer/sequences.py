@@ -128,8 +128,8 @@ class SequenceSplits:
         row_starts = torch.arange(rank * batch_size, (rank + 1) * batch_size) * length
         return [(row_starts + k * T).to(device) for k in range(steps)]
 
-    def gather(self, split: str, starts: Tensor) -> Columns:
-        """The windows starting at ``starts`` and their targets."""
+    def gather(self, split: str, starts: Tensor, seed_step: tuple[int, int] | None = None) -> Columns:
+        """The windows starting at ``starts`` and their targets (``seed_step``: streams are never augmented)."""
         s = self.stream(split)
         index = starts[:, None] + torch.arange(self.spec.block, device=starts.device)
         return self._finish({self.spec.column: s[index], self.spec.target: s[index + 1]})

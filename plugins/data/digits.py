@@ -27,6 +27,7 @@ from pydantic import Field
 
 import dpzoo
 
+from .augment import AugmentConfig
 from .images import ImageClassification
 
 SIZE = 1797
@@ -43,6 +44,9 @@ def split_indices() -> dict[str, np.ndarray]:
 
 class DigitsConfig(dpzoo.Config):
     normalise: bool = Field(False, description="Standardise pixels with the train split's mean and std (in transform)")
+    augment: AugmentConfig = Field(
+        default_factory=AugmentConfig, description="Random shifts, turns, zooms and noise of training batches (off: all 0)"
+    )
 
 
 class Digits(ImageClassification):

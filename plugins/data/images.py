@@ -3,19 +3,27 @@
 Pixels are stored compactly (MNIST as uint8); ``transform`` turns each batch
 into floats in [0, 1] on the device and, when ``normalise`` is on, into
 (x - mean) / std with the training set's pixel mean and standard deviation.
+
+``augmentation`` returns the random shifts, turns and zooms of the config's
+``augment`` section (``plugins/data/augment.py``), which the trainer applies to
+training batches after ``transform``; ``None`` when all are off.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 import datasets
 import numpy as np
+import torch
 from torch import Tensor
 
 import dpzoo
 
 from dpzoo.tables import to_dataset
+
+from .augment import AugmentConfig, augment_images
 
 NUM_CLASSES = 10
 
@@ -43,6 +51,24 @@ class ImageClassification(dpzoo.Dataset):
         if self.config.normalise:
             x = (x - self.mean) / self.std
         return {**batch, "x": x}
+
+    def augmentation(self) -> Callable[[dict[str, Tensor], torch.Generator], dict[str, Tensor]] | None:
+        """The config's ``augment`` section as a function of (batch, generator); ``None`` when it is off."""
+        config: AugmentConfig | None = getattr(self.config, "augment", None)
+        if config is None or not config.active:
+            return None
+        side = min(self.input_shape[1:])
+        if config.shift >= side:
+            raise dpzoo.ConfigError(
+                f"data.augment.shift={config.shift} would move a {side}x{side} image out of view; "
+                f"use a shift below {side} (1 or 2 pixels is usual)"
+            )
+        fill = -self.mean / self.std if self.config.normalise else 0.0  # the background after transform
+
+        def augment(batch: dict[str, Tensor], generator: torch.Generator) -> dict[str, Tensor]:
+            return {**batch, "x": augment_images(batch["x"], config, generator, fill)}
+
+        return augment
 
     def features(self, pixel_dtype: str) -> datasets.Features:
         return datasets.Features(

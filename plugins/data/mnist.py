@@ -28,6 +28,7 @@ from pydantic import Field
 
 import dpzoo
 
+from .augment import AugmentConfig
 from .errors import DataFormatError, DataUnavailableError
 from .hub import load_from_hub
 from .idx import read_idx
@@ -50,6 +51,9 @@ class MNISTConfig(dpzoo.Config):
         None, description="Directory with MNIST's four IDX files (gzipped or not); unset: $DPZOO_DATA_DIR/mnist, then the hub"
     )
     normalise: bool = Field(False, description="Standardise pixels with MNIST's mean 0.1307 and std 0.3081 (in transform)")
+    augment: AugmentConfig = Field(
+        default_factory=AugmentConfig, description="Random shifts, turns, zooms and noise of training batches (off: all 0)"
+    )
 
 
 class MNIST(ImageClassification):
