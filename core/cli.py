@@ -231,7 +231,7 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     _add_parser = sub.add_parser
     # every subcommand, plugins' included, gets --debug: add_parser is wrapped on purpose
-    sub.add_parser = lambda *a, **k: _add_parser(*a, parents=[debug, *k.pop("parents", [])], **k)  # type: ignore[method-assign]
+    sub.add_parser = lambda *a, **k: _add_parser(*a, parents=[debug, *k.pop("parents", [])], **k)  # type: ignore[method-assign,list-item]
 
     p = sub.add_parser("train", help="train a registered model on a registered dataset")
     add_train_arguments(p)
@@ -276,7 +276,8 @@ def _parser_for(argv: list[str]) -> argparse.ArgumentParser:
     loads them.
     """
     builtin = build_parser(plugins=False)
-    commands = builtin._subparsers._group_actions[0].choices  # argparse keeps sub-commands here, and nowhere public
+    subparsers = next(a for a in builtin._actions if isinstance(a, argparse._SubParsersAction))
+    commands = subparsers.choices  # argparse keeps sub-commands here, and nowhere public
     for arg in argv:
         if arg == "--version":
             return builtin

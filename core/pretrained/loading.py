@@ -121,7 +121,8 @@ class StreamCheck:
         self.card: ModelCard | None = None
         self.tensors: TensorsDigest | None = None
         self.failure: DpzooError | None = None
-        self._threaded, self._worker, self._data = threaded, None, None
+        self._threaded, self._data = threaded, None
+        self._worker: threading.Thread | None = None
         self._available, self._closed = 0, False
         self._arrived = threading.Condition()
 
@@ -148,6 +149,8 @@ class StreamCheck:
     def result(self) -> tuple[Header, ModelCard]:
         if self.failure is not None:
             raise self.failure
+        if self.header is None or self.card is None or self.tensors is None:  # the bytes ended inside the header
+            raise IntegrityError(f"{self.where}: the file ends before its safetensors header does")
         _check_digest(self.header, self.card, self.tensors.hexdigest())
         return self.header, self.card
 
@@ -168,12 +171,12 @@ class StreamCheck:
         if self.failure is not None:
             return
         try:
-            if self.header is None:
+            if self.tensors is None:
                 if available < 8 or available < 8 + header_length(data[:8], len(data), Path(self.where)):
                     return
-                self.header = parse_header(data, len(data), self.where)
-                self.card = card_from_header(self.header)
-                self.tensors = TensorsDigest(self.header)
+                header = self.header = parse_header(data, len(data), self.where)
+                self.card = card_from_header(header)
+                self.tensors = TensorsDigest(header)
             self.tensors.advance(data, available)
         except DpzooError as exc:
             self.failure = exc

@@ -119,7 +119,7 @@ class RunLogger:
 
     def __init__(self, run_dir: str | Path, purge_step: int | None = None):
         self.run_dir = Path(run_dir)
-        self._writer = None
+        self._writer: Any = None  # the SummaryWriter, opened on the writing thread
         self._background = Background("tensorboard")
         self._background.submit(self._open, purge_step)
 
