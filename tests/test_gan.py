@@ -323,6 +323,78 @@ def test_each_phase_of_the_step_moves_only_its_own_network():
         assert moved[name] == set(snapshot(getattr(model, name))), name  # every one of its own parameters stepped
 
 
+
+# -- the generator's weight average ----------------------------------------------------------
+def test_without_an_average_the_model_keeps_none_and_samples_from_the_generator():
+    model = build()
+    assert not any(name.startswith("generator_average") for name in model.state_dict())  # older cards load unchanged
+    assert model.sampler is model.generator
+
+
+def train_steps(model: DCGAN, steps: int):
+    from dpzoo.trainer import TrainConfig, Trainer
+
+    trainer = Trainer(TrainConfig(max_steps=steps, batch_size=32, validate_every=0, test=False, progress=False))
+    optimisers = {name: torch.optim.Adam(params, lr=1e-3, betas=(0.5, 0.999)) for name, params in model.parameter_groups().items()}
+    trainer.fit(model, digits_splits(), optimisers=optimisers)
+
+
+def test_the_average_follows_each_generator_step_and_no_optimiser_holds_it():
+    """After every step theta_ema = beta theta_ema + (1 - beta) theta, running statistics included."""
+    beta = 0.75
+    model = build(generator_ema=beta)
+    grouped = {id(p) for params in model.parameter_groups().values() for p in params}
+    assert not any(id(p) in grouped or p.requires_grad for p in model.generator_average.parameters())
+    expected = {k: v.clone() for k, v in model.generator.state_dict().items()}
+    torch.testing.assert_close(model.generator_average.state_dict(), expected, rtol=0, atol=0)  # starts at the init
+    original = DCGAN.update_average
+    seen = []
+
+    def record(self):
+        for name, value in self.generator.state_dict().items():  # the generator just stepped: fold it in by hand
+            expected[name] = beta * expected[name] + (1 - beta) * value if value.is_floating_point() else value.clone()
+        original(self)
+        seen.append(1)
+
+    DCGAN.update_average = record
+    try:
+        train_steps(model, 3)
+    finally:
+        DCGAN.update_average = original
+    assert len(seen) == 3  # once per generator step
+    torch.testing.assert_close(model.generator_average.state_dict(), expected, rtol=1e-6, atol=1e-7)
+    assert not torch.equal(model.generator_average.net[0].weight, model.generator.net[0].weight)
+
+
+def test_samples_evaluation_and_the_grid_come_from_the_average():
+    model = build(generator_ema=0.9)
+    train_steps(model, 2)
+    assert model.sampler is model.generator_average
+    z = model.noise(8, generator=torch.Generator().manual_seed(3))
+    model.eval()
+    with torch.no_grad():
+        from_average, from_generator = (model.generator_average(z) + 1) / 2, (model.generator(z) + 1) / 2
+    assert not torch.allclose(from_average, from_generator)
+    model.train()
+    torch.testing.assert_close(model.sample(8, seed=3), from_average, rtol=0, atol=0)
+    assert model.generator_average.training  # sample() leaves the mode as it found it
+    model.eval()
+    torch.testing.assert_close(model({"x": torch.zeros(8, *DIGITS)}), (model.generator_average(model.noise(
+        8, generator=torch.Generator().manual_seed(0))) + 1) / 2, rtol=0, atol=0)
+
+
+def test_a_card_says_a_dataset_level_score_is_computed_once_and_a_per_example_one_is_a_mean():
+    """The "how" line a published card carries for each metric (``dpzoo zoo publish``)."""
+    from types import SimpleNamespace
+
+    from dpzoo.pretrained.publish import _how
+
+    config, loaded = {"metrics": ["frechet_distance", "accuracy"]}, SimpleNamespace(examples={"test": 360})
+    frechet, accuracy = (_how(f"test/{name}", config, loaded, 1024) for name in ("frechet_distance", "accuracy"))
+    assert frechet.startswith("metric 'frechet_distance', computed once from all 360 examples of split 'test'"), frechet
+    assert "mean" not in frechet
+    assert accuracy.startswith("metric 'accuracy', mean over all 360 examples of split 'test'"), accuracy
+
 def events(run_dir):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
