@@ -366,21 +366,47 @@ def test_the_average_follows_each_generator_step_and_no_optimiser_holds_it():
     assert not torch.equal(model.generator_average.net[0].weight, model.generator.net[0].weight)
 
 
-def test_samples_evaluation_and_the_grid_come_from_the_average():
+def test_samples_and_evaluation_come_from_the_average_on_statistics_of_its_own_activations():
+    from dpzoo.plugins.gan.model import CALIBRATION_BATCH, CALIBRATION_SAMPLES
+
     model = build(generator_ema=0.9)
     train_steps(model, 2)
-    assert model.sampler is model.generator_average
-    z = model.noise(8, generator=torch.Generator().manual_seed(3))
-    model.eval()
+    average = model.generator_average
+    statistics = model.average_statistics()
+    draws = torch.Generator().manual_seed(model.config.eval_seed)  # the calibration's noise, drawn again by hand
+    z = torch.cat([model.noise(CALIBRATION_BATCH, generator=draws) for _ in range(CALIBRATION_SAMPLES // CALIBRATION_BATCH)])
     with torch.no_grad():
-        from_average, from_generator = (model.generator_average(z) + 1) / 2, (model.generator(z) + 1) / 2
-    assert not torch.allclose(from_average, from_generator)
+        first = average.net[0](z[:, :, None, None])  # the input of the first batch norm, [N, C, h, w]
+    torch.testing.assert_close(statistics["net.1.running_mean"], first.mean(dim=(0, 2, 3)), rtol=1e-4, atol=1e-6)
+    assert not torch.allclose(statistics["net.1.running_mean"], average.net[1].running_mean)  # not the averaged ones
+
     model.train()
-    torch.testing.assert_close(model.sample(8, seed=3), from_average, rtol=0, atol=0)
-    assert model.generator_average.training  # sample() leaves the mode as it found it
+    assert model.sampler is average and not average.training  # the average only ever generates
+    z = model.noise(8, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        expected = (torch.func.functional_call(average, statistics, (z,)) + 1) / 2
+        raw = (model.generator.eval()(z) + 1) / 2
+    torch.testing.assert_close(model.sample(8, seed=3), expected, rtol=0, atol=0)
+    assert not torch.allclose(expected, raw)
     model.eval()
-    torch.testing.assert_close(model({"x": torch.zeros(8, *DIGITS)}), (model.generator_average(model.noise(
-        8, generator=torch.Generator().manual_seed(0))) + 1) / 2, rtol=0, atol=0)
+    eval_z = model.noise(8, generator=torch.Generator().manual_seed(model.config.eval_seed))
+    with torch.no_grad():
+        torch.testing.assert_close(model({"x": torch.zeros(8, *DIGITS)}),
+                                   (torch.func.functional_call(average, statistics, (eval_z,)) + 1) / 2, rtol=0, atol=0)
+
+
+def test_the_averages_statistics_are_measured_again_after_an_update_or_a_load():
+    model = build(generator_ema=0.9)
+    first = model.average_statistics()
+    assert model.average_statistics() is first  # cached while the weights stay
+    model.update_average()  # the generator has not moved, but the average's storage was written
+    second = model.average_statistics()
+    assert second is not first
+    other = build(seed=1, generator_ema=0.9)
+    model.load_state_dict(other.state_dict())
+    loaded = model.average_statistics()
+    torch.testing.assert_close(loaded, other.average_statistics(), rtol=0, atol=0)
+    assert not torch.allclose(loaded["net.1.running_mean"], second["net.1.running_mean"])
 
 
 def test_a_card_says_a_dataset_level_score_is_computed_once_and_a_per_example_one_is_a_mean():

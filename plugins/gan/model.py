@@ -27,11 +27,16 @@ average of the generator's weights (Polyak averaging over the iterates),
 
     theta_ema <- beta * theta_ema + (1 - beta) * theta     after each generator step,
 
-batch-norm running statistics included, and ``model(batch)``, ``sample(n)``
-and the sample grid generate with it. The adversarial game makes the
-generator's iterates circle around a good point rather than settle on it;
-their average sits nearer the point (Yazıcı et al. 2019), so it scores
-better for no extra training. Training itself never uses the average.
+and ``model(batch)``, ``sample(n)`` and the sample grid generate with it. The
+adversarial game makes the generator's iterates circle around a good point
+rather than settle on it; their average sits nearer the point (Yazıcı et al.
+2019), so it scores better for no extra training. Training itself never uses
+the average. Its batch norms cannot use the generator's running statistics,
+nor their average: those describe other weights' activations (on MNIST, two
+epochs in, the averaged statistics gave a Fréchet distance of 1165 where
+statistics recomputed for the averaged weights gave 340). So the average
+generates with statistics recomputed from its own activations on
+``CALIBRATION_SAMPLES`` fixed noise draws, again whenever its weights change.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ from .losses import GeneratorLoss, discriminator_loss, generator_loss
 from .networks import Discriminator, Generator, dcgan_init
 
 ADAM = {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}
+CALIBRATION_SAMPLES, CALIBRATION_BATCH = 2048, 512  # noise draws the average's batch-norm statistics are measured on
 
 
 def process_share() -> tuple[int, int]:
@@ -104,7 +110,8 @@ class DCGAN(dpzoo.Model):
         self.discriminator = Discriminator(self.image_shape, c.width, c.stages, c.batch_norm)
         self.apply(dcgan_init)
         if c.generator_ema > 0:  # no parameter group holds it: only ``update_average`` changes it
-            self.generator_average = copy.deepcopy(self.generator).requires_grad_(False)
+            self.generator_average = copy.deepcopy(self.generator).requires_grad_(False).eval()
+        self._calibration: tuple[tuple, dict[str, Tensor]] | None = None  # (the average's weights' identity, statistics)
         self._eval_noise = torch.Generator().manual_seed(c.eval_seed)
         # the discriminator steps k times per batch: its learning-rate schedules are sized in its own steps
         self.optimiser_steps_per_batch = {"discriminator": c.discriminator_steps, "generator": 1}
@@ -133,7 +140,11 @@ class DCGAN(dpzoo.Model):
 
     @torch.no_grad()
     def update_average(self) -> None:
-        """theta_ema <- beta theta_ema + (1 - beta) theta for weights and running statistics; counters copied."""
+        """theta_ema <- beta theta_ema + (1 - beta) theta, after each generator step.
+
+        Buffers are averaged alike and kept in the state dict, but generating never reads
+        them: it uses ``average_statistics()``.
+        """
         if self.config.generator_ema == 0:
             return
         beta = self.config.generator_ema
@@ -150,6 +161,27 @@ class DCGAN(dpzoo.Model):
         """The network that generates images: the weight average when the model keeps one, else the generator."""
         return self.generator_average if self.config.generator_ema > 0 else self.generator
 
+    @torch.no_grad()
+    def average_statistics(self) -> dict[str, Tensor]:
+        """Batch-norm statistics of the averaged weights' own activations on seeded noise, cached until they change.
+
+        The cache is keyed by each weight's storage and in-place version counter, so an
+        update, a ``load_state_dict`` or a move to another device measures them again.
+        """
+        average = self.generator_average
+        key = tuple((p.data_ptr(), p._version) for p in average.parameters())
+        if self._calibration is None or self._calibration[0] != key:
+            probe = copy.deepcopy(average).train()
+            for module in probe.modules():
+                if isinstance(module, torch.nn.BatchNorm2d):
+                    module.reset_running_stats()
+                    module.momentum = None  # a plain average over the calibration batches
+            draws, device = torch.Generator().manual_seed(self.config.eval_seed), next(average.parameters()).device
+            for _ in range(CALIBRATION_SAMPLES // CALIBRATION_BATCH):
+                probe(self.noise(CALIBRATION_BATCH, device, draws))
+            self._calibration = (key, dict(probe.named_buffers()))
+        return self._calibration[1]
+
     # -- generating ----------------------------------------------------------------------
     def noise(self, n: int, device: torch.device | str | None = None, generator: torch.Generator | None = None) -> Tensor:
         """z ~ N(0, I), [n, latent_dim]; drawn on the CPU from ``generator`` when given (device-independent)."""
@@ -163,7 +195,9 @@ class DCGAN(dpzoo.Model):
 
     def generate(self, z: Tensor) -> Tensor:
         """Images in [0, 1], [n, C, H, W], from latents z (through ``sampler``)."""
-        return (self.sampler(z) + 1) / 2
+        if self.config.generator_ema > 0:  # always in evaluation mode, on its own statistics
+            return (torch.func.functional_call(self.generator_average, self.average_statistics(), (z,)) + 1) / 2
+        return (self.generator(z) + 1) / 2
 
     def forward(self, batch) -> Tensor:
         """As many generated images as ``batch`` holds real ones (for scores against the real split)."""
@@ -188,7 +222,10 @@ class DCGAN(dpzoo.Model):
     def train(self, mode: bool = True):
         if not mode:  # each evaluation starts the same noise again
             self._eval_noise = torch.Generator().manual_seed(self.config.eval_seed)
-        return super().train(mode)
+        super().train(mode)
+        if self.config.generator_ema > 0:  # the average only ever generates
+            self.generator_average.eval()
+        return self
 
     # -- media ----------------------------------------------------------------------------------
     @torch.no_grad()
