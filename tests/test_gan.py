@@ -323,6 +323,104 @@ def test_each_phase_of_the_step_moves_only_its_own_network():
         assert moved[name] == set(snapshot(getattr(model, name))), name  # every one of its own parameters stepped
 
 
+
+# -- the generator's weight average ----------------------------------------------------------
+def test_without_an_average_the_model_keeps_none_and_samples_from_the_generator():
+    model = build()
+    assert not any(name.startswith("generator_average") for name in model.state_dict())  # older cards load unchanged
+    assert model.sampler is model.generator
+
+
+def train_steps(model: DCGAN, steps: int):
+    from dpzoo.trainer import TrainConfig, Trainer
+
+    trainer = Trainer(TrainConfig(max_steps=steps, batch_size=32, validate_every=0, test=False, progress=False))
+    optimisers = {name: torch.optim.Adam(params, lr=1e-3, betas=(0.5, 0.999)) for name, params in model.parameter_groups().items()}
+    trainer.fit(model, digits_splits(), optimisers=optimisers)
+
+
+def test_the_average_follows_each_generator_step_and_no_optimiser_holds_it():
+    """After every step theta_ema = beta theta_ema + (1 - beta) theta, running statistics included."""
+    beta = 0.75
+    model = build(generator_ema=beta)
+    grouped = {id(p) for params in model.parameter_groups().values() for p in params}
+    assert not any(id(p) in grouped or p.requires_grad for p in model.generator_average.parameters())
+    expected = {k: v.clone() for k, v in model.generator.state_dict().items()}
+    torch.testing.assert_close(model.generator_average.state_dict(), expected, rtol=0, atol=0)  # starts at the init
+    original = DCGAN.update_average
+    seen = []
+
+    def record(self):
+        for name, value in self.generator.state_dict().items():  # the generator just stepped: fold it in by hand
+            expected[name] = beta * expected[name] + (1 - beta) * value if value.is_floating_point() else value.clone()
+        original(self)
+        seen.append(1)
+
+    DCGAN.update_average = record
+    try:
+        train_steps(model, 3)
+    finally:
+        DCGAN.update_average = original
+    assert len(seen) == 3  # once per generator step
+    torch.testing.assert_close(model.generator_average.state_dict(), expected, rtol=1e-6, atol=1e-7)
+    assert not torch.equal(model.generator_average.net[0].weight, model.generator.net[0].weight)
+
+
+def test_samples_and_evaluation_come_from_the_average_on_statistics_of_its_own_activations():
+    from dpzoo.plugins.gan.model import CALIBRATION_BATCH, CALIBRATION_SAMPLES
+
+    model = build(generator_ema=0.9)
+    train_steps(model, 2)
+    average = model.generator_average
+    statistics = model.average_statistics()
+    draws = torch.Generator().manual_seed(model.config.eval_seed)  # the calibration's noise, drawn again by hand
+    z = torch.cat([model.noise(CALIBRATION_BATCH, generator=draws) for _ in range(CALIBRATION_SAMPLES // CALIBRATION_BATCH)])
+    with torch.no_grad():
+        first = average.net[0](z[:, :, None, None])  # the input of the first batch norm, [N, C, h, w]
+    torch.testing.assert_close(statistics["net.1.running_mean"], first.mean(dim=(0, 2, 3)), rtol=1e-4, atol=1e-6)
+    assert not torch.allclose(statistics["net.1.running_mean"], average.net[1].running_mean)  # not the averaged ones
+
+    model.train()
+    assert model.sampler is average and not average.training  # the average only ever generates
+    z = model.noise(8, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        expected = (torch.func.functional_call(average, statistics, (z,)) + 1) / 2
+        raw = (model.generator.eval()(z) + 1) / 2
+    torch.testing.assert_close(model.sample(8, seed=3), expected, rtol=0, atol=0)
+    assert not torch.allclose(expected, raw)
+    model.eval()
+    eval_z = model.noise(8, generator=torch.Generator().manual_seed(model.config.eval_seed))
+    with torch.no_grad():
+        torch.testing.assert_close(model({"x": torch.zeros(8, *DIGITS)}),
+                                   (torch.func.functional_call(average, statistics, (eval_z,)) + 1) / 2, rtol=0, atol=0)
+
+
+def test_the_averages_statistics_are_measured_again_after_an_update_or_a_load():
+    model = build(generator_ema=0.9)
+    first = model.average_statistics()
+    assert model.average_statistics() is first  # cached while the weights stay
+    model.update_average()  # the generator has not moved, but the average's storage was written
+    second = model.average_statistics()
+    assert second is not first
+    other = build(seed=1, generator_ema=0.9)
+    model.load_state_dict(other.state_dict())
+    loaded = model.average_statistics()
+    torch.testing.assert_close(loaded, other.average_statistics(), rtol=0, atol=0)
+    assert not torch.allclose(loaded["net.1.running_mean"], second["net.1.running_mean"])
+
+
+def test_a_card_says_a_dataset_level_score_is_computed_once_and_a_per_example_one_is_a_mean():
+    """The "how" line a published card carries for each metric (``dpzoo zoo publish``)."""
+    from types import SimpleNamespace
+
+    from dpzoo.pretrained.publish import _how
+
+    config, loaded = {"metrics": ["frechet_distance", "accuracy"]}, SimpleNamespace(examples={"test": 360})
+    frechet, accuracy = (_how(f"test/{name}", config, loaded, 1024) for name in ("frechet_distance", "accuracy"))
+    assert frechet.startswith("metric 'frechet_distance', computed once from all 360 examples of split 'test'"), frechet
+    assert "mean" not in frechet
+    assert accuracy.startswith("metric 'accuracy', mean over all 360 examples of split 'test'"), accuracy
+
 def events(run_dir):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

@@ -148,15 +148,21 @@ def _ordered(values: dict[str, float], split: str, metric_names: list[str]) -> l
 
 
 def _how(key: str, config: dict[str, Any], loaded, batch_size: int) -> str:
+    from ..components import create
+    from ..trainer.evaluation import accumulates
+
     split, _, what = key.partition("/")
+    over = "mean over"
     if what in (config.get("metrics") or []):
         kind = f"metric {what!r}"
+        if accumulates(create("metric", what)):  # a Fréchet distance, bits per token: not a mean of per-example values
+            over = "computed once from"
     elif what == "loss":
         kind = f"loss {(config.get('loss') or {}).get('name')!r} with the run's loss options"
     else:
         kind = f"loss term {what!r}"
     return (
-        f"{kind}, mean over all {loaded.examples.get(split)} examples of split {split!r} "
+        f"{kind}, {over} all {loaded.examples.get(split)} examples of split {split!r} "
         f"(fingerprint on the card); model.eval(), torch.no_grad(), CPU float32, batches of {batch_size} in order "
         "(dpzoo.trainer.evaluate)"
     )

@@ -21,10 +21,27 @@ scale of the data, so a classifier trained on the data can score them
 from a generator seeded with ``eval_seed`` and restarted each time the model
 enters evaluation mode, so every evaluation of a split scores the same samples
 and a published card's scores re-evaluate exactly.
+
+With ``generator_ema`` = beta > 0 the model also keeps an exponential moving
+average of the generator's weights (Polyak averaging over the iterates),
+
+    theta_ema <- beta * theta_ema + (1 - beta) * theta     after each generator step,
+
+and ``model(batch)``, ``sample(n)`` and the sample grid generate with it. The
+adversarial game makes the generator's iterates circle around a good point
+rather than settle on it; their average sits nearer the point (Yazıcı et al.
+2019), so it scores better for no extra training. Training itself never uses
+the average. Its batch norms cannot use the generator's running statistics,
+nor their average: those describe other weights' activations (on MNIST, two
+epochs in, the averaged statistics gave a Fréchet distance of 1165 where
+statistics recomputed for the averaged weights gave 340). So the average
+generates with statistics recomputed from its own activations on
+``CALIBRATION_SAMPLES`` fixed noise draws, again whenever its weights change.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any, ClassVar
 
 import torch
@@ -37,6 +54,7 @@ from .losses import GeneratorLoss, discriminator_loss, generator_loss
 from .networks import Discriminator, Generator, dcgan_init
 
 ADAM = {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}
+CALIBRATION_SAMPLES, CALIBRATION_BATCH = 2048, 512  # noise draws the average's batch-norm statistics are measured on
 
 
 def process_share() -> tuple[int, int]:
@@ -60,6 +78,9 @@ class DCGANConfig(dpzoo.Config):
     discriminator_steps: int = Field(1, ge=1, description="Discriminator updates per generator update, each on fresh noise")
     eval_seed: int = Field(0, description="Seed of the noise for evaluation and for the fixed-noise sample grid")
     grid_samples: int = Field(64, ge=1, description="Images in the fixed-noise sample grid logged as media")
+    generator_ema: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Decay of a moving average of the generator's weights that samples use; 0: off"
+    )
 
 
 class DCGAN(dpzoo.Model):
@@ -88,6 +109,9 @@ class DCGAN(dpzoo.Model):
         self.generator = Generator(c.latent_dim, self.image_shape, c.width, c.stages, c.batch_norm)
         self.discriminator = Discriminator(self.image_shape, c.width, c.stages, c.batch_norm)
         self.apply(dcgan_init)
+        if c.generator_ema > 0:  # no parameter group holds it: only ``update_average`` changes it
+            self.generator_average = copy.deepcopy(self.generator).requires_grad_(False).eval()
+        self._calibration: tuple[tuple, dict[str, Tensor]] | None = None  # (the average's weights' identity, statistics)
         self._eval_noise = torch.Generator().manual_seed(c.eval_seed)
         # the discriminator steps k times per batch: its learning-rate schedules are sized in its own steps
         self.optimiser_steps_per_batch = {"discriminator": c.discriminator_steps, "generator": 1}
@@ -110,8 +134,53 @@ class DCGAN(dpzoo.Model):
             fake_logits = self.discriminator(self.generator(self.noise(n, x.device)))
             loss_g = generator_loss(fake_logits, self.config.generator_loss)
         ctx.optimise("generator", loss_g)
+        self.update_average()
         ctx.log("generator_loss", loss_g.detach())
         ctx.log("D_of_G_z", torch.sigmoid(fake_logits.detach()).mean())
+
+    @torch.no_grad()
+    def update_average(self) -> None:
+        """theta_ema <- beta theta_ema + (1 - beta) theta, after each generator step.
+
+        Buffers are averaged alike and kept in the state dict, but generating never reads
+        them: it uses ``average_statistics()``.
+        """
+        if self.config.generator_ema == 0:
+            return
+        beta = self.config.generator_ema
+        average = dict(self.generator_average.named_parameters()) | dict(self.generator_average.named_buffers())
+        current = dict(self.generator.named_parameters()) | dict(self.generator.named_buffers())
+        for name, value in current.items():
+            if value.is_floating_point():
+                average[name].lerp_(value, 1 - beta)
+            else:
+                average[name].copy_(value)
+
+    @property
+    def sampler(self) -> torch.nn.Module:
+        """The network that generates images: the weight average when the model keeps one, else the generator."""
+        return self.generator_average if self.config.generator_ema > 0 else self.generator
+
+    @torch.no_grad()
+    def average_statistics(self) -> dict[str, Tensor]:
+        """Batch-norm statistics of the averaged weights' own activations on seeded noise, cached until they change.
+
+        The cache is keyed by each weight's storage and in-place version counter, so an
+        update, a ``load_state_dict`` or a move to another device measures them again.
+        """
+        average = self.generator_average
+        key = tuple((p.data_ptr(), p._version) for p in average.parameters())
+        if self._calibration is None or self._calibration[0] != key:
+            probe = copy.deepcopy(average).train()
+            for module in probe.modules():
+                if isinstance(module, torch.nn.BatchNorm2d):
+                    module.reset_running_stats()
+                    module.momentum = None  # a plain average over the calibration batches
+            draws, device = torch.Generator().manual_seed(self.config.eval_seed), next(average.parameters()).device
+            for _ in range(CALIBRATION_SAMPLES // CALIBRATION_BATCH):
+                probe(self.noise(CALIBRATION_BATCH, device, draws))
+            self._calibration = (key, dict(probe.named_buffers()))
+        return self._calibration[1]
 
     # -- generating ----------------------------------------------------------------------
     def noise(self, n: int, device: torch.device | str | None = None, generator: torch.Generator | None = None) -> Tensor:
@@ -125,7 +194,9 @@ class DCGAN(dpzoo.Model):
         return torch.randn(n, self.config.latent_dim, generator=generator).to(device)
 
     def generate(self, z: Tensor) -> Tensor:
-        """Images in [0, 1], [n, C, H, W], from latents z."""
+        """Images in [0, 1], [n, C, H, W], from latents z (through ``sampler``)."""
+        if self.config.generator_ema > 0:  # always in evaluation mode, on its own statistics
+            return (torch.func.functional_call(self.generator_average, self.average_statistics(), (z,)) + 1) / 2
         return (self.generator(z) + 1) / 2
 
     def forward(self, batch) -> Tensor:
@@ -139,18 +210,22 @@ class DCGAN(dpzoo.Model):
     @torch.no_grad()
     def sample(self, n: int, seed: int | None = None) -> Tensor:
         """n images in [0, 1], [n, C, H, W], from the batch-norm running statistics; ``seed`` fixes z."""
-        was_training = self.generator.training
-        self.generator.eval()
+        sampler = self.sampler
+        was_training = sampler.training
+        sampler.eval()
         try:
             generator = torch.Generator().manual_seed(seed) if seed is not None else None
             return self.generate(self.noise(n, next(self.parameters()).device, generator))
         finally:
-            self.generator.train(was_training)
+            sampler.train(was_training)
 
     def train(self, mode: bool = True):
         if not mode:  # each evaluation starts the same noise again
             self._eval_noise = torch.Generator().manual_seed(self.config.eval_seed)
-        return super().train(mode)
+        super().train(mode)
+        if self.config.generator_ema > 0:  # the average only ever generates
+            self.generator_average.eval()
+        return self
 
     # -- media ----------------------------------------------------------------------------------
     @torch.no_grad()
