@@ -71,8 +71,15 @@ def train(arm: dict, args, logdir: str) -> Arm:
         "model": {"name": "catvae", "latents": args.latents, "categories": args.categories, **arm},
         "data": args.data,
         "optimiser": {"name": "adam", "lr": args.lr},
-        "trainer": {"max_steps": args.steps, "batch_size": args.batch_size, "seed": args.seed, "threads": args.threads,
-                    "progress": False, "validate_every": 0, "media_every": 0},
+        "trainer": {
+            "max_steps": args.steps,
+            "batch_size": args.batch_size,
+            "seed": args.seed,
+            "threads": args.threads,
+            "progress": False,
+            "validate_every": 0,
+            "media_every": 0,
+        },
         "logdir": logdir,
     }
     result = dpzoo.train(config)
@@ -119,8 +126,9 @@ def gradient_variance(reference, args, batch, tau: float) -> dict[str, dict[str,
     out = {}
     for name, arm in ARMS.items():
         c = reference.config
-        model = dpzoo.create_model("catvae", input_shape=c.input_shape, latents=c.latents, categories=c.categories,
-                                   hidden=c.hidden, **arm)
+        model = dpzoo.create_model(
+            "catvae", input_shape=c.input_shape, latents=c.latents, categories=c.categories, hidden=c.hidden, **arm
+        )
         model.load_state_dict(weights, strict=False)  # the baseline's buffers are the estimator's own
         model.train()
         model.temperature = tau
@@ -143,7 +151,9 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=200, help="gradients per estimator for the variance")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--tau", type=float, default=0.5, help="--zoo only: tau for the variances (the schedule's floor)")
+    parser.add_argument(
+        "--tau", type=float, default=0.5, help="--zoo only: tau for the variances (the schedule's floor)"
+    )
     parser.add_argument("--zoo", metavar="TAG", help="measure the zoo's catvae-*.TAG entries instead of training")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -157,14 +167,19 @@ def main() -> None:
             results = {}
             for name, arm in ARMS.items():
                 results[name] = train(arm, args, logdir)
-                print(f"trained {name}: test -ELBO {results[name].test_neg_elbo:.2f} nats "
-                      f"in {results[name].seconds:.0f} s", flush=True)
+                print(
+                    f"trained {name}: test -ELBO {results[name].test_neg_elbo:.2f} nats "
+                    f"in {results[name].seconds:.0f} s",
+                    flush=True,
+                )
         tau = results["gumbel"].model.temperature  # where the Gumbel run's schedule ended
         what = f"{args.latents} x {args.categories} latents, {args.steps} steps of {args.batch_size}, Adam lr {args.lr}, seed {args.seed}"
     variance = gradient_variance(results["gumbel"].model, args, test_batch(args), tau)
 
-    print(f"\n{args.data}, {what}; gradient variance over {args.draws} draws on one test batch "
-          f"at the Gumbel model's final weights (tau = {tau:.3f})\n")
+    print(
+        f"\n{args.data}, {what}; gradient variance over {args.draws} draws on one test batch "
+        f"at the Gumbel model's final weights (tau = {tau:.3f})\n"
+    )
     header = f"{'estimator':<24} {'test -ELBO (nats)':>18} {'grad variance':>14} {'vs gumbel':>10} {'noise/signal':>13} {'seconds':>8}"
     print(header)
     print("-" * len(header))
@@ -173,14 +188,26 @@ def main() -> None:
         v, arm = variance[name], results[name]
         elbo = f"{arm.test_neg_elbo:.2f}" if arm.test_neg_elbo is not None else "-"
         seconds = f"{arm.seconds:.0f}" if arm.seconds is not None else "-"
-        print(f"{name:<24} {elbo:>18} {v['variance']:>14.4g} {v['variance'] / base:>9.1f}x "
-              f"{v['noise_to_signal']:>13.3g} {seconds:>8}")
+        print(
+            f"{name:<24} {elbo:>18} {v['variance']:>14.4g} {v['variance'] / base:>9.1f}x "
+            f"{v['noise_to_signal']:>13.3g} {seconds:>8}"
+        )
     unused = {"steps", "lr", "latents", "categories"} if args.zoo else {"tau", "zoo"}  # the zoo's cards hold its budget
-    print(json.dumps({
-        "args": {k: v for k, v in vars(args).items() if k not in unused},
-        "arms": {name: {"test_neg_elbo": results[name].test_neg_elbo, "seconds": results[name].seconds, **variance[name]}
-                 for name in ARMS},
-    }))
+    print(
+        json.dumps(
+            {
+                "args": {k: v for k, v in vars(args).items() if k not in unused},
+                "arms": {
+                    name: {
+                        "test_neg_elbo": results[name].test_neg_elbo,
+                        "seconds": results[name].seconds,
+                        **variance[name],
+                    }
+                    for name in ARMS
+                },
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,13 @@ def run_config(logdir: Path, name: str, epochs: int, checkpoint_every: int) -> d
     return {
         "model": {"name": "mlp", "hidden": [32], "dropout": 0.1},
         "data": "digits",
-        "trainer": {"epochs": epochs, "checkpoint_every": checkpoint_every, "progress": False, "device": "cpu",
-                    "threads": 1},
+        "trainer": {
+            "epochs": epochs,
+            "checkpoint_every": checkpoint_every,
+            "progress": False,
+            "device": "cpu",
+            "threads": 1,
+        },
         "logdir": str(logdir),
         "run_name": name,
     }
@@ -71,7 +76,9 @@ def training(logdir: Path, name: str, args) -> tuple[int, int]:
         if trainer.step == 1:
             os.write(write, b"1")
 
-    pid = in_child(lambda: dpzoo.train(run_config(logdir, name, args.epochs, args.checkpoint_every), callbacks=[started]))
+    pid = in_child(
+        lambda: dpzoo.train(run_config(logdir, name, args.epochs, args.checkpoint_every), callbacks=[started])
+    )
     os.close(write)
     return pid, read
 
@@ -111,9 +118,11 @@ def main() -> int:
     assert wait(straight) == 0, "the straight run failed"
     duration = time.perf_counter() - started
     steps = json.loads((logdir / "straight/metrics.json").read_text())["step"]
-    print(f"straight run: {steps} steps, {duration:.2f} s from its first step to its exit "
-          f"(a checkpoint every {args.checkpoint_every} steps); "
-          f"runs in {logdir}")
+    print(
+        f"straight run: {steps} steps, {duration:.2f} s from its first step to its exit "
+        f"(a checkpoint every {args.checkpoint_every} steps); "
+        f"runs in {logdir}"
+    )
 
     rng = random.Random(args.seed)
     exact = killed_mid_run = before_first = torn = 0
@@ -134,21 +143,29 @@ def main() -> int:
             how, again = "finished: no", None  # the kill came too late; nothing to resume
         elif not (run_dir / "config.json").exists():
             how = "restart"  # killed before config.json: the name is started again
-            again = in_child(lambda name=name: dpzoo.train(run_config(logdir, name, args.epochs, args.checkpoint_every)))
+            again = in_child(
+                lambda name=name: dpzoo.train(run_config(logdir, name, args.epochs, args.checkpoint_every))
+            )
         else:
             how = "resume"
-            again = in_child(lambda name=name: dpzoo.train({"logdir": str(logdir), "trainer": {"threads": 1}}, resume=name))
+            again = in_child(
+                lambda name=name: dpzoo.train({"logdir": str(logdir), "trainer": {"threads": 1}}, resume=name)
+            )
         resumed_ok = again is None or wait(again) == 0
         same = resumed_ok and same_weights(logdir / "straight", run_dir)
         exact += same
         killed_mid_run += mid_run
         before_first += mid_run and from_step == 0
         torn += bool(leftovers)
-        print(f"trial {trial:2d}: kill {delay:5.2f} s after step 1, {'mid-run' if mid_run else 'after the end'}, "
-              f"{how} from step {from_step:3d}{', torn write left' if leftovers else ''}: "
-              f"{'bit-exact' if same else 'DIFFERENT' if resumed_ok else 'RESUME FAILED'}")
-    print(f"\nkilled mid-run: {killed_mid_run}/{args.trials} (before the first checkpoint: {before_first}; "
-          f"with a torn write left behind: {torn})")
+        print(
+            f"trial {trial:2d}: kill {delay:5.2f} s after step 1, {'mid-run' if mid_run else 'after the end'}, "
+            f"{how} from step {from_step:3d}{', torn write left' if leftovers else ''}: "
+            f"{'bit-exact' if same else 'DIFFERENT' if resumed_ok else 'RESUME FAILED'}"
+        )
+    print(
+        f"\nkilled mid-run: {killed_mid_run}/{args.trials} (before the first checkpoint: {before_first}; "
+        f"with a torn write left behind: {torn})"
+    )
     print(f"bit-exact after resume: {exact}/{args.trials} = {100 * exact / args.trials:.0f}%")
     return 0 if exact == args.trials else 1
 

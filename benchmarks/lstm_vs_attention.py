@@ -60,6 +60,7 @@ def build_gpt(vocabulary: str, width: int, layers: int, heads: int, block: int):
 
 def build_lstm(vocabulary: str, target: int):
     """The one-layer LSTM whose parameter count is nearest ``target``."""
+
     def size(hidden):
         torch.manual_seed(SEED)
         return dpzoo.create_model("lstm", vocabulary=vocabulary, hidden=hidden, embedding=32)
@@ -116,8 +117,15 @@ class Arm:
 
     def record(self) -> None:
         chars = self.steps * BATCH * self.data.spec.block
-        self.points.append({"cpu_s": round(self.cpu, 1), "wall_s": round(self.wall, 1), "steps": self.steps,
-                            "chars": chars, "validation_bpc": round(self.bits("validation"), 4)})
+        self.points.append(
+            {
+                "cpu_s": round(self.cpu, 1),
+                "wall_s": round(self.wall, 1),
+                "steps": self.steps,
+                "chars": chars,
+                "validation_bpc": round(self.bits("validation"), 4),
+            }
+        )
 
 
 def load(vocabulary_block: int):
@@ -137,7 +145,9 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=60.0, help="CPU seconds of training per arm")
     parser.add_argument("--points", type=int, default=3, help="evaluations per arm, evenly spaced over its budget")
     parser.add_argument("--eval-chars", type=int, default=16384, help="validation characters scored at each mark")
-    parser.add_argument("--turn", type=float, default=5.0, help="CPU seconds each arm trains before the other takes its turn")
+    parser.add_argument(
+        "--turn", type=float, default=5.0, help="CPU seconds each arm trains before the other takes its turn"
+    )
     parser.add_argument("--width", type=int, default=128, help="GPT width D")
     parser.add_argument("--layers", type=int, default=4, help="GPT decoder blocks")
     parser.add_argument("--heads", type=int, default=4, help="GPT attention heads")
@@ -152,12 +162,26 @@ def main() -> None:
     gpt = build_gpt(vocabulary, args.width, args.layers, args.heads, args.gpt_block)
     lstm = build_lstm(vocabulary, parameters(gpt))
     arms = [
-        Arm("lstm", lstm, torch.optim.Adam(lstm.parameters(), lr=3e-3), splits(dataset_dict, "stream", args.lstm_block, args.eval_chars), 3e-3),
-        Arm("gpt", gpt, torch.optim.AdamW(gpt.parameters(), lr=2e-3, betas=(0.9, 0.99), weight_decay=0.1),
-            splits(dataset_dict, "windows", args.gpt_block, args.eval_chars), 2e-3),
+        Arm(
+            "lstm",
+            lstm,
+            torch.optim.Adam(lstm.parameters(), lr=3e-3),
+            splits(dataset_dict, "stream", args.lstm_block, args.eval_chars),
+            3e-3,
+        ),
+        Arm(
+            "gpt",
+            gpt,
+            torch.optim.AdamW(gpt.parameters(), lr=2e-3, betas=(0.9, 0.99), weight_decay=0.1),
+            splits(dataset_dict, "windows", args.gpt_block, args.eval_chars),
+            2e-3,
+        ),
     ]
-    print(f"lstm: hidden {lstm.config.hidden}, {parameters(lstm):,} parameters; gpt: width {args.width}, "
-          f"{args.layers} blocks, {args.heads} heads, {parameters(gpt):,} parameters; {args.budget:g} CPU s each", flush=True)
+    print(
+        f"lstm: hidden {lstm.config.hidden}, {parameters(lstm):,} parameters; gpt: width {args.width}, "
+        f"{args.layers} blocks, {args.heads} heads, {parameters(gpt):,} parameters; {args.budget:g} CPU s each",
+        flush=True,
+    )
 
     marks = [args.budget * (i + 1) / args.points for i in range(args.points)]
     for mark in marks:
@@ -168,8 +192,11 @@ def main() -> None:
         for arm in arms:
             arm.record()
             p = arm.points[-1]
-            print(f"  {arm.name:4s} cpu {p['cpu_s']:7.1f} s  wall {p['wall_s']:7.1f} s  steps {p['steps']:6d}  "
-                  f"validation {p['validation_bpc']:.4f} bits/char", flush=True)
+            print(
+                f"  {arm.name:4s} cpu {p['cpu_s']:7.1f} s  wall {p['wall_s']:7.1f} s  steps {p['steps']:6d}  "
+                f"validation {p['validation_bpc']:.4f} bits/char",
+                flush=True,
+            )
     tests = {arm.name: round(arm.bits("test"), 4) for arm in arms}
 
     print(f"\nvalidation bits/char on its first {args.eval_chars:,} characters, after equal CPU seconds of training:")
@@ -177,16 +204,24 @@ def main() -> None:
     print("| ---: | ---: | ---: | ---: | ---: | --- |")
     for a, b in zip(arms[0].points, arms[1].points):
         lower = "LSTM" if a["validation_bpc"] < b["validation_bpc"] else "GPT"
-        print(f"| {a['cpu_s']:.0f} | {a['chars']:,} | {a['validation_bpc']:.3f} | {b['chars']:,} | {b['validation_bpc']:.3f} | {lower} |")
-    print(f"test bits/char at the end: lstm {tests['lstm']:.3f}, gpt {tests['gpt']:.3f}; "
-          f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); wall s include the neighbours' load")
-    print(json.dumps({
-        "budget_cpu_s": args.budget,
-        "parameters": {arm.name: parameters(arm.model) for arm in arms},
-        "points": {arm.name: arm.points for arm in arms},
-        "test_bpc": tests,
-        "chars_per_cpu_s": {arm.name: round(arm.points[-1]["chars"] / arm.cpu) for arm in arms},
-    }))
+        print(
+            f"| {a['cpu_s']:.0f} | {a['chars']:,} | {a['validation_bpc']:.3f} | {b['chars']:,} | {b['validation_bpc']:.3f} | {lower} |"
+        )
+    print(
+        f"test bits/char at the end: lstm {tests['lstm']:.3f}, gpt {tests['gpt']:.3f}; "
+        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); wall s include the neighbours' load"
+    )
+    print(
+        json.dumps(
+            {
+                "budget_cpu_s": args.budget,
+                "parameters": {arm.name: parameters(arm.model) for arm in arms},
+                "points": {arm.name: arm.points for arm in arms},
+                "test_bpc": tests,
+                "chars_per_cpu_s": {arm.name: round(arm.points[-1]["chars"] / arm.cpu) for arm in arms},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

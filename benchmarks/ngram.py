@@ -104,7 +104,9 @@ def main() -> None:
     args = parser.parse_args()
     options = {"path": args.path} if args.path else {}
     splits, classes = load_texts(args.data, **options)
-    print(f"{args.data}: {len(splits['train'])} / {len(splits['validation'])} / {len(splits['test'])} characters, {classes} classes")
+    print(
+        f"{args.data}: {len(splits['train'])} / {len(splits['validation'])} / {len(splits['test'])} characters, {classes} classes"
+    )
     print("order  validation bits/char  test bits/char  seconds")
     best = None
     for n in args.orders:

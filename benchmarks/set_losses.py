@@ -74,7 +74,9 @@ def main() -> None:
             a.append(fastest(chosen, 1))
             b.append(fastest(plain, 1))
         results[name] = {"chosen_s": min(a), "plain_s": min(b), "speedup": min(b) / min(a)}
-        print(f"{name:12s} chosen {min(a) * 1e3:8.1f} ms   plain {min(b) * 1e3:8.1f} ms   plain/chosen {min(b) / min(a):5.2f}x")
+        print(
+            f"{name:12s} chosen {min(a) * 1e3:8.1f} ms   plain {min(b) * 1e3:8.1f} ms   plain/chosen {min(b) / min(a):5.2f}x"
+        )
     print(f"hungarian forms agree: {same}")
     print(json.dumps({"threads": args.threads, "same_hungarian": bool(same), **results}))
 

@@ -36,8 +36,12 @@ class CodeAutoencoder(Sketcher):
         code_size = self.code_size()
         del self.point_head, self.width_head, self.intensity_head  # the code comes from self.code instead
         height, width = self.size
-        self.decoder = nn.Sequential(nn.Linear(code_size, self.config.hidden), nn.ReLU(),
-                                     nn.Linear(self.config.hidden, height * width), nn.Sigmoid())
+        self.decoder = nn.Sequential(
+            nn.Linear(code_size, self.config.hidden),
+            nn.ReLU(),
+            nn.Linear(self.config.hidden, height * width),
+            nn.Sigmoid(),
+        )
         self.code = nn.Linear(self.config.hidden, code_size)
 
     def log_media(self, ctx):
@@ -62,8 +66,15 @@ def train(model: str, args) -> tuple[float, int, float]:
         "data": args.data,
         "optimiser": {"name": "adam", "lr": args.lr},
         "scheduler": args.scheduler,
-        "trainer": {"device": "cpu", "progress": False, "threads": 1, "media_every": 0, "seed": 0,
-                    "epochs": args.epochs, "batch_size": args.batch_size},
+        "trainer": {
+            "device": "cpu",
+            "progress": False,
+            "threads": 1,
+            "media_every": 0,
+            "seed": 0,
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+        },
         "logdir": args.logdir,
     }
     start = time.perf_counter()
@@ -97,15 +108,22 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--scheduler", default=None)
-    parser.add_argument("--set", action="append", default=[], help="a sketcher option for both arms, e.g. learn_width=true")
+    parser.add_argument(
+        "--set", action="append", default=[], help="a sketcher option for both arms, e.g. learn_width=true"
+    )
     parser.add_argument("--logdir", default="/tmp/dpzoo-bench")
-    parser.add_argument("--arms", default="sketcher,autoencoder", help="which arms to train (the sketcher alone: its zoo card has it)")
+    parser.add_argument(
+        "--arms", default="sketcher,autoencoder", help="which arms to train (the sketcher alone: its zoo card has it)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     dpzoo.register_plugin(Scratch(), name="bench_autoencoder")
     print(f"sketcher vs same-size auto-encoder on {args.data} ({args.epochs} epochs, options {args.set}):")
-    arms = {name: train(model, args) for name, model in (("sketcher", "sketcher"), ("autoencoder", "code_autoencoder"))
-            if name in args.arms.split(",")}
+    arms = {
+        name: train(model, args)
+        for name, model in (("sketcher", "sketcher"), ("autoencoder", "code_autoencoder"))
+        if name in args.arms.split(",")
+    }
     for name, (mse, parameters, seconds) in arms.items():
         print(f"  {name:12s} test/pixel_mse {mse:.5f}   {parameters:8d} parameters   {seconds:7.1f} s")
     if len(arms) == 2:

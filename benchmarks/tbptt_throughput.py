@@ -45,7 +45,9 @@ SEED, LR, CLIP = 0, 3e-3, 1.0
 def load(block: int):
     dataset = dpzoo.create("dataset", "shakespeare", block=block)
     dataset_dict = dataset.load()
-    data = InMemorySplits.from_dataset_dict(dataset_dict, dataset.columns, torch.device("cpu"), sequence=dataset.sequence())
+    data = InMemorySplits.from_dataset_dict(
+        dataset_dict, dataset.columns, torch.device("cpu"), sequence=dataset.sequence()
+    )
     return data, dataset.info()["vocabulary"]
 
 
@@ -81,8 +83,17 @@ def arm_dpzoo(data, vocabulary, hidden, batch_size, steps) -> float:
     model = make_model(vocabulary, hidden)
     optimiser = torch.optim.Adam(model.parameters(), lr=LR)
     options = dict(
-        max_steps=steps, batch_size=batch_size, seed=SEED, device="cpu", progress=False, test=False,
-        validate_every=0, checkpoint_epochs=0, grad_clip=CLIP, log_every=100, media_every=0,
+        max_steps=steps,
+        batch_size=batch_size,
+        seed=SEED,
+        device="cpu",
+        progress=False,
+        test=False,
+        validate_every=0,
+        checkpoint_epochs=0,
+        grad_clip=CLIP,
+        log_every=100,
+        media_every=0,
     )
     times = {}
 
@@ -102,7 +113,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--block", type=int, default=64)
     parser.add_argument("--hidden", type=int, default=256)
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's); 1 is steadier on a shared machine")
+    parser.add_argument(
+        "--threads", type=int, help="torch CPU threads (default: torch's); 1 is steadier on a shared machine"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -119,8 +132,10 @@ def main() -> None:
         print(f"round {round_ + 1}: " + ", ".join(f"{n} {r[-1]:.0f} chars/s" for n, r in rates.items()), flush=True)
     best = {name: max(values) for name, values in rates.items()}
     print("median chars/s: " + ", ".join(f"{n} {statistics.median(v):.0f}" for n, v in rates.items()))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, LSTM hidden {args.hidden}, "
-          f"{args.batch_size} rows x {args.block} characters, {args.steps} steps x {args.rounds} rounds; fastest round per arm")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, LSTM hidden {args.hidden}, "
+        f"{args.batch_size} rows x {args.block} characters, {args.steps} steps x {args.rounds} rounds; fastest round per arm"
+    )
     print(json.dumps({**{k: round(v) for k, v in best.items()}, "dpzoo_ratio": round(best["dpzoo"] / best["hand"], 3)}))
 
 

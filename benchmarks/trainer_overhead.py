@@ -49,7 +49,6 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import dpzoo
 from dpzoo.trainer import InMemorySplits, TrainConfig, Trainer
-from dpzoo.trainer import loop as trainer_loop
 
 BATCH, LR, SEED = 64, 1e-3, 0
 LENET_EXAMPLES = 2048  # random 28x28 images: 32 steps an epoch at batch 64
@@ -65,7 +64,10 @@ def mnist_shaped():
     generator = torch.Generator().manual_seed(SEED)
 
     def split(n):
-        return {"x": torch.rand(n, 1, 28, 28, generator=generator), "y": torch.randint(0, 10, (n,), generator=generator)}
+        return {
+            "x": torch.rand(n, 1, 28, 28, generator=generator),
+            "y": torch.randint(0, 10, (n,), generator=generator),
+        }
 
     return InMemorySplits({"train": split(LENET_EXAMPLES), "validation": split(64)})
 
@@ -107,7 +109,9 @@ def arm_dataloader(splits, steps):
     model = mlp()
     optimiser = torch.optim.Adam(model.parameters(), lr=LR)
     x, y = splits.splits["train"]["x"], splits.splits["train"]["y"]
-    loader = DataLoader(TensorDataset(x, y), batch_size=BATCH, shuffle=True, generator=torch.Generator().manual_seed(SEED))
+    loader = DataLoader(
+        TensorDataset(x, y), batch_size=BATCH, shuffle=True, generator=torch.Generator().manual_seed(SEED)
+    )
     done, start = 0, time.perf_counter()
     while done < steps:
         for xb, yb in loader:
@@ -150,8 +154,15 @@ def dpzoo_arm(make_model, splits, steps, full=False, split: Split | None = None)
     optimiser = torch.optim.Adam(model.parameters(), lr=LR)
     loss = dpzoo.create("loss", "cross_entropy")
     metrics = {"accuracy": dpzoo.create("metric", "accuracy")}
-    options = dict(max_steps=steps, batch_size=BATCH, seed=SEED, device="cpu", progress=False, test=False,
-                   threads=torch.get_num_threads())  # the benchmark's thread count, for every arm alike
+    options = dict(
+        max_steps=steps,
+        batch_size=BATCH,
+        seed=SEED,
+        device="cpu",
+        progress=False,
+        test=False,
+        threads=torch.get_num_threads(),
+    )  # the benchmark's thread count, for every arm alike
     if not full:
         options.update(validate_every=0, checkpoint_epochs=0)
     with tempfile.TemporaryDirectory() as run_dir:
@@ -179,10 +190,17 @@ def arm_lightning(splits, steps):
             return torch.optim.Adam(self.parameters(), lr=LR)
 
     x, y = splits.splits["train"]["x"], splits.splits["train"]["y"]
-    loader = DataLoader(TensorDataset(x, y), batch_size=BATCH, shuffle=True, generator=torch.Generator().manual_seed(SEED))
+    loader = DataLoader(
+        TensorDataset(x, y), batch_size=BATCH, shuffle=True, generator=torch.Generator().manual_seed(SEED)
+    )
     trainer = L.Trainer(
-        max_steps=steps, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False,
+        max_steps=steps,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
     )
     module = Module()
     start = time.perf_counter()
@@ -209,9 +227,13 @@ def compiled(make_model):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1000, help="MLP steps per round")
-    parser.add_argument("--lenet-steps", type=int, default=150, help="LeNet steps per round (0: leave the LeNet case out)")
+    parser.add_argument(
+        "--lenet-steps", type=int, default=150, help="LeNet steps per round (0: leave the LeNet case out)"
+    )
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's); 1 is steadier on a shared machine")
+    parser.add_argument(
+        "--threads", type=int, help="torch CPU threads (default: torch's); 1 is steadier on a shared machine"
+    )
     parser.add_argument("--compile", action="store_true", help="add trainer.compile=true arms")
     args = parser.parse_args()
     if args.threads:
@@ -276,16 +298,29 @@ def main() -> None:
         "validation": round(split.validation / full_seconds, 3),
         "checkpoints": round(split.checkpoints / full_seconds, 3),
     }
-    report.update(threads=torch.get_num_threads(), rounds=args.rounds, steps=args.steps, lenet_steps=args.lenet_steps,
-                  torch=torch.__version__)
+    report.update(
+        threads=torch.get_num_threads(),
+        rounds=args.rounds,
+        steps=args.steps,
+        lenet_steps=args.lenet_steps,
+        torch=torch.__version__,
+    )
     print("median steps/s: " + ", ".join(f"{n} {report[n + '_median']:.0f}" for n in arms))
-    print("ratio to the case's ideal, median over rounds: "
-          + ", ".join(f"{n} {report[n + '_ratio_median']:.3f}" for n in arms if f"{n}_ratio_median" in report))
-    print(f"dpzoo_full's time: {report['dpzoo_full_split']} (checkpoints: on the training thread, incl. the final wait)")
-    print(f"a one-step dpzoo fit (set-up and end of a run: threads, event file, the final checkpoint): "
-          f"{report['dpzoo_fixed_ms']} ms")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.steps} MLP / {args.lenet_steps} LeNet "
-          f"steps x {args.rounds} rounds; steps/s of each arm's fastest round and median, ratios to the case's ideal")
+    print(
+        "ratio to the case's ideal, median over rounds: "
+        + ", ".join(f"{n} {report[n + '_ratio_median']:.3f}" for n in arms if f"{n}_ratio_median" in report)
+    )
+    print(
+        f"dpzoo_full's time: {report['dpzoo_full_split']} (checkpoints: on the training thread, incl. the final wait)"
+    )
+    print(
+        f"a one-step dpzoo fit (set-up and end of a run: threads, event file, the final checkpoint): "
+        f"{report['dpzoo_fixed_ms']} ms"
+    )
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.steps} MLP / {args.lenet_steps} LeNet "
+        f"steps x {args.rounds} rounds; steps/s of each arm's fastest round and median, ratios to the case's ideal"
+    )
     print(json.dumps(report))
 
 

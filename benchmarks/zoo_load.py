@@ -152,8 +152,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7, help="warm rounds")
     parser.add_argument("--loads", type=int, default=20, help="loads per warm round")
-    parser.add_argument("--cold-rounds", type=int, default=15, help="cold loads per arm and entry, in this process (0: skip)")
-    parser.add_argument("--fresh", type=int, default=0, help="first loads in fresh processes per arm and entry (0: skip)")
+    parser.add_argument(
+        "--cold-rounds", type=int, default=15, help="cold loads per arm and entry, in this process (0: skip)"
+    )
+    parser.add_argument(
+        "--fresh", type=int, default=0, help="first loads in fresh processes per arm and entry (0: skip)"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the machine may be shared)")
     parser.add_argument("--names", nargs="*", help="entries (default: every shipped one)")
     args = parser.parse_args()
@@ -194,8 +198,13 @@ def main() -> None:
                 left.append(residency)
 
     result: dict = {
-        "threads": args.threads, "rounds": args.rounds, "loads": args.loads, "cold_rounds": args.cold_rounds,
-        "fresh": args.fresh, "resident_after_eviction_max": max(left, default=None), "entries": {},
+        "threads": args.threads,
+        "rounds": args.rounds,
+        "loads": args.loads,
+        "cold_rounds": args.cold_rounds,
+        "fresh": args.fresh,
+        "resident_after_eviction_max": max(left, default=None),
+        "entries": {},
     }
     for name in names:
         size = entries.resolve(name).size
@@ -213,7 +222,9 @@ def main() -> None:
         for clock in ("", "cpu_"):
             ratios = [result["entries"][n][f"{c}_{clock}ratio"] for n in names]
             result[f"{c}_{clock}ratio_median"], result[f"{c}_{clock}ratio_max"] = statistics.median(ratios), max(ratios)
-            print(f"{c} ({'CPU' if clock else 'wall'} time): dpzoo / by hand, median over entries x{statistics.median(ratios):.2f}, worst x{max(ratios):.2f}")
+            print(
+                f"{c} ({'CPU' if clock else 'wall'} time): dpzoo / by hand, median over entries x{statistics.median(ratios):.2f}, worst x{max(ratios):.2f}"
+            )
     print(f"page-cache residency right after eviction: at most {result['resident_after_eviction_max']}")
     print(json.dumps(result))
 

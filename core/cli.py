@@ -88,15 +88,17 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not entries:
         _no_match(args.pattern, kinds)
     for kind, entry in entries:
-        rows.append({
-            "name": entry.name,
-            "kind": kind,
-            "plugin": entry.plugin,
-            "qualified_name": entry.qualified_name,
-            "summary": entry.summary,
-            "distribution": entry.distribution,
-            "version": entry.version,
-        })
+        rows.append(
+            {
+                "name": entry.name,
+                "kind": kind,
+                "plugin": entry.plugin,
+                "qualified_name": entry.qualified_name,
+                "summary": entry.summary,
+                "distribution": entry.distribution,
+                "version": entry.version,
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0 if rows else 1
@@ -163,7 +165,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         if rows and args.sort not in known:
             near = closest(args.sort, known, n=1)
             hint = f"did you mean {near[0]!r}? " if near else ""
-            raise ConfigError(f"--sort {args.sort}: no run has it; {hint}the runs have: {', '.join(known) or 'no metrics yet'}")
+            raise ConfigError(
+                f"--sort {args.sort}: no run has it; {hint}the runs have: {', '.join(known) or 'no metrics yet'}"
+            )
         rows = runs.sort_rows(rows, args.sort, runs.higher_is_better(args.sort))
     now = time.time()
     if args.json:
@@ -225,7 +229,9 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     """The whole command line; ``plugins=False`` leaves out the plugins' commands (and so loads no plugin)."""
     parser = Parser(prog="dpzoo", description="Model zoo and trainer for the book's models")
     parser.add_argument("--version", action="version", version=f"dpzoo {version()}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors (or DPZOO_DEBUG=1)")
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks instead of one-line errors (or DPZOO_DEBUG=1)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     debug = argparse.ArgumentParser(add_help=False)  # `--debug` also after the command
     debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -245,9 +251,15 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="describe a component, a pretrained entry, or the trainer's options (info trainer)")
     p.add_argument("name", help="a component (mlp, digits, adam), a pretrained entry (mlp.digits) or 'trainer'")
     p.add_argument("--kind", choices=list(KINDS), help="look only among this kind of component")
-    p.add_argument("--markdown", action="store_true", help="a pretrained entry's card as the Hub's README.md (see `dpzoo zoo export`)")
+    p.add_argument(
+        "--markdown",
+        action="store_true",
+        help="a pretrained entry's card as the Hub's README.md (see `dpzoo zoo export`)",
+    )
 
-    p = sub.add_parser("runs", help="every run under a logdir: progress, status (running, finished, interrupted, broken), metrics")
+    p = sub.add_parser(
+        "runs", help="every run under a logdir: progress, status (running, finished, interrupted, broken), metrics"
+    )
     p.add_argument("logdir", nargs="?", default="runs", help="the folder that holds the runs (dpzoo train --logdir)")
     p.add_argument("--json", action="store_true", help="one JSON object per run, with the reason for its status")
     p.add_argument("--sort", metavar="METRIC", help="best first by this metric, e.g. validation/accuracy")
@@ -302,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     command_argv = [a for a in argv if a != "--debug"]
     try:
         if args.command == "train":
-            return cmd_train(args, command_argv[command_argv.index("train") + 1:])
+            return cmd_train(args, command_argv[command_argv.index("train") + 1 :])
         if args.command == "list":
             return cmd_list(args)
         if args.command == "info":

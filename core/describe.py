@@ -69,7 +69,10 @@ def component(entry: Any) -> str:
         lines += options_block(option_rows(cls, f"{section}." if section else ""))
     elif section:
         lines += ["", "  options: none"]
-    lines += ["", f"  defined in: {entry.target if entry.is_lazy else getattr(entry.target, '__qualname__', entry.target)}"]
+    lines += [
+        "",
+        f"  defined in: {entry.target if entry.is_lazy else getattr(entry.target, '__qualname__', entry.target)}",
+    ]
     if entry.kind == "model":
         lines.append("  training options (epochs, batch size, logging, checkpoints): dpzoo info trainer")
     return "\n".join(lines)
@@ -81,7 +84,9 @@ def trainer() -> str:
     from .trainer.config import TrainConfig
 
     flags = {key: "--" + flag.replace("_", "-") for flag, key in TRAIN_FLAGS.items() if key.startswith("trainer.")}
-    rows = [(k, d, f"{text} [{flags[k]}]" if k in flags else text) for k, d, text in option_rows(TrainConfig, "trainer.")]
+    rows = [
+        (k, d, f"{text} [{flags[k]}]" if k in flags else text) for k, d, text in option_rows(TrainConfig, "trainer.")
+    ]
     lines = [
         "trainer: the training loop's options, for every model",
         "  set them with --set trainer.KEY=VALUE, under trainer: in --config, or with the flag shown in brackets",

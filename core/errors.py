@@ -19,10 +19,7 @@ class UnknownNameError(DpzooError, LookupError):
         if ":" not in name:  # suggest short names; 'plugin:name' only when asked that way
             self.suggestions = [s for s in self.suggestions if ":" not in s] or self.suggestions
         hint = f" Did you mean: {', '.join(self.suggestions)}?" if self.suggestions else ""
-        super().__init__(
-            f"no {kind} named {name!r}.{hint} "
-            f"(`dpzoo list --kind {kind}` shows every registered {kind}.)"
-        )
+        super().__init__(f"no {kind} named {name!r}.{hint} (`dpzoo list --kind {kind}` shows every registered {kind}.)")
 
     def __str__(self) -> str:  # KeyError-style repr quoting would hide the message
         return self.args[0]

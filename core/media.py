@@ -69,7 +69,9 @@ def scatter_image(points: Tensor, labels: Tensor | None = None, size: int = 256,
     low, span = low - 0.05 * span, span * 1.1
     pixels = ((p - low) / span * (size - 1)).round().long().clamp(0, size - 1)
     columns, rows = pixels[:, 0], (size - 1) - pixels[:, 1]
-    colours = PALETTE[(labels.detach().cpu().long() % len(PALETTE)) if labels is not None else torch.zeros(len(p), dtype=torch.long)]
+    colours = PALETTE[
+        (labels.detach().cpu().long() % len(PALETTE)) if labels is not None else torch.zeros(len(p), dtype=torch.long)
+    ]
     canvas = torch.ones(3, size, size)
     for dy in range(-radius, radius + 1):
         for dx in range(-radius, radius + 1):

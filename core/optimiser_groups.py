@@ -15,7 +15,9 @@ from typing import Any
 from .errors import ConfigError, closest
 
 
-def group_sections(base: dict[str, Any], groups: list[str], own: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def group_sections(
+    base: dict[str, Any], groups: list[str], own: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
     """``{group: section}`` for each of the model's groups; ``base`` is the ``optimiser`` section as a dict."""
     for group in own:
         if group not in groups:

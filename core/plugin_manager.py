@@ -24,9 +24,10 @@ import re
 import sys
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Callable
+from typing import Any
 
 import pluggy
 
@@ -94,7 +95,9 @@ class PluginHost:
         deny = {_normalise(name) for name in _env_list("DPZOO_DISABLE_PLUGINS") or []}
         seen: dict[str, str | None] = {}
         # dpzoo's own first within a name: a third-party entry point cannot take a built-in plugin's name
-        found = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (ep.name, _dist(ep) != BUILTIN_DISTRIBUTION))
+        found = sorted(
+            entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (ep.name, _dist(ep) != BUILTIN_DISTRIBUTION)
+        )
         _warn_unknown(allow, deny, found)
         for ep in found:
             dist = ep.dist.name if ep.dist else None
@@ -164,9 +167,7 @@ class PluginHost:
                     raise ValueError(f"{kind} names must be non-empty strings, got {name!r}")
                 if ":" in name:
                     raise ValueError(f"{kind} name {name!r} may not contain ':' (reserved for plugin:name)")
-                staged.append(
-                    Entry(kind, name, target, info.name, info.distribution, info.version, dict(extra))
-                )
+                staged.append(Entry(kind, name, target, info.name, info.distribution, info.version, dict(extra)))
 
             return register
 

@@ -8,15 +8,14 @@ the SIMD kernels (``torch.backends.cpu.get_cpu_capability()``) and the device.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 
-@lru_cache(maxsize=None)
+@cache
 def version() -> str:
     """dpzoo's installed version, read from the distribution's metadata (``pyproject.toml``)."""
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as installed
+    from importlib.metadata import PackageNotFoundError, version as installed
 
     try:
         return installed("dpzoo")

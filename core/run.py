@@ -27,20 +27,19 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from . import components
-from . import resume as resuming
+from . import components, resume as resuming
 from .config import merge, validate
 from .errors import ConfigError
+from .files import atomic_save_tensors, atomic_write_bytes
 from .fingerprint import fingerprint
 from .optimiser_groups import group_sections
 from .provenance import environment, version
-from .trainer import InMemorySplits, TrainConfig, Trainer, total_steps
-from .trainer.evaluation import direction
-from .trainer.schedules import check_model_reads, resolve_schedules
-from .files import atomic_save_tensors, atomic_write_bytes
 from .rundir import RunLock, check_run_name, clear_stillborn, create_run_dir, has_checkpoint, say
+from .trainer import InMemorySplits, TrainConfig, Trainer, total_steps
 from .trainer.distributed import Distributed
+from .trainer.evaluation import direction
 from .trainer.nonfinite import json_safe
+from .trainer.schedules import check_model_reads, resolve_schedules
 from .trainer.signals import StopOnSignal
 
 
@@ -67,7 +66,8 @@ class RunConfig(BaseModel):
     loss: Section | None = Field(None, description="Loss; default: the model's, else the data's")
     optimiser: Section = Field(Section(name="adam"), description="Optimiser for every parameter group")
     optimisers: dict[str, dict[str, Any]] = Field(
-        {}, description="Per-group optimisers of a manual-mode model (a GAN's two); a group inherits 'optimiser' unless it names another"
+        {},
+        description="Per-group optimisers of a manual-mode model (a GAN's two); a group inherits 'optimiser' unless it names another",
     )
     scheduler: Section | None = Field(None, description="Learning-rate schedule, one per optimiser")
     metrics: list[str] | None = Field(None, description="Metrics; default: the model's, else the data's")
@@ -229,7 +229,11 @@ def _train(config, resume, command, callbacks, announce, locks) -> RunResult:
     if changed:
         trainer.on_restore.append(resuming.lr_setter(changed))
     data = InMemorySplits.from_dataset_dict(
-        dataset_dict, tuple(dataset.columns), trainer.device, dataset.transform, sequence=dataset.sequence(),
+        dataset_dict,
+        tuple(dataset.columns),
+        trainer.device,
+        dataset.transform,
+        sequence=dataset.sequence(),
         augment=augment,
     )
     model.to(trainer.device)
@@ -267,8 +271,9 @@ def _train(config, resume, command, callbacks, announce, locks) -> RunResult:
             **trainer_config.model_dump(mode="json"),
             "schedules": {
                 name: schedule.model_dump(mode="json")
-                for name, schedule in resolve_schedules(getattr(model, "default_schedules", None) or {},
-                                                        trainer_config.schedules).items()
+                for name, schedule in resolve_schedules(
+                    getattr(model, "default_schedules", None) or {}, trainer_config.schedules
+                ).items()
             },
         },
         "logdir": str(run_dir.parent),
@@ -279,14 +284,19 @@ def _train(config, resume, command, callbacks, announce, locks) -> RunResult:
     if resume is not None and main:
         resuming.record(run_dir, resolved, changed, resume_command)
         if changed:
-            say("options changed on resume: " + ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in sorted(changed.items())))
+            say(
+                "options changed on resume: "
+                + ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in sorted(changed.items()))
+            )
     if resume is None and main:
         record = {
             **resolved,
             "command": command,
             "dpzoo_version": version(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "data_fingerprints": {split: fingerprint(columns, tuple(columns)) for split, columns in data.splits.items()},
+            "data_fingerprints": {
+                split: fingerprint(columns, tuple(columns)) for split, columns in data.splits.items()
+            },
             "provenance": provenance(resolved),
             "environment": environment(trainer.device.type),
         }
@@ -296,7 +306,13 @@ def _train(config, resume, command, callbacks, announce, locks) -> RunResult:
         announce(run_dir, resolved)
     with stopper:
         final = trainer.fit(
-            model, data, optimisers=optimisers, loss=loss, schedulers=schedulers, metrics=metrics, resume=from_checkpoint
+            model,
+            data,
+            optimisers=optimisers,
+            loss=loss,
+            schedulers=schedulers,
+            metrics=metrics,
+            resume=from_checkpoint,
         )
     if main:
         atomic_save_tensors(
@@ -321,7 +337,7 @@ def _check_resume(run_dir: Path, saved: dict[str, Any], overrides: dict[str, Any
                 f"--resume continues {run_dir} with its {key} {saved[key]['name']!r}, not {wanted['name']!r}; "
                 f"start a new run (without --resume) to train with {wanted['name']!r}"
             )
-    groups = set((overrides.get("optimisers") or {})) - set(saved.get("optimisers") or {})
+    groups = set(overrides.get("optimisers") or {}) - set(saved.get("optimisers") or {})
     if groups:
         raise ConfigError(
             f"--resume continues {run_dir} with the optimisers {sorted(saved.get('optimisers') or {}) or ['model']}; "
@@ -334,8 +350,12 @@ def provenance(resolved: dict[str, Any]) -> dict[str, Any]:
 
     def origin(kind: str, name: str) -> dict[str, Any]:
         entry = components.get(kind, name)
-        return {"name": entry.qualified_name, "plugin": entry.plugin, "distribution": entry.distribution,
-                "version": entry.version}
+        return {
+            "name": entry.qualified_name,
+            "plugin": entry.plugin,
+            "distribution": entry.distribution,
+            "version": entry.version,
+        }
 
     out = {"model": origin("model", resolved["model"]["name"]), "data": origin("dataset", resolved["data"]["name"])}
     if resolved.get("loss"):

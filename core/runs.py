@@ -130,10 +130,16 @@ def describe(run_dir: Path) -> RunRow:
     config = _json(run_dir / "config.json")
     summary = read_summary(run_dir) or {}
     row = RunRow(
-        name=run_dir.name, path=str(run_dir),
-        model=((config or {}).get("model") or {}).get("name"), data=((config or {}).get("data") or {}).get("name"),
-        step=summary.get("step"), total_steps=summary.get("total_steps"), status="", reason="",
-        metrics=_evaluated(summary.get("latest") or {}), modified=_modified(run_dir),
+        name=run_dir.name,
+        path=str(run_dir),
+        model=((config or {}).get("model") or {}).get("name"),
+        data=((config or {}).get("data") or {}).get("name"),
+        step=summary.get("step"),
+        total_steps=summary.get("total_steps"),
+        status="",
+        reason="",
+        metrics=_evaluated(summary.get("latest") or {}),
+        modified=_modified(run_dir),
     )
     if lock_held(run_dir):
         row.status, row.reason = "running", "a live process holds the run's lock"
@@ -177,6 +183,7 @@ def scan(logdir: str | Path) -> list[RunRow]:
 
 def sort_rows(rows: list[RunRow], metric: str, higher_is_better: bool) -> list[RunRow]:
     """Best first by ``metric``; runs without it last, by name."""
+
     def key(row: RunRow) -> tuple:
         value = row.metrics.get(metric)
         if value is None:

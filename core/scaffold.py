@@ -51,7 +51,12 @@ def new_plugin(name: str, parent: str | Path = ".") -> Path:
 def add_parser(sub) -> None:
     p = sub.add_parser("new-plugin", help="write a working plugin package (model, dataset, tests) to start from")
     p.add_argument("name", help="the plugin's name: lowercase, e.g. 'demo' (gives demo_model and demo_data)")
-    p.add_argument("--dir", type=Path, default=Path("."), help="where to create dpzoo-plugin-NAME/ (default: ., the current folder)")
+    p.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("."),
+        help="where to create dpzoo-plugin-NAME/ (default: ., the current folder)",
+    )
     p.set_defaults(handler=cmd_new_plugin)
 
 

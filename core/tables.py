@@ -76,6 +76,7 @@ def to_arrays(split: datasets.Dataset, columns: Iterable[str]) -> dict[str, np.n
 
 def _stack(name: str, examples: np.ndarray) -> np.ndarray:
     """``[N]`` objects, each an array (nested lists come back as arrays of arrays), to one ``[N, ...]`` array."""
+
     def dense(value):
         value = np.asarray(value)
         return np.stack([dense(v) for v in value]) if value.dtype == object else value

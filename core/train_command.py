@@ -11,7 +11,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-
 # flag -> dotted key in the run config
 TRAIN_FLAGS = {
     "model": "model.name",
@@ -38,15 +37,25 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler", help="learning-rate schedule name (default: none)")
     p.add_argument("--metrics", help="comma-separated metric names (default: the model's, else the data's)")
     p.add_argument("--config", type=Path, help="YAML or JSON run config; flags and --set override it (default: none)")
-    p.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
-                   help="set any config value, e.g. --set model.hidden=[128,64] --set trainer.grad_clip=1.0 "
-                        "(options and defaults: dpzoo info MODEL, dpzoo info trainer)")
+    p.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set any config value, e.g. --set model.hidden=[128,64] --set trainer.grad_clip=1.0 "
+        "(options and defaults: dpzoo info MODEL, dpzoo info trainer)",
+    )
     # the trainer's defaults, spelt out for --help (tests/test_terminal.py checks them against TrainConfig);
     # every trainer option, with its default: dpzoo info trainer
     p.add_argument("--epochs", type=int, help="passes over the training split (default: 10)")
-    p.add_argument("--max-steps", type=int, help="stop after this many optimiser steps, overriding --epochs (default: none)")
+    p.add_argument(
+        "--max-steps", type=int, help="stop after this many optimiser steps, overriding --epochs (default: none)"
+    )
     p.add_argument("--batch-size", type=int, help="training examples per step (default: 64)")
-    p.add_argument("--lr", type=float, help="learning rate of the optimiser (default: the optimiser's own, adam's 0.001)")
+    p.add_argument(
+        "--lr", type=float, help="learning rate of the optimiser (default: the optimiser's own, adam's 0.001)"
+    )
     p.add_argument("--device", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps (default: auto)")
     p.add_argument("--seed", type=int, help="seed for initialisation, shuffling and dropout (default: 0)")
     p.add_argument("--logdir", help="directory that holds runs (default: runs)")

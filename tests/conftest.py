@@ -10,7 +10,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR_VARIABLE = "DPZOO_DATA_DIR"  # what the MNIST data plugin reads too
-MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+MNIST_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
 
 
 @pytest.fixture(scope="session")
@@ -18,7 +23,9 @@ def data_dir() -> Path:
     """``$DPZOO_DATA_DIR``, the offline data (MNIST, tiny-shakespeare); a test that needs it skips, saying why, without it."""
     data_dir = os.environ.get(DATA_DIR_VARIABLE)
     if not data_dir:
-        pytest.skip(f"{DATA_DIR_VARIABLE} is not set: tests of the offline data read it (see the README's data section)")
+        pytest.skip(
+            f"{DATA_DIR_VARIABLE} is not set: tests of the offline data read it (see the README's data section)"
+        )
     return Path(data_dir).expanduser()
 
 
@@ -38,5 +45,10 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, tim
 
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "dpzoo.cli", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "dpzoo.cli", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )

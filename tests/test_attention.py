@@ -35,7 +35,9 @@ def test_book_attention_equals_the_fused_kernel(causal):
     book, _ = book_attention(q, k, v, causal)
     torch.testing.assert_close(book, fused_attention(q, k, v, causal), rtol=1e-10, atol=1e-12)
     q, k, v = qkv(T=4, S=9, d=8, dtype=torch.float32, seed=1)  # more keys than queries, single precision
-    torch.testing.assert_close(book_attention(q, k, v, causal)[0], fused_attention(q, k, v, causal), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        book_attention(q, k, v, causal)[0], fused_attention(q, k, v, causal), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_book_attention_is_the_softmax_of_scaled_scores_times_the_values():
@@ -147,7 +149,9 @@ def test_dropout_acts_in_training_only_and_the_book_drops_attention_weights():
     q, k, v = qkv()
     torch.manual_seed(0)
     dropped, weights = book_attention(q, k, v, dropout=0.5, training=True)
-    torch.testing.assert_close(weights.sum(-1), torch.ones(weights.shape[:-1], dtype=weights.dtype))  # A itself is intact
+    torch.testing.assert_close(
+        weights.sum(-1), torch.ones(weights.shape[:-1], dtype=weights.dtype)
+    )  # A itself is intact
     assert not torch.allclose(dropped, weights @ v)
 
 
@@ -186,12 +190,15 @@ def trained_run(tmp_path_factory):
     """A tiny GPT trained for two epochs of random windows on a verse, with its run directory."""
     root = tmp_path_factory.mktemp("gpt")
     (root / "verse.txt").write_text(VERSE * 8)
-    return dpzoo.train({
-        "model": {"name": "gpt", "width": 16, "heads": 2, "layers": 1, "context": 16},
-        "data": {"name": "text", "path": str(root / "verse.txt"), "block": 16, "batching": "windows"},
-        "trainer": {"epochs": 2, "batch_size": 4, "progress": False, "device": "cpu", "threads": 1},
-        "logdir": str(root), "run_name": "verse",
-    })
+    return dpzoo.train(
+        {
+            "model": {"name": "gpt", "width": 16, "heads": 2, "layers": 1, "context": 16},
+            "data": {"name": "text", "path": str(root / "verse.txt"), "block": 16, "batching": "windows"},
+            "trainer": {"epochs": 2, "batch_size": 4, "progress": False, "device": "cpu", "threads": 1},
+            "logdir": str(root),
+            "run_name": "verse",
+        }
+    )
 
 
 def test_training_logs_bits_per_char_samples_and_one_attention_map_per_block(trained_run):
@@ -205,7 +212,10 @@ def test_training_logs_bits_per_char_samples_and_one_attention_map_per_block(tra
         assert events.Tensors(f"samples/temperature_{T}/text_summary")
     assert [tag for tag in events.Tags()["images"] if tag.startswith("attention/")] == ["attention/block_0"]
     image = events.Images("attention/block_0")[-1]
-    assert (image.height, image.width) == (18 * 16, 35 * 16)  # 2 heads of 16 x 16 with 1-pixel borders, enlarged 16 times
+    assert (image.height, image.width) == (
+        18 * 16,
+        35 * 16,
+    )  # 2 heads of 16 x 16 with 1-pixel borders, enlarged 16 times
     assert events.Tensors("attention/text/text_summary")
 
 
@@ -213,7 +223,20 @@ def test_dpzoo_sample_reads_a_gpt_run_directory_with_temperature_and_top_k(train
     from dpzoo.cli import main
     from dpzoo.plugins.rnn.command import load
 
-    argv = ["sample", str(trained_run.run_dir), "--prime", "Thou ", "--length", "40", "--seed", "4", "--temperature", "0.7", "--top-k", "5"]
+    argv = [
+        "sample",
+        str(trained_run.run_dir),
+        "--prime",
+        "Thou ",
+        "--length",
+        "40",
+        "--seed",
+        "4",
+        "--temperature",
+        "0.7",
+        "--top-k",
+        "5",
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert isinstance(load(str(trained_run.run_dir)), GPT)
@@ -226,7 +249,9 @@ def test_dpzoo_sample_reads_a_gpt_run_directory_with_temperature_and_top_k(train
 # -- the zoo's GPTs --------------------------------------------------------------------------------------
 # Every shipped card is re-evaluated in full by tests/test_zoo.py (test_every_shipped_entry_reproduces_its_card).
 # These tests check what the issue asks of each card and that the weights load by name and sample.
-@pytest.mark.parametrize("name, data, test_chars", [("gpt.shakespeare", "shakespeare", 55_770), ("gpt.pysrc", "pysrc", None)])
+@pytest.mark.parametrize(
+    "name, data, test_chars", [("gpt.shakespeare", "shakespeare", 55_770), ("gpt.pysrc", "pysrc", None)]
+)
 def test_a_gpt_entry_loads_by_name_and_its_card_holds_validation_and_test_bits(name, data, test_chars):
     card = dpzoo.model_card(name)
     assert card.data.name == data and card.metric("test/bits_per_char").split == "test"

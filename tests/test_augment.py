@@ -38,7 +38,7 @@ def dot_image(size: int = 16, at: tuple[int, int] = (8, 8)) -> torch.Tensor:
 
 
 def where(image: torch.Tensor) -> tuple[int, int]:
-    (row, col), = image[0].nonzero().tolist()
+    ((row, col),) = image[0].nonzero().tolist()
     return row, col
 
 
@@ -182,13 +182,16 @@ def train_cli(capsys, logdir, *sets: str) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
-@pytest.mark.parametrize("setting, says", [
-    ("data.augment.shift=-1", "greater than or equal to 0"),
-    ("data.augment.rotate=200", "less than or equal to 180"),
-    ("data.augment.scale=1", "less than 1"),
-    ("data.augment.noise=-0.1", "greater than or equal to 0"),
-    ("data.augment.shift=1.5", "integer"),
-])
+@pytest.mark.parametrize(
+    "setting, says",
+    [
+        ("data.augment.shift=-1", "greater than or equal to 0"),
+        ("data.augment.rotate=200", "less than or equal to 180"),
+        ("data.augment.scale=1", "less than 1"),
+        ("data.augment.noise=-0.1", "greater than or equal to 0"),
+        ("data.augment.shift=1.5", "integer"),
+    ],
+)
 def test_out_of_range_values_name_the_key_and_the_bound(capsys, tmp_path, setting, says):
     code, err = train_cli(capsys, tmp_path, setting)
     key = setting.split("=")[0].removeprefix("data.")

@@ -26,15 +26,25 @@ def digits(split: str) -> torch.Tensor:
 
 
 def train(tmp_path, model: dict, steps: int, **trainer):
-    return dpzoo.train({
-        "model": model,
-        "data": "digits",
-        "logdir": str(tmp_path),
-        "run_name": trainer.pop("run_name", None),
-        "optimiser": {"name": "adam", "lr": trainer.pop("lr", 1e-3)},
-        "trainer": {"max_steps": steps, "device": "cpu", "progress": False, "threads": 1, "validate_every": 0,
-                    "checkpoint_epochs": 0, "media_every": 0, **trainer},
-    })
+    return dpzoo.train(
+        {
+            "model": model,
+            "data": "digits",
+            "logdir": str(tmp_path),
+            "run_name": trainer.pop("run_name", None),
+            "optimiser": {"name": "adam", "lr": trainer.pop("lr", 1e-3)},
+            "trainer": {
+                "max_steps": steps,
+                "device": "cpu",
+                "progress": False,
+                "threads": 1,
+                "validate_every": 0,
+                "checkpoint_epochs": 0,
+                "media_every": 0,
+                **trainer,
+            },
+        }
+    )
 
 
 # -- the book's claims ------------------------------------------------------------------------
@@ -175,8 +185,14 @@ def test_too_many_stride_two_stages_for_the_image_names_the_key():
 def test_each_autoencoder_trains_on_unlabelled_images_with_its_defaults_and_logs_reconstructions(name, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    result = dpzoo.train({"model": name, "data": "digits", "logdir": str(tmp_path),
-                          "trainer": {"max_steps": 20, "device": "cpu", "progress": False, "threads": 1}})
+    result = dpzoo.train(
+        {
+            "model": name,
+            "data": "digits",
+            "logdir": str(tmp_path),
+            "trainer": {"max_steps": 20, "device": "cpu", "progress": False, "threads": 1},
+        }
+    )
     assert result.config["loss"]["target"] == "x" and result.config["metrics"] == []
     assert {k.partition("/")[2] for k in result.metrics if "/" in k} <= {"loss", "reconstruction", "l1"}  # no accuracy
     events = EventAccumulator(str(result.run_dir), size_guidance={"images": 0})
@@ -195,7 +211,11 @@ def test_linear_autoencoder_reaches_pcas_error_within_one_percent_at_larger_code
     principal = torch.linalg.svd(centred, full_matrices=False).Vh[:m].T
     pca_error = ((centred - centred @ principal @ principal.T) ** 2).mean().item()
     with torch.no_grad():
-        ae_error = ((result.model.eval().reconstruct(x.float().reshape(-1, 1, 8, 8)).reshape(-1, 64).double() - x) ** 2).mean().item()
+        ae_error = (
+            ((result.model.eval().reconstruct(x.float().reshape(-1, 1, 8, 8)).reshape(-1, 64).double() - x) ** 2)
+            .mean()
+            .item()
+        )
     assert pca_error <= ae_error <= 1.01 * pca_error
 
 
@@ -223,7 +243,9 @@ def test_the_deep_autoencoder_entry_beats_pca_with_as_many_components():
 def test_the_denoising_entry_reconstructs_noisy_test_images_better_than_the_plain_entry(sigma):
     plain = dpzoo.create_model("ae.digits", pretrained=True)
     denoising = dpzoo.create_model("dae.digits", pretrained=True)
-    assert {k: v for k, v in denoising.config.model_dump().items() if k in type(plain.config).model_fields} == plain.config.model_dump()
+    assert {
+        k: v for k, v in denoising.config.model_dump().items() if k in type(plain.config).model_fields
+    } == plain.config.model_dump()
     assert noisy_test_error(denoising, sigma) < 0.8 * noisy_test_error(plain, sigma)
 
 
@@ -248,7 +270,7 @@ def test_the_mnist_autoencoder_entry_beats_pca_with_as_many_components(mnist):
     card = dpzoo.model_card("ae.mnist")
     x, t = mnist["train"].reshape(-1, 784).double(), mnist["test"].reshape(-1, 784).double()
     mean = x.mean(0)
-    axes = torch.linalg.eigh((x - mean).T @ (x - mean)).eigenvectors[:, -card.config["code"]:]  # largest eigenvalues
+    axes = torch.linalg.eigh((x - mean).T @ (x - mean)).eigenvectors[:, -card.config["code"] :]  # largest eigenvalues
     pca_error = (((t - mean) @ axes @ axes.T + mean - t) ** 2).mean().item()
     assert card.metric("test/loss").value < 0.6 * pca_error
 
@@ -260,7 +282,9 @@ def test_the_mnist_denoising_entry_reconstructs_noisy_test_images_better_than_th
     errors = {}
     for name in ("ae.mnist", "dae.mnist"):
         with torch.no_grad():
-            errors[name] = ((dpzoo.create_model(name, pretrained=True).eval().reconstruct(noisy) - x) ** 2).mean().item()
+            errors[name] = (
+                ((dpzoo.create_model(name, pretrained=True).eval().reconstruct(noisy) - x) ** 2).mean().item()
+            )
     assert errors["dae.mnist"] < 0.5 * errors["ae.mnist"], errors
 
 
@@ -275,4 +299,6 @@ def test_a_digits_entry_rebuilds_from_its_card_to_the_same_weights(name, tmp_pat
     if report.same_environment:
         assert report.same_weights and report.metric_differences() == []
     else:  # pragma: no cover - depends on the machine
-        assert abs(report.rebuilt.metrics[0].value - report.card.metrics[0].value) <= 0.05 * abs(report.card.metrics[0].value)
+        assert abs(report.rebuilt.metrics[0].value - report.card.metrics[0].value) <= 0.05 * abs(
+            report.card.metrics[0].value
+        )

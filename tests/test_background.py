@@ -15,9 +15,7 @@ from safetensors.torch import load_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import dpzoo
-from dpzoo.trainer import InMemorySplits, TrainConfig, Trainer
-from dpzoo.trainer import checkpoint as ckpt
-from dpzoo.trainer import loop
+from dpzoo.trainer import InMemorySplits, TrainConfig, Trainer, checkpoint as ckpt, loop
 from dpzoo.trainer.background import Background
 from dpzoo.trainer.logger import RunLogger
 from dpzoo.trainer.recovery import load_checkpoint
@@ -86,8 +84,13 @@ def test_a_snapshot_keeps_the_values_it_was_taken_with(tmp_path):
 
 
 def run_config(tmp_path: Path, name: str, **trainer) -> dict:
-    return {"model": {"name": "mlp", "hidden": [16]}, "data": "digits", "trainer": {**QUIET, **trainer},
-            "logdir": str(tmp_path), "run_name": name}
+    return {
+        "model": {"name": "mlp", "hidden": [16]},
+        "data": "digits",
+        "trainer": {**QUIET, **trainer},
+        "logdir": str(tmp_path),
+        "run_name": name,
+    }
 
 
 class Clock:
@@ -111,8 +114,10 @@ def test_checkpoints_by_time_at_most_one_per_period_and_always_at_the_end(tmp_pa
     def thirty_seconds_a_step(trainer):
         clock.now += 30.0
 
-    dpzoo.train(run_config(tmp_path, "t", max_steps=8, checkpoint_seconds=60, keep_checkpoints=10),
-                callbacks=[thirty_seconds_a_step])
+    dpzoo.train(
+        run_config(tmp_path, "t", max_steps=8, checkpoint_seconds=60, keep_checkpoints=10),
+        callbacks=[thirty_seconds_a_step],
+    )
     # 60 s have passed after steps 3, 5 and 7 (the clock moves after each step's check); 8 is the end
     assert checkpoint_steps(tmp_path / "t/checkpoints") == [3, 5, 7, 8]
 
@@ -127,14 +132,25 @@ def test_by_default_a_short_run_writes_one_checkpoint_at_its_end(tmp_path, monke
 
 
 def test_steps_and_epochs_cadences_still_apply_beside_time(tmp_path):
-    result = dpzoo.train(run_config(tmp_path, "e", epochs=2, checkpoint_every=7, checkpoint_epochs=1,
-                                    checkpoint_seconds=None, keep_checkpoints=20))
+    result = dpzoo.train(
+        run_config(
+            tmp_path,
+            "e",
+            epochs=2,
+            checkpoint_every=7,
+            checkpoint_epochs=1,
+            checkpoint_seconds=None,
+            keep_checkpoints=20,
+        )
+    )
     per_epoch = result.metrics["step"] // 2
     expected = sorted({*range(7, result.metrics["step"] + 1, 7), per_epoch, result.metrics["step"]})
     assert checkpoint_steps(tmp_path / "e/checkpoints") == expected
 
 
-def test_a_failed_background_write_stops_training_with_its_error_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+def test_a_failed_background_write_stops_training_with_its_error_and_keeps_the_previous_checkpoint(
+    tmp_path, monkeypatch
+):
     writes = []
     real = ckpt.atomic_save_tensors
 
@@ -156,8 +172,12 @@ def test_fit_returns_with_every_checkpoint_and_event_on_disk(tmp_path, digits):
     model = dpzoo.create_model("mlp", input_shape=[1, 8, 8], num_classes=10, hidden=[8])
     before = set(threading.enumerate())
     trainer = Trainer(TrainConfig(max_steps=25, log_every=5, checkpoint_every=10, **QUIET), run_dir=tmp_path)
-    trainer.fit(model, digits, optimisers={"model": torch.optim.SGD(model.parameters(), lr=0.1)},
-                loss=dpzoo.create("loss", "cross_entropy"))
+    trainer.fit(
+        model,
+        digits,
+        optimisers={"model": torch.optim.SGD(model.parameters(), lr=0.1)},
+        loss=dpzoo.create("loss", "cross_entropy"),
+    )
     assert set(threading.enumerate()) <= before  # the writers' threads (and TensorBoard's own) are joined
     assert checkpoint_steps(tmp_path / "checkpoints") == [20, 25]
     last = load_file(tmp_path / "checkpoints/step-00000025.safetensors")
@@ -170,4 +190,6 @@ def test_fit_returns_with_every_checkpoint_and_event_on_disk(tmp_path, digits):
 @pytest.fixture(scope="module")
 def digits() -> InMemorySplits:
     dataset = dpzoo.create("dataset", "digits")
-    return InMemorySplits.from_dataset_dict(dataset.load(), tuple(dataset.columns), torch.device("cpu"), dataset.transform)
+    return InMemorySplits.from_dataset_dict(
+        dataset.load(), tuple(dataset.columns), torch.device("cpu"), dataset.transform
+    )

@@ -64,7 +64,11 @@ def enumerated(model, x: torch.Tensor) -> dict[str, torch.Tensor]:
 
 def test_the_models_are_registered_with_their_estimators():
     assert {"catvae", "catvae-gumbel", "catvae-st", "catvae-reinforce"} <= set(dpzoo.list_models("catvae*"))
-    kinds = {"catvae-gumbel": "GumbelSoftmax", "catvae-st": "StraightThroughGumbelSoftmax", "catvae-reinforce": "Reinforce"}
+    kinds = {
+        "catvae-gumbel": "GumbelSoftmax",
+        "catvae-st": "StraightThroughGumbelSoftmax",
+        "catvae-reinforce": "Reinforce",
+    }
     for name, estimator in kinds.items():
         assert type(build(name).estimator).__name__ == estimator
         assert dpzoo.get("model", name).plugin == "gumbel"
@@ -103,7 +107,9 @@ def test_kl_to_the_uniform_prior_matches_its_definition():
     by_hand = (q * (q.log() - math.log(1 / 5))).sum(dim=(1, 2))
     assert torch.allclose(kl_to_uniform(logits), by_hand)
     assert torch.allclose(kl_to_uniform(torch.zeros(2, 3, 5)), torch.zeros(2))  # q = prior
-    assert kl_to_uniform(torch.tensor([[[60.0, 0, 0, 0, 0]]])).item() == pytest.approx(math.log(5), rel=1e-6)  # one-hot q
+    assert kl_to_uniform(torch.tensor([[[60.0, 0, 0, 0, 0]]])).item() == pytest.approx(
+        math.log(5), rel=1e-6
+    )  # one-hot q
 
 
 def test_evaluation_outputs_the_shared_vae_api_with_exact_samples():

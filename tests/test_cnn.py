@@ -302,7 +302,9 @@ def test_the_zoo_recipe_reaches_the_zoo_bar_on_digits(name, tmp_path):
 
 
 # -- zoo entries (issue 4): the cards' figures, re-checked by tests/test_zoo.py --------------
-@pytest.mark.parametrize("name, bar", [("cnn.digits", 0.985), ("resnet.digits", 0.985), ("cnn.mnist", 0.992), ("resnet.mnist", 0.992)])
+@pytest.mark.parametrize(
+    "name, bar", [("cnn.digits", 0.985), ("resnet.digits", 0.985), ("cnn.mnist", 0.992), ("resnet.mnist", 0.992)]
+)
 def test_zoo_entries_meet_their_bars_and_are_no_worse_than_the_mlp(name, bar):
     card = dpzoo.model_card(name)
     accuracy = card.metric("test/accuracy").value
@@ -317,8 +319,15 @@ def test_zoo_entries_meet_their_bars_and_are_no_worse_than_the_mlp(name, bar):
 def test_a_training_run_writes_filters_and_confusion_matrix_to_tensorboard(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    result = dpzoo.train({"model": "cnn", "data": "digits", "trainer": {"max_steps": 20, "progress": False, "device": "cpu"},
-                          "logdir": str(tmp_path), "run_name": "media"})
+    result = dpzoo.train(
+        {
+            "model": "cnn",
+            "data": "digits",
+            "trainer": {"max_steps": 20, "progress": False, "device": "cpu"},
+            "logdir": str(tmp_path),
+            "run_name": "media",
+        }
+    )
     events = EventAccumulator(str(result.run_dir), size_guidance={"images": 0, "tensors": 0})
     events.Reload()
     images = set(events.Tags()["images"])
@@ -346,7 +355,9 @@ def test_a_deep_plain_network_trains_far_worse_than_the_resnet_of_equal_depth():
     try:
         for shortcut in (True, False):
             torch.manual_seed(0)
-            model = dpzoo.create_model("resnet", input_shape=[1, 8, 8], num_classes=10, blocks=[9, 9, 9], shortcut=shortcut)
+            model = dpzoo.create_model(
+                "resnet", input_shape=[1, 8, 8], num_classes=10, blocks=[9, 9, 9], shortcut=shortcut
+            )
             assert model.depth == 56
             optimiser = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
             order = torch.Generator().manual_seed(0)

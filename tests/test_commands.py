@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from conftest import run_cli
 
 import dpzoo
 from dpzoo import cli
 from dpzoo.plugin_manager import PluginWarning
-
-from conftest import run_cli
 
 
 class Greeter:

@@ -17,10 +17,10 @@ import pytest
 import torch
 
 import dpzoo
+from dpzoo.fingerprint import fingerprint
 from dpzoo.plugins.data import mnist as mnist_module
 from dpzoo.plugins.data.digits import Digits, split_indices
 from dpzoo.plugins.data.errors import DataFormatError, DataUnavailableError
-from dpzoo.fingerprint import fingerprint
 from dpzoo.plugins.data.idx import read_idx
 from dpzoo.plugins.data.mnist import FILES, MNIST
 from dpzoo.tables import to_arrays, to_dataset
@@ -154,7 +154,12 @@ def test_svc_bar_on_dpzoo_split_is_the_one_the_zoo_cards_quote(digits_arrays):
     correct, total = svc_accuracy(
         16 * train["x"].reshape(len(train["x"]), -1), train["y"], 16 * test["x"].reshape(len(test["x"]), -1), test["y"]
     )
-    quoted = [note for name in dpzoo.list_models("*.digits", pretrained=True) for note in dpzoo.model_card(name).notes if "SVC" in note]
+    quoted = [
+        note
+        for name in dpzoo.list_models("*.digits", pretrained=True)
+        for note in dpzoo.model_card(name).notes
+        if "SVC" in note
+    ]
     assert quoted, "the digits cards no longer quote the SVC bar"
     for note in quoted:
         assert f"scores {correct / total:.4f} ({correct}/{total})" in note, note
@@ -323,7 +328,13 @@ def no_local_mnist(monkeypatch):
 
 
 def assert_says_what_to_do(message: str):
-    for hint in ("data.root", "DPZOO_DATA_DIR", "train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "ylecun/mnist"):
+    for hint in (
+        "data.root",
+        "DPZOO_DATA_DIR",
+        "train-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+        "ylecun/mnist",
+    ):
         assert hint in message
 
 
@@ -363,11 +374,17 @@ def test_hub_images_become_the_same_splits(no_local_mnist, monkeypatch):
     import huggingface_hub.utils
 
     rng = np.random.default_rng(1)
-    images = {"train": rng.integers(0, 256, (12, 28, 28), dtype=np.uint8), "test": rng.integers(0, 256, (3, 28, 28), dtype=np.uint8)}
+    images = {
+        "train": rng.integers(0, 256, (12, 28, 28), dtype=np.uint8),
+        "test": rng.integers(0, 256, (3, 28, 28), dtype=np.uint8),
+    }
     labels = {"train": rng.integers(0, 10, 12), "test": rng.integers(0, 10, 3)}
     features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(num_classes=10)})
     hub = datasets.DatasetDict(
-        {name: datasets.Dataset.from_dict({"image": list(images[name]), "label": labels[name]}, features) for name in images}
+        {
+            name: datasets.Dataset.from_dict({"image": list(images[name]), "label": labels[name]}, features)
+            for name in images
+        }
     )
     monkeypatch.setattr(huggingface_hub.utils, "get_session", lambda: FakeSession())
     monkeypatch.setattr(datasets, "load_dataset", lambda repo_id: hub if repo_id == "ylecun/mnist" else None)
@@ -449,4 +466,3 @@ def test_mnist_from_uncompressed_files_is_the_same_data(mnist_dir, tmp_path):
             shutil.copyfileobj(source, target)
     loaded = MNIST(MNIST.Config(root=str(tmp_path))).load()
     assert {name: fingerprint(loaded[name]) for name in SPLITS} == MNIST_FINGERPRINTS
-

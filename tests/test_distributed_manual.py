@@ -9,11 +9,12 @@ import textwrap
 
 import pytest
 import torch
+from conftest import ROOT
 from safetensors.torch import load_file
 
-from conftest import ROOT
-
-pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="this PyTorch build has no torch.distributed")
+pytestmark = pytest.mark.skipif(
+    not torch.distributed.is_available(), reason="this PyTorch build has no torch.distributed"
+)
 
 # A two-optimiser model registered in-process, then the ordinary CLI: the same script runs alone and under torchrun.
 SCRIPT = textwrap.dedent(
@@ -60,15 +61,36 @@ SCRIPT = textwrap.dedent(
 def launch(tmp_path, processes: int, *args: str) -> subprocess.CompletedProcess:
     script = tmp_path / "train_adversaries.py"
     script.write_text(SCRIPT)
-    runner = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"] if processes > 1 else [sys.executable]
+    runner = (
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+        if processes > 1
+        else [sys.executable]
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run([*runner, str(script), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
 @pytest.mark.slow
 def test_manual_mode_under_torchrun_equals_one_process_at_the_doubled_batch(tmp_path):
-    common = ["train", "--model", "adversaries", "--data", "digits", "--max-steps", "6", "--optimiser", "sgd", "--lr", "0.1",
-              "--set", "trainer.accumulate=2", "--set", "trainer.validate_every=0", "--logdir", str(tmp_path)]
+    common = [
+        "train",
+        "--model",
+        "adversaries",
+        "--data",
+        "digits",
+        "--max-steps",
+        "6",
+        "--optimiser",
+        "sgd",
+        "--lr",
+        "0.1",
+        "--set",
+        "trainer.accumulate=2",
+        "--set",
+        "trainer.validate_every=0",
+        "--logdir",
+        str(tmp_path),
+    ]
     single = launch(tmp_path, 1, *common, "--batch-size", "32", "--run-name", "single")
     assert single.returncode == 0, single.stderr[-3000:]
     ddp = launch(tmp_path, 2, *common, "--batch-size", "16", "--run-name", "ddp")
@@ -82,8 +104,25 @@ def test_manual_mode_under_torchrun_equals_one_process_at_the_doubled_batch(tmp_
 @pytest.mark.slow
 def test_automatic_mode_accumulation_under_torchrun_equals_one_process(tmp_path):
     """Micro-batches inside a window skip DDP's all-reduce (no_sync); the window's step still averages them all."""
-    common = ["train", "--model", "mlp", "--data", "digits", "--max-steps", "8", "--lr", "0.01", "--set", "model.hidden=[32]",
-              "--set", "trainer.accumulate=2", "--set", "trainer.validate_every=0", "--logdir", str(tmp_path)]
+    common = [
+        "train",
+        "--model",
+        "mlp",
+        "--data",
+        "digits",
+        "--max-steps",
+        "8",
+        "--lr",
+        "0.01",
+        "--set",
+        "model.hidden=[32]",
+        "--set",
+        "trainer.accumulate=2",
+        "--set",
+        "trainer.validate_every=0",
+        "--logdir",
+        str(tmp_path),
+    ]
     single = launch(tmp_path, 1, *common, "--batch-size", "32", "--run-name", "single")
     assert single.returncode == 0, single.stderr[-3000:]
     ddp = launch(tmp_path, 2, *common, "--batch-size", "16", "--run-name", "ddp")

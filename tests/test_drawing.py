@@ -24,7 +24,9 @@ PRIMITIVES = list(CONTROL_POINTS)
 def random_strokes(n=2, k=3, primitive="cubic", half_width=0.0, seed=0, dtype=torch.float64) -> Strokes:
     g = torch.Generator().manual_seed(seed)
     points = 0.15 + 0.7 * torch.rand(n, k, CONTROL_POINTS[primitive], 2, generator=g, dtype=dtype)
-    return Strokes(points, torch.full((n, k), half_width, dtype=dtype), 0.5 + 0.5 * torch.rand(n, k, generator=g, dtype=dtype))
+    return Strokes(
+        points, torch.full((n, k), half_width, dtype=dtype), 0.5 + 0.5 * torch.rand(n, k, generator=g, dtype=dtype)
+    )
 
 
 # -- the rasteriser ------------------------------------------------------------------------------
@@ -44,7 +46,9 @@ def test_bezier_interpolates_its_end_points_and_a_straight_cubic_lies_on_its_lin
     b = bezier(p, torch.linspace(0, 1, 11, dtype=torch.float64))
     assert torch.allclose(b[0], p[0]) and torch.allclose(b[-1], p[-1])
     assert torch.allclose(b[:, 1] - b[:, 0], torch.full((11,), 0.1, dtype=torch.float64))  # on y = x + 0.1
-    assert torch.allclose(b[5], torch.tensor([0.4, 0.5], dtype=torch.float64))  # evenly spaced points: B(1/2) is the middle
+    assert torch.allclose(
+        b[5], torch.tensor([0.4, 0.5], dtype=torch.float64)
+    )  # evenly spaced points: B(1/2) is the middle
 
 
 @pytest.mark.parametrize("primitive", PRIMITIVES)
@@ -78,8 +82,10 @@ def test_rendering_is_invariant_to_the_order_of_the_strokes(composition):
 def test_soft_union_is_one_minus_the_product_of_the_complements():
     """I = 1 - prod_k (1 - I_k), checked against each stroke rendered alone."""
     s = random_strokes(n=1, k=3, primitive="line")
-    alone = [render(Strokes(s.points[:, k : k + 1], s.half_widths[:, k : k + 1], s.intensities[:, k : k + 1]), (9, 9), 1.0)
-             for k in range(3)]
+    alone = [
+        render(Strokes(s.points[:, k : k + 1], s.half_widths[:, k : k + 1], s.intensities[:, k : k + 1]), (9, 9), 1.0)
+        for k in range(3)
+    ]
     expected = 1 - (1 - alone[0]) * (1 - alone[1]) * (1 - alone[2])
     assert torch.allclose(render(s, (9, 9), 1.0), expected, atol=1e-12)
 
@@ -89,8 +95,10 @@ def test_soft_rendering_tends_to_the_hard_rendering_as_sigma_falls(composition):
     s = random_strokes(n=2, k=3, primitive="cubic", half_width=1.0)
     hard = render_hard(s, (16, 16), composition=composition)
     assert hard.sum() > 20  # the strokes ink a fair share of the pixels
-    gaps = [float((render(s, (16, 16), sigma, composition, temperature=0.01) - hard).abs().mean())
-            for sigma in (2.0, 1.0, 0.5, 0.2, 0.05, 0.01)]
+    gaps = [
+        float((render(s, (16, 16), sigma, composition, temperature=0.01) - hard).abs().mean())
+        for sigma in (2.0, 1.0, 0.5, 0.2, 0.05, 0.01)
+    ]
     assert all(a > b for a, b in zip(gaps, gaps[1:])), gaps
     assert gaps[-1] < 1e-3 < gaps[0] / 100
 
@@ -120,7 +128,10 @@ def test_a_single_line_is_recovered_from_a_perturbed_start_to_sub_pixel_error():
 # -- losses --------------------------------------------------------------------------------------
 def test_multiscale_mse_averages_the_mse_of_2x_poolings():
     g = torch.Generator().manual_seed(0)
-    x_hat, x = torch.rand(3, 1, 8, 8, generator=g, dtype=torch.float64), torch.rand(3, 1, 8, 8, generator=g, dtype=torch.float64)
+    x_hat, x = (
+        torch.rand(3, 1, 8, 8, generator=g, dtype=torch.float64),
+        torch.rand(3, 1, 8, 8, generator=g, dtype=torch.float64),
+    )
     by_hand = [((x_hat - x) ** 2).mean()]
     for f in (2, 4):
         pool = lambda t, f=f: t.reshape(3, 1, 8 // f, f, 8 // f, f).mean(dim=(3, 5))  # noqa: E731
@@ -169,12 +180,17 @@ def test_png_reader_undoes_every_scanline_filter(tmp_path):
         left = np.concatenate([np.zeros(3, dtype=np.int64), line[:-3]])
         corner = np.concatenate([np.zeros(3, dtype=np.int64), up[:-3]])
         p = left + up - corner
-        paeth = np.where((abs(p - left) <= abs(p - up)) & (abs(p - left) <= abs(p - corner)), left,
-                         np.where(abs(p - up) <= abs(p - corner), up, corner))
+        paeth = np.where(
+            (abs(p - left) <= abs(p - up)) & (abs(p - left) <= abs(p - corner)),
+            left,
+            np.where(abs(p - up) <= abs(p - corner), up, corner),
+        )
         predictor = [0 * line, left, up, (left + up) // 2, paeth][kind]
         raw += bytes([kind]) + ((line - predictor) % 256).astype(np.uint8).tobytes()
     header = struct.pack(">IIBBBBB", 4, 5, 8, 2, 0, 0, 0)
-    (tmp_path / "f.png").write_bytes(SIGNATURE + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    (tmp_path / "f.png").write_bytes(
+        SIGNATURE + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    )
     assert np.array_equal(np.rint(read_png(tmp_path / "f.png") * 255), pixels)
 
 
@@ -208,12 +224,16 @@ def test_a_missing_source_says_what_sources_exist():
 def test_sketching_with_the_trainer_anneals_sigma_and_logs_the_media(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    result = dpzoo.train({
-        "model": {"name": "sketch", "strokes": 3, "primitive": "quadratic"}, "data": {"name": "sketch_targets", "count": 4},
-        "optimiser": {"name": "adam", "lr": 0.02},
-        "trainer": {"max_steps": 40, "progress": False, "device": "cpu", "media_every": 0, "log_every": 1},
-        "logdir": str(tmp_path), "run_name": "sketch",
-    })
+    result = dpzoo.train(
+        {
+            "model": {"name": "sketch", "strokes": 3, "primitive": "quadratic"},
+            "data": {"name": "sketch_targets", "count": 4},
+            "optimiser": {"name": "adam", "lr": 0.02},
+            "trainer": {"max_steps": 40, "progress": False, "device": "cpu", "media_every": 0, "log_every": 1},
+            "logdir": str(tmp_path),
+            "run_name": "sketch",
+        }
+    )
     events = EventAccumulator(str(result.run_dir), size_guidance={"images": 0, "scalars": 0})
     events.Reload()
     sigma = [e.value for e in events.Scalars("train/sigma")]
@@ -221,7 +241,9 @@ def test_sketching_with_the_trainer_anneals_sigma_and_logs_the_media(tmp_path):
     assert sigma[0] == pytest.approx(2.0) and sigma[-1] == pytest.approx(0.7)  # the default exponential anneal
     assert result.model.sigma == pytest.approx(0.7)
     assert {"media/target", "media/render", "media/hard_render", "media/strokes"} <= set(events.Tags()["images"])
-    x = torch.tensor(np.asarray(dpzoo.create("dataset", "sketch_targets", count=4).load()["test"].with_format("numpy")["x"]))
+    x = torch.tensor(
+        np.asarray(dpzoo.create("dataset", "sketch_targets", count=4).load()["test"].with_format("numpy")["x"])
+    )
     blank = float(x.pow(2).mean())
     assert result.metrics["test/pixel_mse"] < 0.3 * blank  # the strokes draw most of the ink
 
@@ -239,9 +261,15 @@ def test_sketcher_builds_on_digits_and_mnist_shapes_and_predicts_strokes_in_the_
 
 def test_sketcher_trains_through_the_rasteriser(tmp_path):
     """40 steps take the validation error well below that of a blank drawing (0.23 on digits validation)."""
-    result = dpzoo.train({"model": "sketcher", "data": "digits", "optimiser": {"name": "adam", "lr": 3e-3},
-                          "trainer": {"max_steps": 40, "progress": False, "device": "cpu", "test": False, "media_every": 0},
-                          "logdir": str(tmp_path)})
+    result = dpzoo.train(
+        {
+            "model": "sketcher",
+            "data": "digits",
+            "optimiser": {"name": "adam", "lr": 3e-3},
+            "trainer": {"max_steps": 40, "progress": False, "device": "cpu", "test": False, "media_every": 0},
+            "logdir": str(tmp_path),
+        }
+    )
     assert result.metrics["validation/pixel_mse"] < 0.12
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -296,7 +324,12 @@ def test_dpzoo_sketch_writes_a_valid_svg_of_its_strokes(tmp_path, capsys):
 def test_dpzoo_sketch_writes_a_png_that_looks_like_the_digit(tmp_path):
     big = digit_png(tmp_path / "digit.png")
     out = tmp_path / "sketch.png"
-    assert main(["sketch", str(tmp_path / "digit.png"), "--lines", "6", "--steps", "150", "--scale", "2", "--out", str(out)]) == 0
+    assert (
+        main(
+            ["sketch", str(tmp_path / "digit.png"), "--lines", "6", "--steps", "150", "--scale", "2", "--out", str(out)]
+        )
+        == 0
+    )
     image = read_png(out)[..., 0]
     assert image.shape == (48, 48)
     drawn = image.reshape(24, 2, 24, 2).mean(axis=(1, 3))

@@ -91,7 +91,9 @@ def test_shared_environment_is_untouched(example_site):
     import importlib.util
 
     if importlib.util.find_spec("dpzoo_plugin_example") is not None:
-        pytest.skip("the example plugin is installed in this environment itself, so it is listed without the temporary path")
+        pytest.skip(
+            "the example plugin is installed in this environment itself, so it is listed without the temporary path"
+        )
     assert "example" not in by_name(dpzoo_json("plugins")), "the example must only be on the temporary path"
 
 

@@ -43,8 +43,9 @@ def log_normal(x: torch.Tensor, mu: float, sigma: float) -> torch.Tensor:
 def best_discriminator(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """Coefficients of the logit d(x) = a + b x + c x^2 minimising the discriminator loss."""
     theta = torch.zeros(3, dtype=torch.float64, requires_grad=True)
-    optimiser = torch.optim.LBFGS([theta], lr=1, max_iter=500, tolerance_grad=1e-12, tolerance_change=1e-15,
-                                  line_search_fn="strong_wolfe")
+    optimiser = torch.optim.LBFGS(
+        [theta], lr=1, max_iter=500, tolerance_grad=1e-12, tolerance_change=1e-15, line_search_fn="strong_wolfe"
+    )
 
     def logit(x):
         return theta[0] + theta[1] * x + theta[2] * x**2
@@ -289,8 +290,12 @@ def snapshot(module: nn.Module, grads: bool = False) -> dict[str, torch.Tensor]:
 
 
 def changed(before: dict, after: dict) -> set[str]:
-    return {k for k in before if not (before[k] is None and after[k] is None) and (
-        before[k] is None or after[k] is None or not torch.equal(before[k], after[k]))}
+    return {
+        k
+        for k in before
+        if not (before[k] is None and after[k] is None)
+        and (before[k] is None or after[k] is None or not torch.equal(before[k], after[k]))
+    }
 
 
 def test_each_phase_of_the_step_moves_only_its_own_network():
@@ -308,12 +313,19 @@ def test_each_phase_of_the_step_moves_only_its_own_network():
             super().optimise(name, loss)
             after = {part: snapshot(getattr(model, part)) for part in ("generator", "discriminator")}
             grads_after = {part: snapshot(getattr(model, part), grads=True) for part in ("generator", "discriminator")}
-            phases.append((name, {p: changed(before[p], after[p]) for p in before},
-                           {p: changed(grads[p], grads_after[p]) for p in grads}))
+            phases.append(
+                (
+                    name,
+                    {p: changed(before[p], after[p]) for p in before},
+                    {p: changed(grads[p], grads_after[p]) for p in grads},
+                )
+            )
 
     trainer = Trainer(TrainConfig(max_steps=2, batch_size=32, validate_every=0, test=False, progress=False))
     trainer.ctx = Spy(trainer)
-    optimisers = {name: torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999)) for name, params in model.parameter_groups().items()}
+    optimisers = {
+        name: torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999)) for name, params in model.parameter_groups().items()
+    }
     trainer.fit(model, digits_splits(), optimisers=optimisers)
     assert [name for name, _, _ in phases] == ["discriminator", "discriminator", "generator"] * 2
     assert trainer.ctx.optimiser_steps == {"discriminator": 4, "generator": 2}
@@ -321,7 +333,6 @@ def test_each_phase_of_the_step_moves_only_its_own_network():
         other = "generator" if name == "discriminator" else "discriminator"
         assert moved[other] == set() and touched[other] == set(), (name, moved[other], touched[other])
         assert moved[name] == set(snapshot(getattr(model, name))), name  # every one of its own parameters stepped
-
 
 
 # -- the generator's weight average ----------------------------------------------------------
@@ -335,7 +346,9 @@ def train_steps(model: DCGAN, steps: int):
     from dpzoo.trainer import TrainConfig, Trainer
 
     trainer = Trainer(TrainConfig(max_steps=steps, batch_size=32, validate_every=0, test=False, progress=False))
-    optimisers = {name: torch.optim.Adam(params, lr=1e-3, betas=(0.5, 0.999)) for name, params in model.parameter_groups().items()}
+    optimisers = {
+        name: torch.optim.Adam(params, lr=1e-3, betas=(0.5, 0.999)) for name, params in model.parameter_groups().items()
+    }
     trainer.fit(model, digits_splits(), optimisers=optimisers)
 
 
@@ -374,7 +387,9 @@ def test_samples_and_evaluation_come_from_the_average_on_statistics_of_its_own_a
     average = model.generator_average
     statistics = model.average_statistics()
     draws = torch.Generator().manual_seed(model.config.eval_seed)  # the calibration's noise, drawn again by hand
-    z = torch.cat([model.noise(CALIBRATION_BATCH, generator=draws) for _ in range(CALIBRATION_SAMPLES // CALIBRATION_BATCH)])
+    z = torch.cat(
+        [model.noise(CALIBRATION_BATCH, generator=draws) for _ in range(CALIBRATION_SAMPLES // CALIBRATION_BATCH)]
+    )
     with torch.no_grad():
         first = average.net[0](z[:, :, None, None])  # the input of the first batch norm, [N, C, h, w]
     torch.testing.assert_close(statistics["net.1.running_mean"], first.mean(dim=(0, 2, 3)), rtol=1e-4, atol=1e-6)
@@ -391,8 +406,12 @@ def test_samples_and_evaluation_come_from_the_average_on_statistics_of_its_own_a
     model.eval()
     eval_z = model.noise(8, generator=torch.Generator().manual_seed(model.config.eval_seed))
     with torch.no_grad():
-        torch.testing.assert_close(model({"x": torch.zeros(8, *DIGITS)}),
-                                   (torch.func.functional_call(average, statistics, (eval_z,)) + 1) / 2, rtol=0, atol=0)
+        torch.testing.assert_close(
+            model({"x": torch.zeros(8, *DIGITS)}),
+            (torch.func.functional_call(average, statistics, (eval_z,)) + 1) / 2,
+            rtol=0,
+            atol=0,
+        )
 
 
 def test_the_averages_statistics_are_measured_again_after_an_update_or_a_load():
@@ -421,6 +440,7 @@ def test_a_card_says_a_dataset_level_score_is_computed_once_and_a_per_example_on
     assert "mean" not in frechet
     assert accuracy.startswith("metric 'accuracy', mean over all 360 examples of split 'test'"), accuracy
 
+
 def events(run_dir):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -430,12 +450,15 @@ def events(run_dir):
 
 
 def test_training_logs_both_losses_the_scores_and_a_sample_grid_each_epoch(tmp_path):
-    result = dpzoo.train({
-        "model": {"name": "dcgan", "width": 8},
-        "data": "digits",
-        "trainer": {"epochs": 2, "batch_size": 128, "threads": 1, "log_every": 5, "progress": False},
-        "logdir": str(tmp_path), "run_name": "gan",
-    })
+    result = dpzoo.train(
+        {
+            "model": {"name": "dcgan", "width": 8},
+            "data": "digits",
+            "trainer": {"epochs": 2, "batch_size": 128, "threads": 1, "log_every": 5, "progress": False},
+            "logdir": str(tmp_path),
+            "run_name": "gan",
+        }
+    )
     optimisers = result.config["optimisers"]
     assert set(optimisers) == {"discriminator", "generator"}
     for section in optimisers.values():  # Radford et al.'s Adam, per group, unless the user says otherwise
@@ -443,7 +466,12 @@ def test_training_logs_both_losses_the_scores_and_a_sample_grid_each_epoch(tmp_p
     assert result.config["metrics"] == ["frechet_distance", "inception_score"]
     logged = events(result.run_dir)
     scalars = set(logged.Tags()["scalars"])
-    assert {"train/discriminator_loss", "train/generator_loss", "train/lr/discriminator", "train/lr/generator"} <= scalars
+    assert {
+        "train/discriminator_loss",
+        "train/generator_loss",
+        "train/lr/discriminator",
+        "train/lr/generator",
+    } <= scalars
     for name in ("frechet_distance", "inception_score"):
         values = [e.value for e in logged.Scalars(f"validation/{name}")]
         assert len(values) == 2 and all(math.isfinite(v) for v in values)  # once per epoch
@@ -469,20 +497,67 @@ def test_two_processes_with_half_batches_train_the_gan_as_one_with_whole_batches
     import subprocess
     import sys
 
+    from conftest import ROOT, run_cli
     from safetensors.torch import load_file
 
-    from conftest import ROOT, run_cli
-
-    steps = ["--max-steps", "4", "--set", "trainer.validate_every=0", "--set", "trainer.test=false",
-             "--set", "model.batch_norm=false", "--set", "model.width=8", "--set", "model.discriminator_steps=2",
-             "--optimiser", "sgd", "--lr", "0.05"]  # Adam's g / sqrt(v) would magnify float-order noise in near-zero gradients
-    single = run_cli("train", "--model", "dcgan", "--data", "digits", "--batch-size", "64", *steps,
-                     "--logdir", str(tmp_path), "--run-name", "single")
+    steps = [
+        "--max-steps",
+        "4",
+        "--set",
+        "trainer.validate_every=0",
+        "--set",
+        "trainer.test=false",
+        "--set",
+        "model.batch_norm=false",
+        "--set",
+        "model.width=8",
+        "--set",
+        "model.discriminator_steps=2",
+        "--optimiser",
+        "sgd",
+        "--lr",
+        "0.05",
+    ]  # Adam's g / sqrt(v) would magnify float-order noise in near-zero gradients
+    single = run_cli(
+        "train",
+        "--model",
+        "dcgan",
+        "--data",
+        "digits",
+        "--batch-size",
+        "64",
+        *steps,
+        "--logdir",
+        str(tmp_path),
+        "--run-name",
+        "single",
+    )
     assert single.returncode == 0, single.stderr[-3000:]
     ddp = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(ROOT / "tools/train.py"),
-         "--model", "dcgan", "--data", "digits", "--batch-size", "32", *steps, "--logdir", str(tmp_path), "--run-name", "ddp"],
-        cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            str(ROOT / "tools/train.py"),
+            "--model",
+            "dcgan",
+            "--data",
+            "digits",
+            "--batch-size",
+            "32",
+            *steps,
+            "--logdir",
+            str(tmp_path),
+            "--run-name",
+            "ddp",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     a, b = load_file(tmp_path / "single/model.safetensors"), load_file(tmp_path / "ddp/model.safetensors")
@@ -492,7 +567,9 @@ def test_two_processes_with_half_batches_train_the_gan_as_one_with_whole_batches
     moved = load_file(tmp_path / "single/model.safetensors")
     torch.manual_seed(0)
     start = dpzoo.create_model("dcgan", input_shape=DIGITS, batch_norm=False, width=8).state_dict()
-    assert any(not torch.equal(start[k], moved[k]) for k in start)  # the runs trained, so the comparison means something
+    assert any(
+        not torch.equal(start[k], moved[k]) for k in start
+    )  # the runs trained, so the comparison means something
 
 
 # -- the zoo entries ---------------------------------------------------------------------------
@@ -582,14 +659,19 @@ def test_autocast_and_clipping_apply_to_each_optimiser_of_the_step(tmp_path):
     """bf16 forwards inside training_step; each group's step is clipped on its own: |delta theta| = lr * clip."""
     clip = 1e-3
     model = build(width=4)
-    start = {part: torch.cat([p.detach().flatten().clone() for p in getattr(model, part).parameters()])
-             for part in ("generator", "discriminator")}
+    start = {
+        part: torch.cat([p.detach().flatten().clone() for p in getattr(model, part).parameters()])
+        for part in ("generator", "discriminator")
+    }
     dtypes = []
     model.discriminator.net[0].register_forward_hook(lambda module, inputs, output: dtypes.append(output.dtype))
     from dpzoo.trainer import TrainConfig, Trainer
 
-    trainer = Trainer(TrainConfig(max_steps=1, batch_size=64, precision="bf16", grad_clip=clip, validate_every=0,
-                                  test=False, progress=False))
+    trainer = Trainer(
+        TrainConfig(
+            max_steps=1, batch_size=64, precision="bf16", grad_clip=clip, validate_every=0, test=False, progress=False
+        )
+    )
     optimisers = {name: torch.optim.SGD(params, lr=1.0) for name, params in model.parameter_groups().items()}
     trainer.fit(model, digits_splits(), optimisers=optimisers)
     assert dtypes and set(dtypes) == {torch.bfloat16}

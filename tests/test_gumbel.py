@@ -17,8 +17,8 @@ import torch
 from scipy import stats
 
 import dpzoo
-from dpzoo.plugins.gumbel.noise import gumbel_max, gumbel_noise, sample_one_hot
 from dpzoo.plugins.gumbel.gumbel_softmax import gumbel_softmax
+from dpzoo.plugins.gumbel.noise import gumbel_max, gumbel_noise, sample_one_hot
 from dpzoo.plugins.gumbel.reinforce import MovingAverageBaseline, categorical_log_prob, reinforce
 
 ESTIMATORS = ["gumbel_softmax", "st_gumbel", "reinforce"]
@@ -109,7 +109,9 @@ def test_the_noise_comes_from_the_generator_or_from_torchs_seeded_default():
 def test_gumbel_softmax_tends_to_the_one_hot_sample_as_tau_falls():
     x = 2 * torch.randn(64, 6, generator=generator(0), dtype=torch.float64)
     sample = sample_one_hot(x, generator(5))  # the same noise as each relaxed draw below
-    distances = [(gumbel_softmax(x, tau, generator(5)) - sample).abs().max().item() for tau in [3.0, 1.0, 0.3, 0.1, 0.01, 1e-4]]
+    distances = [
+        (gumbel_softmax(x, tau, generator(5)) - sample).abs().max().item() for tau in [3.0, 1.0, 0.3, 0.1, 0.01, 1e-4]
+    ]
     assert all(a > b for a, b in zip(distances, distances[1:])), distances
     assert distances[-1] < 1e-6, distances
     assert distances[0] > 0.5  # far from one-hot at a high temperature
@@ -117,7 +119,9 @@ def test_gumbel_softmax_tends_to_the_one_hot_sample_as_tau_falls():
 
 def test_gumbel_softmax_tends_to_uniform_as_tau_grows():
     x = 2 * torch.randn(64, 6, generator=generator(0), dtype=torch.float64)
-    distances = [(gumbel_softmax(x, tau, generator(5)) - 1 / 6).abs().max().item() for tau in [0.3, 1.0, 10.0, 100.0, 1e4]]
+    distances = [
+        (gumbel_softmax(x, tau, generator(5)) - 1 / 6).abs().max().item() for tau in [0.3, 1.0, 10.0, 100.0, 1e4]
+    ]
     assert all(a > b for a, b in zip(distances, distances[1:])), distances
     assert distances[-1] < 1e-3, distances
 

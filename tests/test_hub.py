@@ -115,7 +115,9 @@ def register(plugin, weights: Path, url: str = URL) -> None:
     plugin(("mlp.served", url, {"sha256": sha256_file(weights), "size": weights.stat().st_size}))
 
 
-def test_an_hf_entry_is_downloaded_from_the_hub_verified_and_loads_offline_afterwards(plugin, weights, cache, monkeypatch):
+def test_an_hf_entry_is_downloaded_from_the_hub_verified_and_loads_offline_afterwards(
+    plugin, weights, cache, monkeypatch
+):
     register(plugin, weights)
     with serve(weights, monkeypatch) as hub:
         model = dpzoo.create_model("mlp.served", pretrained=True)

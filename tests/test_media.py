@@ -80,8 +80,9 @@ def test_media_are_logged_every_media_every_epochs_and_once_at_the_end(tmp_path)
     data = InMemorySplits.from_dataset_dict(dataset.load(), ("x", "y"), torch.device("cpu"), dataset.transform)
     model = Painter()
     cfg = TrainConfig(epochs=5, batch_size=256, media_every=2, checkpoint_epochs=0, **QUIET)  # 5 steps per epoch
-    Trainer(cfg, run_dir=tmp_path).fit(model, data, optimisers={"model": torch.optim.SGD(model.parameters(), lr=0.1)},
-                                       loss=PainterLoss())
+    Trainer(cfg, run_dir=tmp_path).fit(
+        model, data, optimisers={"model": torch.optim.SGD(model.parameters(), lr=0.1)}, loss=PainterLoss()
+    )
     assert model.calls == [(10, False, False), (20, False, False), (25, False, False)]  # epochs 2, 4, and the end
     events = EventAccumulator(str(tmp_path), size_guidance={"images": 0, "tensors": 0})
     events.Reload()

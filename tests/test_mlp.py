@@ -22,10 +22,16 @@ def test_zero_hidden_layers_is_softmax_regression():
     assert sum(p.numel() for p in model.parameters()) == 64 * 10 + 10
 
 
-@pytest.mark.parametrize("activation, sigma", [
-    ("relu", torch.relu), ("tanh", torch.tanh), ("sigmoid", torch.sigmoid),
-    ("softplus", nn.functional.softplus), ("identity", lambda v: v),
-])
+@pytest.mark.parametrize(
+    "activation, sigma",
+    [
+        ("relu", torch.relu),
+        ("tanh", torch.tanh),
+        ("sigmoid", torch.sigmoid),
+        ("softplus", nn.functional.softplus),
+        ("identity", lambda v: v),
+    ],
+)
 def test_each_hidden_layer_is_sigma_of_an_affine_map(activation, sigma):
     model = make(hidden=[16, 12], activation=activation)
     x = torch.randn(3, 1, 8, 8)
@@ -69,18 +75,30 @@ def test_missing_data_facts_and_misspelt_options_are_clear_errors():
 
 def test_the_mlp_beats_97_percent_on_the_digits_test_split(tmp_path):
     """The README's quickstart: hidden 256, 30 epochs of Adam on the 1,257 training digits."""
-    result = dpzoo.train({"model": {"name": "mlp", "hidden": [256]}, "data": "digits",
-                          "trainer": {"epochs": 30, "progress": False, "device": "cpu"},
-                          "logdir": str(tmp_path), "run_name": "quickstart"})
+    result = dpzoo.train(
+        {
+            "model": {"name": "mlp", "hidden": [256]},
+            "data": "digits",
+            "trainer": {"epochs": 30, "progress": False, "device": "cpu"},
+            "logdir": str(tmp_path),
+            "run_name": "quickstart",
+        }
+    )
     assert result.metrics["test/accuracy"] >= 0.97
 
 
 def test_softmax_regression_reaches_the_books_figure_with_full_batch_descent(tmp_path):
     """Softmax regression, full-batch gradient descent: about 0.90 on the digits (book-values.md)."""
-    result = dpzoo.train({"model": {"name": "mlp", "hidden": []}, "data": "digits",
-                          "optimiser": {"name": "sgd", "lr": 0.5},
-                          "trainer": {"epochs": 100, "batch_size": 1257, "progress": False, "device": "cpu"},
-                          "logdir": str(tmp_path), "run_name": "softmax"})
+    result = dpzoo.train(
+        {
+            "model": {"name": "mlp", "hidden": []},
+            "data": "digits",
+            "optimiser": {"name": "sgd", "lr": 0.5},
+            "trainer": {"epochs": 100, "batch_size": 1257, "progress": False, "device": "cpu"},
+            "logdir": str(tmp_path),
+            "run_name": "softmax",
+        }
+    )
     assert result.metrics["step"] == 100  # one step per epoch: the whole training split
     assert result.metrics["test/accuracy"] >= 0.88
 
@@ -94,16 +112,26 @@ def test_bf16_autocast_runs_the_forward_pass_in_bfloat16(tmp_path):
 
     data = InMemorySplits.from_dataset_dict(dataset.load(), ("x", "y"), torch.device("cpu"), dataset.transform)
     cfg = TrainConfig(max_steps=2, precision="bf16", validate_every=0, test=False, progress=False, device="cpu")
-    Trainer(cfg).fit(model, data, optimisers={"model": torch.optim.Adam(model.parameters())},
-                     loss=dpzoo.create("loss", "cross_entropy"))
+    Trainer(cfg).fit(
+        model,
+        data,
+        optimisers={"model": torch.optim.Adam(model.parameters())},
+        loss=dpzoo.create("loss", "cross_entropy"),
+    )
     assert len(seen) >= 2 and set(seen) == {torch.bfloat16}  # training steps and the final evaluation
     assert model.output.weight.dtype == torch.float32  # parameters stay in float32
 
 
 def test_fp16_autocast_trains_with_a_gradient_scaler(tmp_path):
-    result = dpzoo.train({"model": {"name": "mlp", "hidden": [64]}, "data": "digits",
-                          "trainer": {"epochs": 5, "precision": "fp16", "progress": False, "device": "cpu"},
-                          "logdir": str(tmp_path), "run_name": "fp16"})
+    result = dpzoo.train(
+        {
+            "model": {"name": "mlp", "hidden": [64]},
+            "data": "digits",
+            "trainer": {"epochs": 5, "precision": "fp16", "progress": False, "device": "cpu"},
+            "logdir": str(tmp_path),
+            "run_name": "fp16",
+        }
+    )
     scaler = result.trainer.stepper.scalers["model"]  # one gradient scaler per optimiser
     assert scaler.get_scale() > 0
     assert result.metrics["test/accuracy"] > 0.8  # it learns: the scaler unscales before each step

@@ -40,7 +40,9 @@ def installed(tmp_path_factory) -> tuple[Path, Path]:
     source, site = work / "dpzoo-plugin-demo", work / "site"
     env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index"]
-    result = subprocess.run([*command, "--target", str(site), str(source)], env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [*command, "--target", str(site), str(source)], env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, f"pip install failed:\n{result.stdout}\n{result.stderr}"
     return source, site
 
@@ -68,7 +70,11 @@ def test_new_plugin_demo_installs_is_listed_and_trains(installed, tmp_path):
 @pytest.mark.slow
 def test_the_written_plugins_own_tests_pass_against_the_installed_package(installed):
     source, site = installed
-    result = run(["-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(source), str(source / "tests")], site, cwd=source)
+    result = run(
+        ["-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(source), str(source / "tests")],
+        site,
+        cwd=source,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = result.stdout.strip().splitlines()[-1]
     assert re.search(r"4 passed", summary) and "skipped" not in summary, summary
@@ -79,8 +85,13 @@ def test_new_plugin_writes_the_package_layout_with_its_names(tmp_path):
     assert root == tmp_path / "dpzoo-plugin-my-topic"
     files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
     assert files == [
-        "README.md", "pyproject.toml", "src/dpzoo_plugin_my_topic/__init__.py", "src/dpzoo_plugin_my_topic/data.py",
-        "src/dpzoo_plugin_my_topic/model.py", "src/dpzoo_plugin_my_topic/plugin.py", "tests/test_dpzoo_plugin_my_topic.py",
+        "README.md",
+        "pyproject.toml",
+        "src/dpzoo_plugin_my_topic/__init__.py",
+        "src/dpzoo_plugin_my_topic/data.py",
+        "src/dpzoo_plugin_my_topic/model.py",
+        "src/dpzoo_plugin_my_topic/plugin.py",
+        "tests/test_dpzoo_plugin_my_topic.py",
     ]
     project = (root / "pyproject.toml").read_text()
     assert 'name = "dpzoo-plugin-my-topic"' in project.splitlines()

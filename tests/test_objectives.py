@@ -125,9 +125,7 @@ def test_bce_logits_stays_finite_for_a_confident_wrong_prediction():
 
 
 def test_cross_entropy_is_minus_log_softmax_of_the_target_class(logits, labels):
-    by_hand = torch.stack(
-        [-(z[c] - torch.logsumexp(z, 0)) for z, c in zip(logits, labels)]
-    )
+    by_hand = torch.stack([-(z[c] - torch.logsumexp(z, 0)) for z, c in zip(logits, labels)])
     assert loss("cross_entropy", logits, {"y": labels}).item() == pytest.approx(by_hand.mean().item())
     assert loss("cross_entropy", logits, {"y": labels}, reduction="sum").item() == pytest.approx(by_hand.sum().item())
 
@@ -154,8 +152,7 @@ def test_cross_entropy_counts_every_position_of_a_sequence(logits, labels):
 def test_hinge_is_the_weston_watkins_margin_loss(logits, labels):
     m, K = 1.0, logits.shape[1]
     per_example = [
-        sum(max(0.0, m - z[c].item() + z[k].item()) for k in range(K) if k != c) / K
-        for z, c in zip(logits, labels)
+        sum(max(0.0, m - z[c].item() + z[k].item()) for k in range(K) if k != c) / K for z, c in zip(logits, labels)
     ]
     assert loss("hinge", logits, {"y": labels}).item() == pytest.approx(sum(per_example) / len(per_example))
     squared = [

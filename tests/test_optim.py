@@ -259,7 +259,9 @@ def test_reduce_on_plateau_names_what_it_watches_and_drops_after_patience():
     opt = torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=1.0)
     scheduler = dpzoo.create_scheduler("reduce_on_plateau", opt, 100)
     assert scheduler.monitor == "validation/loss"
-    scheduler = dpzoo.create_scheduler("reduce_on_plateau", opt, 100, monitor="validation/accuracy", mode="max", patience=1)
+    scheduler = dpzoo.create_scheduler(
+        "reduce_on_plateau", opt, 100, monitor="validation/accuracy", mode="max", patience=1
+    )
     assert scheduler.monitor == "validation/accuracy"
     lrs = []
     for accuracy in [0.5, 0.6, 0.6, 0.6, 0.7, 0.7, 0.7]:

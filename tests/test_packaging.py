@@ -6,8 +6,8 @@ import ast
 import re
 import subprocess
 import sys
-import tomllib
 
+import tomllib
 from conftest import ROOT
 
 
@@ -40,7 +40,9 @@ def test_ci_runs_the_readme_commands_verbatim():
 
 
 def test_tools_train_is_dpzoo_train():
-    out = subprocess.run([sys.executable, str(ROOT / "tools/train.py"), "--help"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "tools/train.py"), "--help"], capture_output=True, text=True, check=True
+    )
     assert "--resume" in out.stdout and "--set" in out.stdout
 
 
@@ -58,7 +60,8 @@ def core_imports() -> dict[str, set[str]]:
         tree = ast.parse(path.read_text())
         # `if TYPE_CHECKING:` imports are annotations only: never executed, so no layer is entered
         typing_only = {
-            id(inner) for node in ast.walk(tree)
+            id(inner)
+            for node in ast.walk(tree)
             if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING"
             for inner in ast.walk(node)
         }

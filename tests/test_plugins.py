@@ -89,7 +89,9 @@ def test_import_and_listing_load_no_torch():
 
 
 def test_every_builtin_plugin_loads():
-    broken = {p["name"]: p["error"] for p in dpzoo.list_plugins() if p["distribution"] == "dpzoo" and p["status"] != "ok"}
+    broken = {
+        p["name"]: p["error"] for p in dpzoo.list_plugins() if p["distribution"] == "dpzoo" and p["status"] != "ok"
+    }
     assert not broken, f"built-in plugins not loading: {broken}"
 
 
@@ -362,7 +364,9 @@ def test_lazy_targets_import_only_on_load(probe_modules):
     assert entry.load() is thing
 
     assert dpzoo.list_models("unloadable") == ["unloadable"], "a target that cannot import still lists"
-    with pytest.raises(dpzoo.PluginError, match="'lazy:unloadable' could not be loaded.*needs a package that is not installed"):
+    with pytest.raises(
+        dpzoo.PluginError, match="'lazy:unloadable' could not be loaded.*needs a package that is not installed"
+    ):
         dpzoo.get("model", "unloadable").load()
 
 
@@ -442,8 +446,21 @@ def test_entry_point_name_clash_between_distributions_is_reported(monkeypatch):
     assert any(p["status"] == "broken" and "shared" in (p["error"] or "") for p in reports)
 
 
-@pytest.mark.parametrize("value, on", [("1", True), ("y", True), ("2", True), ("TRUE", True), (" on ", True),
-                                       ("0", False), ("", False), ("false", False), ("No", False), ("off", False)])
+@pytest.mark.parametrize(
+    "value, on",
+    [
+        ("1", True),
+        ("y", True),
+        ("2", True),
+        ("TRUE", True),
+        (" on ", True),
+        ("0", False),
+        ("", False),
+        ("false", False),
+        ("No", False),
+        ("off", False),
+    ],
+)
 def test_every_switch_reads_its_environment_variable_one_way(monkeypatch, value, on):
     """DPZOO_STRICT_PLUGINS and DPZOO_OFFLINE share dpzoo.env_flag: unset or an "off" word is off, anything else on."""
     from dpzoo.pretrained import sources

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import ROOT
 from safetensors.torch import load_file
 
 import dpzoo
@@ -30,11 +31,9 @@ from dpzoo.plugin_manager import PluginWarning
 from dpzoo.registry import ShadowWarning
 from dpzoo.resume import RunFinished
 from dpzoo.trainer import checkpoint as ckpt
-from dpzoo.trainer.recovery import load_checkpoint
 from dpzoo.trainer.nonfinite import NonFiniteError
+from dpzoo.trainer.recovery import load_checkpoint
 from dpzoo.trainer.signals import Interrupted
-
-from conftest import ROOT, run_cli
 
 QUIET = {"progress": False, "device": "cpu"}
 
@@ -115,8 +114,10 @@ def test_a_second_process_cannot_train_into_a_running_run(tmp_path):
 
     def second_attempts(trainer):
         if trainer.step == 3:
-            for attempt in (lambda: dpzoo.train(config(tmp_path, "same", seed=1)),
-                            lambda: dpzoo.train({"logdir": str(tmp_path)}, resume="same")):
+            for attempt in (
+                lambda: dpzoo.train(config(tmp_path, "same", seed=1)),
+                lambda: dpzoo.train({"logdir": str(tmp_path)}, resume="same"),
+            ):
                 with pytest.raises(dpzoo.ConfigError, match=f"in use by process {os.getpid()}"):
                     attempt()
                 refused.append(True)
@@ -172,10 +173,28 @@ def test_temporary_names_are_unique_so_concurrent_writers_never_collide(tmp_path
 
 @pytest.mark.slow
 def test_two_processes_with_one_run_name_one_trains_the_other_is_refused(tmp_path):
-    base = [sys.executable, "-m", "dpzoo.cli", "train", "--model", "mlp", "--data", "digits", "--epochs", "3",
-            "--logdir", str(tmp_path), "--run-name", "same"]
-    processes = [subprocess.Popen([*base, "--seed", str(seed)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True) for seed in (1, 2)]
+    base = [
+        sys.executable,
+        "-m",
+        "dpzoo.cli",
+        "train",
+        "--model",
+        "mlp",
+        "--data",
+        "digits",
+        "--epochs",
+        "3",
+        "--logdir",
+        str(tmp_path),
+        "--run-name",
+        "same",
+    ]
+    processes = [
+        subprocess.Popen(
+            [*base, "--seed", str(seed)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for seed in (1, 2)
+    ]
     results = [(p.wait(timeout=300), *p.communicate()) for p in processes]
     codes = sorted(code for code, _, _ in results)
     assert codes == [0, 2], results
@@ -218,8 +237,25 @@ def test_a_nan_loss_stops_naming_the_step_and_the_last_good_checkpoint(tmp_path)
 
 
 def test_lr_inf_exits_non_zero_through_the_cli_without_saving(tmp_path, capsys):
-    code = cli.main(["train", "--model", "mlp", "--data", "digits", "--epochs", "1", "--lr", "inf", "--device", "cpu",
-                     "--logdir", str(tmp_path), "--run-name", "inf"])
+    code = cli.main(
+        [
+            "train",
+            "--model",
+            "mlp",
+            "--data",
+            "digits",
+            "--epochs",
+            "1",
+            "--lr",
+            "inf",
+            "--device",
+            "cpu",
+            "--logdir",
+            str(tmp_path),
+            "--run-name",
+            "inf",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == NonFiniteError.exit_code and "not finite" in err and "--lr" in err and "Traceback" not in err
     assert not (tmp_path / "inf/model.safetensors").exists()
@@ -257,9 +293,12 @@ def test_skip_leaves_the_parameters_of_a_nan_step_untouched_and_counts_it(tmp_pa
     def snapshot(trainer):
         snapshots[trainer.step] = [p.detach().clone() for p in trainer.model.parameters()]
 
-    trainer = dpzoo.Trainer(dpzoo.TrainConfig(**QUIET, max_steps=12, on_nonfinite="skip", log_every=4), callbacks=[snapshot])
-    final = trainer.fit(model, data, optimisers={"model": torch.optim.Adam(model.parameters(), 0.01)},
-                        loss=nan_loss_on({4, 8}))
+    trainer = dpzoo.Trainer(
+        dpzoo.TrainConfig(**QUIET, max_steps=12, on_nonfinite="skip", log_every=4), callbacks=[snapshot]
+    )
+    final = trainer.fit(
+        model, data, optimisers={"model": torch.optim.Adam(model.parameters(), 0.01)}, loss=nan_loss_on({4, 8})
+    )
     assert final["skipped_steps"] == 2
     for skipped in (5, 9):  # call 4 is step 5
         assert all(torch.equal(a, b) for a, b in zip(snapshots[skipped - 1], snapshots[skipped]))
@@ -268,8 +307,12 @@ def test_skip_leaves_the_parameters_of_a_nan_step_untouched_and_counts_it(tmp_pa
 
 
 def test_ignore_trains_on_and_metrics_json_stays_strict_json(tmp_path):
-    result = dpzoo.train({**config(tmp_path, "ignored", epochs=1, on_nonfinite="ignore"),
-                          "optimiser": {"name": "sgd", "lr": float("inf")}})
+    result = dpzoo.train(
+        {
+            **config(tmp_path, "ignored", epochs=1, on_nonfinite="ignore"),
+            "optimiser": {"name": "sgd", "lr": float("inf")},
+        }
+    )
     assert result.metrics["validation/loss"] != result.metrics["validation/loss"]  # NaN in memory
     written = strict_json(tmp_path / "ignored/metrics.json")
     assert written["validation/loss"] is None and written["step"] == result.metrics["step"]
@@ -279,8 +322,11 @@ def test_ignore_trains_on_and_metrics_json_stays_strict_json(tmp_path):
 def test_resume_applies_and_records_what_may_change(tmp_path, capsys):
     dpzoo.train(config(tmp_path, "r", epochs=1))
     capsys.readouterr()
-    result = dpzoo.train({"trainer": {"epochs": 2}, "optimiser": {"lr": 0.5}, "logdir": str(tmp_path)}, resume="r",
-                         command="dpzoo train --resume r --epochs 2 --lr 0.5")
+    result = dpzoo.train(
+        {"trainer": {"epochs": 2}, "optimiser": {"lr": 0.5}, "logdir": str(tmp_path)},
+        resume="r",
+        command="dpzoo train --resume r --epochs 2 --lr 0.5",
+    )
     assert "optimiser.lr 0.001 -> 0.5" in capsys.readouterr().err
     assert result.metrics["epoch"] == 2
     assert [g["lr"] for g in result.trainer.optimisers["model"].param_groups] == [0.5]
@@ -292,13 +338,16 @@ def test_resume_applies_and_records_what_may_change(tmp_path, capsys):
     assert state["stepper"]["optimisers"]["model"]["param_groups"][0]["lr"] == 0.5
 
 
-@pytest.mark.parametrize("change, shown", [
-    ({"model": {"hidden": [32]}}, r"would change: model.hidden: \[16\] -> \[32\]"),
-    ({"model": {"name": "cnn"}}, r"with its model 'mlp', not 'cnn'"),
-    ({"trainer": {"seed": 5, "epochs": 3}}, r"would change: trainer.seed: 0 -> 5"),
-    ({"data": "mnist"}, r"with its data 'digits', not 'mnist'"),
-    ({"trainer": {"batch_size": 8}}, r"would change: trainer.batch_size: 64 -> 8"),
-])
+@pytest.mark.parametrize(
+    "change, shown",
+    [
+        ({"model": {"hidden": [32]}}, r"would change: model.hidden: \[16\] -> \[32\]"),
+        ({"model": {"name": "cnn"}}, r"with its model 'mlp', not 'cnn'"),
+        ({"trainer": {"seed": 5, "epochs": 3}}, r"would change: trainer.seed: 0 -> 5"),
+        ({"data": "mnist"}, r"with its data 'digits', not 'mnist'"),
+        ({"trainer": {"batch_size": 8}}, r"would change: trainer.batch_size: 64 -> 8"),
+    ],
+)
 def test_resume_refuses_what_may_not_change_showing_the_difference(tmp_path, change, shown):
     dpzoo.train(config(tmp_path, "r", epochs=1, max_steps=5))
     before = (tmp_path / "r/config.json").read_bytes()
@@ -330,7 +379,7 @@ def test_resume_falls_back_to_the_newest_checkpoint_that_verifies(tmp_path, caps
     if damage == "corrupt tensors":
         corrupt(directory / "step-00000015.safetensors")
     elif damage == "garbage last.json":
-        (directory / "last.json").write_bytes(b"{\"step\": 15, \"tens")
+        (directory / "last.json").write_bytes(b'{"step": 15, "tens')
     else:
         (directory / "last.json").unlink()
     capsys.readouterr()
@@ -350,7 +399,9 @@ def test_when_no_checkpoint_verifies_the_error_lists_each(tmp_path):
         ckpt.save_checkpoint(directory, step, {"w": torch.full((4,), float(step))})
     for step in (1, 2):
         corrupt(directory / f"step-{step:08d}.safetensors")
-    with pytest.raises(dpzoo.IntegrityError, match=r"step-00000002\.safetensors is corrupt.*step-00000001\.safetensors"):
+    with pytest.raises(
+        dpzoo.IntegrityError, match=r"step-00000002\.safetensors is corrupt.*step-00000001\.safetensors"
+    ):
         load_checkpoint(directory)
 
 
@@ -360,12 +411,15 @@ def train_cli(capsys, *args: str) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
-@pytest.mark.parametrize("content, expected", [
-    (b"model: [mlp\n", r"line 2, column 1: expected ',' or '\]'"),
-    (b"model: mlp\ndata: digits\nmodel: cnn\n", r"line 3, column 1: key 'model' appears twice \(first on line 1\)"),
-    (b"model: caf\xe9\n", r"not UTF-8 text \(byte 0xe9 at offset 10\); save it as UTF-8"),
-    (b"- mlp\n", r"must hold a mapping"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"model: [mlp\n", r"line 2, column 1: expected ',' or '\]'"),
+        (b"model: mlp\ndata: digits\nmodel: cnn\n", r"line 3, column 1: key 'model' appears twice \(first on line 1\)"),
+        (b"model: caf\xe9\n", r"not UTF-8 text \(byte 0xe9 at offset 10\); save it as UTF-8"),
+        (b"- mlp\n", r"must hold a mapping"),
+    ],
+)
 def test_config_file_errors_name_the_file_and_the_fix(tmp_path, capsys, content, expected):
     path = tmp_path / "run.yaml"
     path.write_bytes(content)
@@ -394,21 +448,25 @@ def test_debug_shows_the_traceback(tmp_path, capsys, monkeypatch):
 
 
 def test_argument_errors_are_answered_before_torch_is_imported():
-    code = ("import sys; from dpzoo.cli import main; codes = [main(['train', '--data', 'digits']), "
-            "main(['train', '--model', 'mlp', '--data', 'digits', '--run-name', '../up']), "
-            "main(['train', '--model', 'mlp', '--data', 'digits', '--device', 'gpu'])]; "
-            "print(codes, 'torch' in sys.modules)")
+    code = (
+        "import sys; from dpzoo.cli import main; codes = [main(['train', '--data', 'digits']), "
+        "main(['train', '--model', 'mlp', '--data', 'digits', '--run-name', '../up']), "
+        "main(['train', '--model', 'mlp', '--data', 'digits', '--device', 'gpu'])]; "
+        "print(codes, 'torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "[2, 2, 2] False", out.stdout + out.stderr
     assert "missing --model" in out.stderr and "single folder name" in out.stderr and "'cuda'" in out.stderr
 
 
 def test_version_and_argument_errors_load_no_plugin_and_no_torch():
-    code = ("import sys; from dpzoo.cli import main\n"
-            "for argv in (['--version'], ['train', '--epochs', 'x']):\n"
-            "    try: main(argv)\n"
-            "    except SystemExit as stop: print(stop.code)\n"
-            "print(sorted(m for m in sys.modules if m.startswith('dpzoo.plugins.') or m in ('torch', 'datasets')))")
+    code = (
+        "import sys; from dpzoo.cli import main\n"
+        "for argv in (['--version'], ['train', '--epochs', 'x']):\n"
+        "    try: main(argv)\n"
+        "    except SystemExit as stop: print(stop.code)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('dpzoo.plugins.') or m in ('torch', 'datasets')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.stdout.splitlines() == ["dpzoo " + dpzoo.__version__, "0", "2", "[]"], out.stdout
     assert "invalid int value: 'x'" in out.stderr
@@ -421,7 +479,9 @@ def small_filesystem(tmp_path):
     mount.mkdir()
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mount)], capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mount)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     yield mount
@@ -429,16 +489,38 @@ def small_filesystem(tmp_path):
 
 
 def test_a_full_disk_is_one_line_and_leaves_no_temporary_files(small_filesystem, capsys):
-    code, err = train_cli(capsys, "--set", "model.hidden=[128]", "--device", "cpu", "--set", "trainer.progress=false",
-                          "--logdir", str(small_filesystem), "--run-name", "full")
+    code, err = train_cli(
+        capsys,
+        "--set",
+        "model.hidden=[128]",
+        "--device",
+        "cpu",
+        "--set",
+        "trainer.progress=false",
+        "--logdir",
+        str(small_filesystem),
+        "--run-name",
+        "full",
+    )
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
     assert "No space left on device" in err and "--logdir" in err
     assert not [p for p in small_filesystem.rglob("*.tmp")]
 
 
 def test_a_read_only_disk_is_one_line_on_resume_and_on_a_new_run(small_filesystem, capsys):
-    code, _ = train_cli(capsys, "--set", "model.hidden=[4]", "--device", "cpu", "--set", "trainer.progress=false",
-                        "--logdir", str(small_filesystem), "--run-name", "r")
+    code, _ = train_cli(
+        capsys,
+        "--set",
+        "model.hidden=[4]",
+        "--device",
+        "cpu",
+        "--set",
+        "trainer.progress=false",
+        "--logdir",
+        str(small_filesystem),
+        "--run-name",
+        "r",
+    )
     assert code == 0
     subprocess.run(["mount", "-o", "remount,ro", str(small_filesystem)], check=True)
     code = cli.main(["train", "--resume", str(small_filesystem / "r"), "--epochs", "2"])
@@ -475,7 +557,9 @@ def hostile(monkeypatch):
     real = plugin_manager.entry_points
 
     def install(*fakes):
-        monkeypatch.setattr(plugin_manager, "entry_points", lambda group: [*fakes, *real(group=group)])  # fakes found first
+        monkeypatch.setattr(
+            plugin_manager, "entry_points", lambda group: [*fakes, *real(group=group)]
+        )  # fakes found first
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PluginWarning)  # the hostile plugins' own reports are checked below
             dpzoo.reload_plugins()
@@ -584,10 +668,30 @@ def test_a_second_ctrl_c_stops_at_once(tmp_path):
 
 @pytest.mark.slow
 def test_sigterm_to_the_cli_checkpoints_and_exits_143(tmp_path):
-    process = subprocess.Popen([sys.executable, "-m", "dpzoo.cli", "train", "--model", "mlp", "--data", "digits",
-                                "--epochs", "400", "--set", "trainer.checkpoint_every=20",
-                                "--logdir", str(tmp_path), "--run-name", "t"],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dpzoo.cli",
+            "train",
+            "--model",
+            "mlp",
+            "--data",
+            "digits",
+            "--epochs",
+            "400",
+            "--set",
+            "trainer.checkpoint_every=20",
+            "--logdir",
+            str(tmp_path),
+            "--run-name",
+            "t",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     last = tmp_path / "t/checkpoints/last.json"
     while not last.exists() and process.poll() is None:
         threading.Event().wait(0.02)
@@ -632,8 +736,11 @@ def test_resuming_a_finished_run_changes_nothing_unless_given_more(tmp_path, cap
 def test_every_file_of_a_run_has_the_same_permissions(tmp_path):
     dpzoo.train(config(tmp_path, "p", epochs=1))
     run_dir = tmp_path / "p"
-    modes = {p.relative_to(run_dir).as_posix(): oct(p.stat().st_mode & 0o777)
-             for p in run_dir.rglob("*") if p.is_file() and p.name != ".lock"}
+    modes = {
+        p.relative_to(run_dir).as_posix(): oct(p.stat().st_mode & 0o777)
+        for p in run_dir.rglob("*")
+        if p.is_file() and p.name != ".lock"
+    }
     umask = os.umask(0)
     os.umask(umask)
     assert set(modes.values()) == {oct(0o666 & ~umask)}, modes

@@ -270,12 +270,15 @@ def trained_run(tmp_path_factory):
     """A tiny LSTM trained for two epochs on a verse, with its run directory."""
     root = tmp_path_factory.mktemp("rnn")
     (root / "verse.txt").write_text(VERSE * 4)
-    result = dpzoo.train({
-        "model": {"name": "lstm", "hidden": 16},
-        "data": {"name": "text", "path": str(root / "verse.txt"), "block": 8},
-        "trainer": {"epochs": 2, "batch_size": 4, "progress": False, "device": "cpu", "grad_clip": 1.0},
-        "logdir": str(root), "run_name": "verse",
-    })
+    result = dpzoo.train(
+        {
+            "model": {"name": "lstm", "hidden": 16},
+            "data": {"name": "text", "path": str(root / "verse.txt"), "block": 8},
+            "trainer": {"epochs": 2, "batch_size": 4, "progress": False, "device": "cpu", "grad_clip": 1.0},
+            "logdir": str(root),
+            "run_name": "verse",
+        }
+    )
     return result
 
 
@@ -285,13 +288,16 @@ def test_training_logs_bits_per_char_and_samples_at_three_temperatures(trained_r
     events = EventAccumulator(str(trained_run.run_dir), size_guidance={"scalars": 0, "tensors": 0})
     events.Reload()
     assert [e.step for e in events.Scalars("validation/bits_per_char")][:2] == [
-        trained_run.trainer.step // 2, trained_run.trainer.step
+        trained_run.trainer.step // 2,
+        trained_run.trainer.step,
     ]
     for T in ("0.5", "1.0", "1.5"):
         logged = events.Tensors(f"samples/temperature_{T}/text_summary")
         assert len(logged) >= 2  # every epoch (media_every = 1) and at the end
         text = logged[-1].tensor_proto.string_val[0].decode()
-        assert len(text.replace("\n    ", "\n").removeprefix("    ")) == 1 + 300  # the prime (a newline) and 300 characters
+        assert (
+            len(text.replace("\n    ", "\n").removeprefix("    ")) == 1 + 300
+        )  # the prime (a newline) and 300 characters
     assert trained_run.metrics["test/bits_per_char"] > 0
     card = json.loads((trained_run.run_dir / "config.json").read_text())
     assert card["model"]["vocabulary"] == "".join(sorted(set((VERSE * 4)[: int(len(VERSE * 4) * 0.9)])))
@@ -301,7 +307,18 @@ def test_dpzoo_sample_reads_a_run_directory_and_repeats_with_a_seed(trained_run,
     from dpzoo.cli import main
     from dpzoo.plugins.rnn.command import load
 
-    argv = ["sample", str(trained_run.run_dir), "--prime", "Thou ", "--length", "30", "--seed", "4", "--temperature", "0.7"]
+    argv = [
+        "sample",
+        str(trained_run.run_dir),
+        "--prime",
+        "Thou ",
+        "--length",
+        "30",
+        "--seed",
+        "4",
+        "--temperature",
+        "0.7",
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert main(argv) == 0
@@ -351,7 +368,9 @@ def test_kneser_ney_gives_a_distribution_over_every_class_for_any_context():
     for order in (1, 2, 3, 5):
         model = KneserNey(train, order, classes)
         for context in [(), tuple(train[:4]), tuple(train[40:44]), (0, 0, 0, 0), (3, 1, 4, 1)]:
-            total = sum(model.probability(context[len(context) - (order - 1):] if order > 1 else (), w) for w in range(classes))
+            total = sum(
+                model.probability(context[len(context) - (order - 1) :] if order > 1 else (), w) for w in range(classes)
+            )
             assert total == pytest.approx(1.0, abs=1e-12), (order, context)
     # a longer context helps on text it has seen: bits per character fall with the order
     scores = [KneserNey(train, n, classes).bits_per_char(vocabulary.encode(VERSE).tolist()) for n in (1, 2, 3)]

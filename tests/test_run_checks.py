@@ -84,8 +84,17 @@ def components():
 
 
 def run(tmp_path, name, callbacks=(), **config):
-    return dpzoo.train({"model": "mlp", "data": "digits", "logdir": str(tmp_path), "run_name": name,
-                        **config, "trainer": {**QUIET, **config.get("trainer", {})}}, callbacks=callbacks)
+    return dpzoo.train(
+        {
+            "model": "mlp",
+            "data": "digits",
+            "logdir": str(tmp_path),
+            "run_name": name,
+            **config,
+            "trainer": {**QUIET, **config.get("trainer", {})},
+        },
+        callbacks=callbacks,
+    )
 
 
 # -- resume ---------------------------------------------------------------------------------
@@ -113,8 +122,15 @@ def test_resuming_with_another_model_or_optimiser_is_refused(tmp_path):
 
 
 def test_a_resumed_run_keeps_every_tensorboard_value(tmp_path):
-    config = {"trainer": {"max_steps": 30, "log_every": 5, "checkpoint_every": 10, "checkpoint_epochs": 0,
-                          "validate_every": 0}}
+    config = {
+        "trainer": {
+            "max_steps": 30,
+            "log_every": 5,
+            "checkpoint_every": 10,
+            "checkpoint_epochs": 0,
+            "validate_every": 0,
+        }
+    }
     run(tmp_path, "straight", **config)
 
     class Killed(Exception):
@@ -140,14 +156,23 @@ def test_a_resumed_run_keeps_every_tensorboard_value(tmp_path):
 
 # -- optimiser groups and --lr ------------------------------------------------------------------
 def test_a_misspelt_optimiser_group_is_an_error_with_a_suggestion(tmp_path):
-    with pytest.raises(dpzoo.ConfigError, match=r"optimisers\.generatr: the model has no parameter group 'generatr' "
-                                                r"\(did you mean 'generator'\?\); its groups are generator, critic"):
+    with pytest.raises(
+        dpzoo.ConfigError,
+        match=r"optimisers\.generatr: the model has no parameter group 'generatr' "
+        r"\(did you mean 'generator'\?\); its groups are generator, critic",
+    ):
         run(tmp_path, "g", model="pair", optimisers={"generatr": {"name": "adam"}})
 
 
 def test_a_group_given_only_options_inherits_the_run_optimiser(tmp_path):
-    result = run(tmp_path, "g", model="pair", trainer={"max_steps": 2}, optimiser={"name": "sgd", "lr": 0.1},
-                 optimisers={"critic": {"lr": 0.5}, "generator": {"name": "adam"}})
+    result = run(
+        tmp_path,
+        "g",
+        model="pair",
+        trainer={"max_steps": 2},
+        optimiser={"name": "sgd", "lr": 0.1},
+        optimisers={"critic": {"lr": 0.5}, "generator": {"name": "adam"}},
+    )
     optimisers = result.trainer.optimisers
     assert type(optimisers["critic"]) is torch.optim.SGD and optimisers["critic"].param_groups[0]["lr"] == 0.5
     assert type(optimisers["generator"]) is torch.optim.Adam and optimisers["generator"].param_groups[0]["lr"] == 1e-3
@@ -171,7 +196,9 @@ def test_lr_on_the_command_line_applies_to_every_group_or_is_refused():
 
 # -- data without y, provenance -------------------------------------------------------------------
 def test_a_dataset_without_y_trains_and_is_fingerprinted(tmp_path):
-    result = run(tmp_path, "u", model="reconstruct_points", data="unlabelled", trainer={"max_steps": 3, "batch_size": 16})
+    result = run(
+        tmp_path, "u", model="reconstruct_points", data="unlabelled", trainer={"max_steps": 3, "batch_size": 16}
+    )
     config = json.loads((tmp_path / "u/config.json").read_text())
     assert set(config["data_fingerprints"]) == {"train", "validation", "test"}
     assert "test/loss" in result.metrics
@@ -190,8 +217,12 @@ def test_config_json_records_the_plugin_behind_every_component(tmp_path):
     assert provenance["scheduler"]["name"] == "optim:cosine"
     run(tmp_path, "q", model="pair", trainer={"max_steps": 2})
     provenance = json.loads((tmp_path / "q/config.json").read_text())["provenance"]
-    assert provenance["model"] == {"name": "test_run_checks:pair", "plugin": "test_run_checks", "distribution": None,
-                                   "version": None}
+    assert provenance["model"] == {
+        "name": "test_run_checks:pair",
+        "plugin": "test_run_checks",
+        "distribution": None,
+        "version": None,
+    }
     assert set(provenance["optimisers"]) == {"generator", "critic"}
 
 
@@ -199,6 +230,9 @@ def test_config_json_records_the_plugin_behind_every_component(tmp_path):
 @pytest.mark.parametrize("variable", ["DPZOO_LOAD_PLUGINS", "DPZOO_DISABLE_PLUGINS"])
 def test_an_unknown_name_in_a_plugin_switch_warns_with_the_closest(monkeypatch, variable):
     monkeypatch.setenv(variable, "mpl,data")
-    with pytest.warns(PluginWarning, match=rf"{variable} names 'mpl', which no installed dpzoo plugin is called "
-                                           r"\(did you mean 'mlp'\?\)"):
+    with pytest.warns(
+        PluginWarning,
+        match=rf"{variable} names 'mpl', which no installed dpzoo plugin is called "
+        r"\(did you mean 'mlp'\?\)",
+    ):
         PluginHost().load_entry_points()

@@ -25,12 +25,18 @@ QUIET = {"progress": False, "device": "cpu", "threads": 1, "batch_size": 256}
 
 
 def config(logdir: Path, name: str, **trainer) -> dict:
-    return {"model": {"name": "mlp", "hidden": [16]}, "data": "digits", "trainer": {**QUIET, **trainer},
-            "logdir": str(logdir), "run_name": name}
+    return {
+        "model": {"name": "mlp", "hidden": [16]},
+        "data": "digits",
+        "trainer": {**QUIET, **trainer},
+        "logdir": str(logdir),
+        "run_name": name,
+    }
 
 
 def signal_at(step: int):
     """A callback that sends this process SIGTERM after ``step``: the trainer checkpoints and stops."""
+
     def callback(trainer) -> None:
         if trainer.step == step:
             os.kill(os.getpid(), signal.SIGTERM)
@@ -75,7 +81,11 @@ def test_finished_interrupted_and_broken_runs_are_told_apart(logdir, capsys):
     rows = by_name(runs_json(logdir, capsys))
     assert set(rows) == {"done", "stopped", "corrupt", "missing"}
     assert {name: row["status"] for name, row in rows.items()} == {
-        "done": "finished", "stopped": "interrupted", "corrupt": "broken", "missing": "broken"}
+        "done": "finished",
+        "stopped": "interrupted",
+        "corrupt": "broken",
+        "missing": "broken",
+    }
 
     done = rows["done"]
     final = json.loads((logdir / "done" / "metrics.json").read_text())
@@ -97,8 +107,11 @@ def test_the_table_shows_each_run_its_status_and_steps(logdir, capsys):
     capsys.readouterr()
     assert main(["runs", str(logdir)]) == 0
     out = capsys.readouterr().out
-    lines = {line.split()[0]: line.split() for line in out.splitlines()[1:] if line.split()[0] in
-             {"done", "stopped", "corrupt", "missing"}}
+    lines = {
+        line.split()[0]: line.split()
+        for line in out.splitlines()[1:]
+        if line.split()[0] in {"done", "stopped", "corrupt", "missing"}
+    }
     header = out.splitlines()[0].split()
     assert header[:5] == ["run", "model", "data", "steps", "status"] and header[-1] == "age"
     rows = by_name(runs_json(logdir, capsys))
@@ -123,7 +136,9 @@ def test_a_run_whose_lock_a_live_process_holds_is_running_until_that_process_die
     shutil.copytree(logdir / "stopped", run_dir)
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_THE_LOCK, str(run_dir)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "locked"

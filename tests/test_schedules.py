@@ -46,7 +46,9 @@ def reference(kind: str, s: int, start=1.0, end=0.0, steps=T, rate=1e-3, floor=0
 def test_each_curve_equals_its_formula_at_several_points(kind, options):
     schedule = Schedule(kind=kind, **options)
     for s in POINTS:
-        assert schedule.at(s, T) == pytest.approx(reference(kind, s, **{"steps": T, **options}), rel=1e-12, abs=1e-15), s
+        assert schedule.at(s, T) == pytest.approx(
+            reference(kind, s, **{"steps": T, **options}), rel=1e-12, abs=1e-15
+        ), s
 
 
 def test_gumbel_softmax_annealing_holds_between_updates_and_stops_at_the_floor():
@@ -73,7 +75,9 @@ def test_the_users_keys_override_the_models_defaults_one_by_one():
 @pytest.fixture(scope="module")
 def digits() -> InMemorySplits:
     dataset = dpzoo.create("dataset", "digits")
-    return InMemorySplits.from_dataset_dict(dataset.load(), tuple(dataset.columns), torch.device("cpu"), dataset.transform)
+    return InMemorySplits.from_dataset_dict(
+        dataset.load(), tuple(dataset.columns), torch.device("cpu"), dataset.transform
+    )
 
 
 class Annealed(dpzoo.Model):
@@ -98,11 +102,20 @@ class Annealed(dpzoo.Model):
 
 def test_the_trainer_sets_model_attributes_before_each_step_and_ctx_reads_them(digits):
     model = Annealed()
-    cfg = TrainConfig(max_steps=12, validate_every=0, test=False,
-                      schedules={"tau": {"kind": "linear", "start": 1.0, "end": 0.0}}, **QUIET)
+    cfg = TrainConfig(
+        max_steps=12,
+        validate_every=0,
+        test=False,
+        schedules={"tau": {"kind": "linear", "start": 1.0, "end": 0.0}},
+        **QUIET,
+    )
     trainer = Trainer(cfg)
-    trainer.fit(model, digits, optimisers={"model": torch.optim.SGD(model.parameters(), lr=0.1)},
-                loss=dpzoo.create("loss", "cross_entropy"))
+    trainer.fit(
+        model,
+        digits,
+        optimisers={"model": torch.optim.SGD(model.parameters(), lr=0.1)},
+        loss=dpzoo.create("loss", "cross_entropy"),
+    )
     assert [b for b, _ in model.seen] == pytest.approx([min(s / 10, 1.0) for s in range(12)])
     assert [t for _, t in model.seen] == pytest.approx([1.0 - s / 11 for s in range(12)])
     assert model.tau.dtype == torch.float32 and trainer.ctx.schedule("beta") == 1.0
@@ -123,9 +136,19 @@ def annealed_plugin():
 
 
 def test_schedules_are_logged_recorded_and_restored_on_resume(tmp_path, annealed_plugin):
-    config = {"model": "annealed", "data": "digits", "logdir": str(tmp_path),
-              "trainer": {**QUIET, "max_steps": 30, "log_every": 5, "checkpoint_every": 10, "checkpoint_epochs": 0,
-                          "schedules": {"tau": {"kind": "cosine", "start": 2.0, "end": 0.5}}}}
+    config = {
+        "model": "annealed",
+        "data": "digits",
+        "logdir": str(tmp_path),
+        "trainer": {
+            **QUIET,
+            "max_steps": 30,
+            "log_every": 5,
+            "checkpoint_every": 10,
+            "checkpoint_epochs": 0,
+            "schedules": {"tau": {"kind": "cosine", "start": 2.0, "end": 0.5}},
+        },
+    }
     dpzoo.train({**config, "run_name": "r"})
     recorded = json.loads((tmp_path / "r/config.json").read_text())["trainer"]["schedules"]
     assert recorded["beta"]["kind"] == "warmup" and recorded["tau"]["kind"] == "cosine"
@@ -175,23 +198,41 @@ def test_the_old_temperature_option_becomes_the_temperature_schedule(digits):
     cfg = TrainConfig(max_steps=5, temperature={"start": 1.0, "end": 0.01}, validate_every=0, test=False, **QUIET)
     assert cfg.schedules["temperature"] == Schedule(kind="exponential", start=1.0, end=0.01)
     Trainer(cfg, callbacks=[lambda t: seen.append(t.model.temperature)]).fit(
-        wrapper, digits, optimisers={"model": torch.optim.SGD(wrapper.parameters(), lr=0.1)},
-        loss=dpzoo.create("loss", "cross_entropy"))
+        wrapper,
+        digits,
+        optimisers={"model": torch.optim.SGD(wrapper.parameters(), lr=0.1)},
+        loss=dpzoo.create("loss", "cross_entropy"),
+    )
     assert seen == pytest.approx([0.01 ** (s / 4) for s in range(5)])
 
 
 def test_a_misspelt_schedule_key_names_the_closest_option():
-    with pytest.raises(dpzoo.ConfigError, match=r"schedules\.beta\.strat: unknown option \(did you mean 'start'\?\); "
-                                                r"valid options: end, floor, kind"):
+    with pytest.raises(
+        dpzoo.ConfigError,
+        match=r"schedules\.beta\.strat: unknown option \(did you mean 'start'\?\); "
+        r"valid options: end, floor, kind",
+    ):
         dpzoo.config.validate(TrainConfig, {"schedules": {"beta": {"strat": 0.0}}}, "trainer")
 
 
 def test_a_schedule_an_automatic_model_cannot_read_is_refused_with_the_closest_name(tmp_path):
     """A misspelt schedule name would otherwise train silently with the model's own value left in place."""
     with pytest.raises(dpzoo.ConfigError, match=r"trainer\.schedules\.bta: .*did you mean trainer\.schedules\.beta\?"):
-        dpzoo.train({"model": {"name": "vae"}, "data": {"name": "binarised_digits"}, "logdir": str(tmp_path),
-                     "trainer": {"max_steps": 1, "schedules": {"bta": {"kind": "warmup"}}}})
+        dpzoo.train(
+            {
+                "model": {"name": "vae"},
+                "data": {"name": "binarised_digits"},
+                "logdir": str(tmp_path),
+                "trainer": {"max_steps": 1, "schedules": {"bta": {"kind": "warmup"}}},
+            }
+        )
     with pytest.raises(dpzoo.ConfigError, match=r"trainer\.schedules\.beta: model MLP .*declares no schedules"):
-        dpzoo.train({"model": {"name": "mlp"}, "data": {"name": "digits"}, "logdir": str(tmp_path),
-                     "trainer": {"max_steps": 1, "schedules": {"beta": {"kind": "warmup"}}}})
+        dpzoo.train(
+            {
+                "model": {"name": "mlp"},
+                "data": {"name": "digits"},
+                "logdir": str(tmp_path),
+                "trainer": {"max_steps": 1, "schedules": {"beta": {"kind": "warmup"}}},
+            }
+        )
     assert not list(tmp_path.iterdir())  # refused before any run folder was made

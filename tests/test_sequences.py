@@ -23,7 +23,9 @@ VERSE = (
 
 def stream_splits(n: int = 1001, batching: str = "stream", block: int = 4, eval_rows: int = 1) -> SequenceSplits:
     s = torch.arange(n)
-    return SequenceSplits({"train": {"x": s}, "validation": {"x": s[:50]}}, {"batching": batching, "block": block, "eval_rows": eval_rows})
+    return SequenceSplits(
+        {"train": {"x": s}, "validation": {"x": s[:50]}}, {"batching": batching, "block": block, "eval_rows": eval_rows}
+    )
 
 
 @pytest.fixture
@@ -93,7 +95,9 @@ def test_evaluation_predicts_every_position_exactly_once(rows):
 def test_bits_per_char_over_a_split_is_one_unbroken_pass_whatever_the_block(corpus, block):
     dataset = dpzoo.create("dataset", "text", path=str(corpus), block=block)
     dataset_dict = dataset.load()
-    data = InMemorySplits.from_dataset_dict(dataset_dict, dataset.columns, torch.device("cpu"), sequence=dataset.sequence())
+    data = InMemorySplits.from_dataset_dict(
+        dataset_dict, dataset.columns, torch.device("cpu"), sequence=dataset.sequence()
+    )
     torch.manual_seed(0)
     model = dpzoo.create_model("lstm", vocabulary=dataset.info()["vocabulary"], hidden=12).double().eval()
     metric = dpzoo.create("metric", "bits_per_char")
@@ -132,7 +136,9 @@ def fit(data, model, **trainer) -> Trainer:
 def text_data(corpus: Path, **options):
     dataset = dpzoo.create("dataset", "text", path=str(corpus), **options)
     dataset_dict = dataset.load()
-    data = InMemorySplits.from_dataset_dict(dataset_dict, dataset.columns, torch.device("cpu"), sequence=dataset.sequence())
+    data = InMemorySplits.from_dataset_dict(
+        dataset_dict, dataset.columns, torch.device("cpu"), sequence=dataset.sequence()
+    )
     return data, dataset.info()["vocabulary"]
 
 
@@ -201,15 +207,47 @@ def test_two_processes_each_carry_their_own_rows_and_match_one_process(tmp_path,
 
     from conftest import ROOT, run_cli
 
-    steps = ["--model", "lstm", "--data", "text", "--set", f"data.path={corpus}", "--set", "data.block=8",
-             "--set", "model.hidden=16", "--max-steps", "6", "--set", "trainer.validate_every=0", "--lr", "0.01",
-             "--logdir", str(tmp_path)]
+    steps = [
+        "--model",
+        "lstm",
+        "--data",
+        "text",
+        "--set",
+        f"data.path={corpus}",
+        "--set",
+        "data.block=8",
+        "--set",
+        "model.hidden=16",
+        "--max-steps",
+        "6",
+        "--set",
+        "trainer.validate_every=0",
+        "--lr",
+        "0.01",
+        "--logdir",
+        str(tmp_path),
+    ]
     single = run_cli("train", *steps, "--batch-size", "4", "--run-name", "single")
     assert single.returncode == 0, single.stderr
     ddp = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(ROOT / "tools/train.py"),
-         *steps, "--batch-size", "2", "--run-name", "ddp"],
-        cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            str(ROOT / "tools/train.py"),
+            *steps,
+            "--batch-size",
+            "2",
+            "--run-name",
+            "ddp",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     a, b = load_file(tmp_path / "single/model.safetensors"), load_file(tmp_path / "ddp/model.safetensors")

@@ -113,7 +113,9 @@ def test_deepsets_model_reads_images_or_integers_and_ignores_padding():
     assert y.shape == (3,)
     perm = torch.tensor([2, 0, 1, 3, 4])
     assert torch.allclose(images({"x": x[:, perm], "mask": mask[:, perm]}), y, atol=1e-12)
-    assert torch.allclose(images({"x": torch.where(mask[..., None, None, None] > 0, x, 7.0), "mask": mask}), y, atol=1e-12)
+    assert torch.allclose(
+        images({"x": torch.where(mask[..., None, None, None] > 0, x, 7.0), "mask": mask}), y, atol=1e-12
+    )
     integers = dpzoo.create_model("deepsets", vocabulary=10)
     digits = torch.tensor([[3, 1, 4, 0], [1, 5, 9, 2]])
     assert torch.allclose(integers({"x": digits.flip(1)}), integers({"x": digits}), atol=1e-5)
@@ -127,7 +129,10 @@ def brute_force_hungarian(P: torch.Tensor, T: torch.Tensor) -> torch.Tensor:
     n = P.shape[1]
     values = []
     for b in range(len(P)):
-        costs = [sum(float(((P[b, i] - T[b, pi[i]]) ** 2).sum()) for i in range(n)) / n for pi in itertools.permutations(range(n))]
+        costs = [
+            sum(float(((P[b, i] - T[b, pi[i]]) ** 2).sum()) for i in range(n)) / n
+            for pi in itertools.permutations(range(n))
+        ]
         values.append(min(costs))
     return torch.tensor(values, dtype=torch.float64)
 
@@ -180,8 +185,12 @@ def test_presence_forms_equal_the_brute_force_over_the_target_padded_with_zeros(
     P, m, T, t = presence_problem(7)
     full_pred = matching.with_presence(P, m)
     full_target = matching.with_presence(T * t[..., None], t)  # padding: coordinates 0, presence 0
-    assert torch.allclose(matching.hungarian_with_presence(P, m, T, t), brute_force_hungarian(full_pred, full_target), atol=1e-12)
-    assert torch.allclose(matching.chamfer_with_presence(P, m, T, t), chamfer_by_loops(full_pred, full_target), atol=1e-12)
+    assert torch.allclose(
+        matching.hungarian_with_presence(P, m, T, t), brute_force_hungarian(full_pred, full_target), atol=1e-12
+    )
+    assert torch.allclose(
+        matching.chamfer_with_presence(P, m, T, t), chamfer_by_loops(full_pred, full_target), atol=1e-12
+    )
     # what the padded slots of the target hold does not matter
     junk = torch.where(t[..., None] > 0, T, 50.0)
     for form in (matching.hungarian_with_presence, matching.chamfer_with_presence):
@@ -219,12 +228,17 @@ def test_a_target_larger_than_the_capacity_and_unequal_sizes_are_clear_errors():
 
 
 def test_registered_losses_average_over_the_trajectory_and_add_the_representation_term():
-    model = dpzoo.create_model("dspn", max_elements=6, element_dim=2, inner_steps=3, encoder={"hidden": [8], "latent": 4})
+    model = dpzoo.create_model(
+        "dspn", max_elements=6, element_dim=2, inner_steps=3, encoder={"hidden": [8], "latent": 4}
+    )
     batch = {"x": torch.rand(2, 6, 2), "mask": torch.tensor([[1.0] * 4 + [0.0] * 2, [1.0] * 6])}
     output = model(batch)
     loss = dpzoo.create("loss", "chamfer", representation=0.5)(output, batch)
     metric = dpzoo.create("metric", "chamfer")
-    per_step = [metric({"set": output["trajectory"][:, s], "mask": output["trajectory_mask"][:, s]}, batch).mean() for s in range(3)]
+    per_step = [
+        metric({"set": output["trajectory"][:, s], "mask": output["trajectory_mask"][:, s]}, batch).mean()
+        for s in range(3)
+    ]
     assert torch.allclose(loss.terms["set"], torch.stack(per_step).mean(), atol=1e-6)
     assert torch.allclose(loss.total, loss.terms["set"] + 0.5 * output["representation_loss"].mean(), atol=1e-6)
     final_only = dpzoo.create("loss", "hungarian", every_step=False, representation=0.0)(output, batch)
@@ -234,7 +248,13 @@ def test_registered_losses_average_over_the_trajectory_and_add_the_representatio
 # -- DSPN --------------------------------------------------------------------------------
 def small_dspn(**overrides) -> torch.nn.Module:
     torch.manual_seed(0)
-    options = {"max_elements": 6, "element_dim": 2, "inner_steps": 4, "inner_lr": 2.0, "encoder": {"hidden": [16, 8], "latent": 4, "pieces": 4}}
+    options = {
+        "max_elements": 6,
+        "element_dim": 2,
+        "inner_steps": 4,
+        "inner_lr": 2.0,
+        "encoder": {"hidden": [16, 8], "latent": 4, "pieces": 4},
+    }
     return dpzoo.create_model("dspn", **{**options, **overrides}).double()
 
 
@@ -250,7 +270,9 @@ def test_dspn_output_ignores_the_input_order_and_padding(pool_all_slots):
     model, batch = small_dspn(pool_all_slots=pool_all_slots).eval(), point_batch()
     out = model(batch)
     perm = torch.tensor([3, 1, 0, 2, 4, 5])  # permutes the real elements of every example
-    assert torch.allclose(model({"x": batch["x"][:, perm], "mask": batch["mask"][:, perm]})["set"], out["set"], atol=1e-10)
+    assert torch.allclose(
+        model({"x": batch["x"][:, perm], "mask": batch["mask"][:, perm]})["set"], out["set"], atol=1e-10
+    )
     junk = torch.where(batch["mask"][..., None] > 0, batch["x"], 9.0)
     assert torch.allclose(model({"x": junk, "mask": batch["mask"]})["set"], out["set"], atol=1e-10)
 
@@ -340,7 +362,12 @@ def test_dspn_inner_gradient_step_is_the_update_rule():
 def test_evaluation_under_the_trainer_runs_the_inner_loop(tmp_path):
     result = dpzoo.train(
         {
-            "model": {"name": "dspn", "inner_steps": 2, "eval_inner_steps": 3, "encoder": {"hidden": [16], "latent": 8}},
+            "model": {
+                "name": "dspn",
+                "inner_steps": 2,
+                "eval_inner_steps": 3,
+                "encoder": {"hidden": [16], "latent": 8},
+            },
             "data": {"name": "pixelsets", "train_examples": 64, "validation_examples": 16, "test_examples": 16},
             "trainer": {"max_steps": 2, "batch_size": 32, "progress": False, "device": "cpu", "threads": 1},
             "logdir": str(tmp_path),
@@ -367,8 +394,9 @@ def digit_points():
 
 
 def test_pixel_sets_are_exactly_the_bright_pixels_of_each_image(digit_points):
-    from dpzoo.plugins.data.digits import split_indices
     from sklearn.datasets import load_digits
+
+    from dpzoo.plugins.data.digits import split_indices
     from dpzoo.tables import to_arrays
 
     dataset, splits = digit_points
@@ -401,7 +429,9 @@ def test_pixel_sets_are_seeded_and_refuse_a_set_larger_than_the_capacity(digit_p
     assert fingerprint(columns(reordered), keys) != fingerprint(columns(splits), keys)
     a, b = columns(splits), columns(reordered)
     assert torch.equal(a["mask"].sum(1), b["mask"].sum(1))
-    assert matching.chamfer(a["x"][:20], b["x"][:20], a["mask"][:20], b["mask"][:20]).max() == 0  # same sets, other order
+    assert (
+        matching.chamfer(a["x"][:20], b["x"][:20], a["mask"][:20], b["mask"][:20]).max() == 0
+    )  # same sets, other order
     with pytest.raises(SetError, match="max_elements is 10"):
         dpzoo.create("dataset", "pixelsets", max_elements=10).load()
 
@@ -457,7 +487,9 @@ def test_mnistsets_entries_are_scored_on_the_same_test_sets():
 def test_trained_dspn_inner_loop_lowers_the_representation_loss_at_each_trained_step(mnist_point_sets):
     model = dpzoo.create_model("dspn.mnistsets", pretrained=True).eval()
     with torch.no_grad():
-        out = model.inner_loop(model.encode_input(mnist_point_sets["x"], mnist_point_sets["mask"]), steps=model.config.inner_steps)
+        out = model.inner_loop(
+            model.encode_input(mnist_point_sets["x"], mnist_point_sets["mask"]), steps=model.config.inner_steps
+        )
     losses = out["inner_losses"].mean(0)  # L_repr at Y(0), Y(1), ..., Y(T), averaged over the sets
     assert len(losses) == model.config.inner_steps + 1
     assert (losses[1:] < losses[:-1]).all(), losses
@@ -476,7 +508,9 @@ def test_more_inner_steps_at_evaluation_do_not_make_dspn_worse(mnist_point_sets)
     model = dpzoo.create_model("dspn.mnistsets", pretrained=True).eval()
     chamfer, hungarian = dpzoo.create("metric", "chamfer"), dpzoo.create("metric", "hungarian")
     with torch.no_grad():
-        short = model.inner_loop(model.encode_input(mnist_point_sets["x"], mnist_point_sets["mask"]), steps=model.config.inner_steps)
+        short = model.inner_loop(
+            model.encode_input(mnist_point_sets["x"], mnist_point_sets["mask"]), steps=model.config.inner_steps
+        )
         long = model(mnist_point_sets)
     assert chamfer(long, mnist_point_sets).mean() <= chamfer(short, mnist_point_sets).mean()
     assert hungarian(long, mnist_point_sets).mean() <= hungarian(short, mnist_point_sets).mean()

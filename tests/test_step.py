@@ -20,7 +20,9 @@ QUIET = {"progress": False, "device": "cpu", "validate_every": 0, "test": False}
 @pytest.fixture(scope="module")
 def digits() -> InMemorySplits:
     dataset = dpzoo.create("dataset", "digits")
-    return InMemorySplits.from_dataset_dict(dataset.load(), tuple(dataset.columns), torch.device("cpu"), dataset.transform)
+    return InMemorySplits.from_dataset_dict(
+        dataset.load(), tuple(dataset.columns), torch.device("cpu"), dataset.transform
+    )
 
 
 class Adversaries(dpzoo.Model):
@@ -57,8 +59,10 @@ class Adversaries(dpzoo.Model):
         ctx.optimise(name, loss)
         if self.watch:  # the other network's weights and gradients, bit for bit
             same = all(torch.equal(a, p) for a, p in zip(before, other.parameters()))
-            same_grads = all((a is None and p.grad is None) or (a is not None and p.grad is not None and torch.equal(a, p.grad))
-                             for a, p in zip(grads, other.parameters()))
+            same_grads = all(
+                (a is None and p.grad is None) or (a is not None and p.grad is not None and torch.equal(a, p.grad))
+                for a, p in zip(grads, other.parameters())
+            )
             self.leaks.append((name, same, same_grads))
 
     def training_step(self, batch, ctx):
@@ -77,12 +81,18 @@ class Adversaries(dpzoo.Model):
 def reference_weights(digits, accumulate, steps, lr=0.1, batch_size=16):
     """The same run by hand: each loss differentiated only with respect to its own network (autograd.grad)."""
     model = Adversaries()
-    optimisers = {"critic": torch.optim.SGD(model.d.parameters(), lr=lr), "generator": torch.optim.SGD(model.g.parameters(), lr=lr)}
+    optimisers = {
+        "critic": torch.optim.SGD(model.d.parameters(), lr=lr),
+        "generator": torch.optim.SGD(model.g.parameters(), lr=lr),
+    }
     sums: dict[str, list | None] = {"critic": None, "generator": None}
     calls = {"critic": 0, "generator": 0}
     for index in digits.epoch_order(0, 0, batch_size, False)[:steps]:
         batch = digits.gather("train", index)
-        for name, net, loss_fn in (("critic", model.d, model.critic_loss), ("generator", model.g, model.generator_loss)):
+        for name, net, loss_fn in (
+            ("critic", model.d, model.critic_loss),
+            ("generator", model.g, model.generator_loss),
+        ):
             loss = loss_fn(batch) / accumulate if accumulate > 1 else loss_fn(batch)
             grads = torch.autograd.grad(loss, list(net.parameters()))
             sums[name] = list(grads) if sums[name] is None else [a + b for a, b in zip(sums[name], grads)]
@@ -99,7 +109,9 @@ def reference_weights(digits, accumulate, steps, lr=0.1, batch_size=16):
 def test_each_phase_changes_only_its_own_parameters_bit_for_bit(digits, accumulate):
     model = Adversaries(watch=True)
     optimisers = {n: torch.optim.SGD(p, lr=0.1) for n, p in model.parameter_groups().items()}
-    Trainer(TrainConfig(max_steps=6, batch_size=16, accumulate=accumulate, **QUIET)).fit(model, digits, optimisers=optimisers)
+    Trainer(TrainConfig(max_steps=6, batch_size=16, accumulate=accumulate, **QUIET)).fit(
+        model, digits, optimisers=optimisers
+    )
     assert len(model.leaks) == 12 and all(same and same_grads for _, same, same_grads in model.leaks), model.leaks
     expected = reference_weights(digits, accumulate, steps=6)
     for name, value in model.state_dict().items():
@@ -115,7 +127,9 @@ def test_a_loss_output_is_optimised_and_its_terms_logged(digits, tmp_path):
 
     model = WithTerms()
     optimisers = {n: torch.optim.SGD(p, lr=0.1) for n, p in model.parameter_groups().items()}
-    Trainer(TrainConfig(max_steps=4, batch_size=16, log_every=2, **QUIET), run_dir=tmp_path).fit(model, digits, optimisers=optimisers)
+    Trainer(TrainConfig(max_steps=4, batch_size=16, log_every=2, **QUIET), run_dir=tmp_path).fit(
+        model, digits, optimisers=optimisers
+    )
     events = EventAccumulator(str(tmp_path), size_guidance={"scalars": 0})
     events.Reload()
     assert [e.step for e in events.Scalars("train/critic_term")] == [2, 4]
@@ -176,8 +190,12 @@ def test_fp16_autocast_with_accumulation_in_automatic_mode(digits):
     model = dpzoo.create_model("mlp", input_shape=[1, 8, 8], num_classes=10, hidden=[16])
     model.output.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
     trainer = Trainer(TrainConfig(max_steps=9, batch_size=32, accumulate=3, precision="fp16", **QUIET))
-    trainer.fit(model, digits, optimisers={"model": torch.optim.SGD(model.parameters(), lr=0.1)},
-                loss=dpzoo.create("loss", "cross_entropy"))
+    trainer.fit(
+        model,
+        digits,
+        optimisers={"model": torch.optim.SGD(model.parameters(), lr=0.1)},
+        loss=dpzoo.create("loss", "cross_entropy"),
+    )
     assert set(seen) == {torch.float16} and trainer.optimiser_steps == {"model": 3}
     assert trainer.stepper.scalers["model"].get_scale() > 0
 
@@ -196,10 +214,17 @@ def test_a_learning_rate_schedule_steps_once_per_optimiser_step(tmp_path):
 
     dpzoo.register_plugin(Plugin(), name="test_twice")
     try:
-        result = dpzoo.train({"model": "twice", "data": "digits", "optimiser": {"name": "sgd", "lr": 0.1},
-                              "scheduler": {"name": "cosine", "min_lr": 0.01},
-                              "trainer": {**QUIET, "max_steps": 12, "accumulate": 2, "batch_size": 16, "log_every": 1},
-                              "logdir": str(tmp_path), "run_name": "s"})
+        result = dpzoo.train(
+            {
+                "model": "twice",
+                "data": "digits",
+                "optimiser": {"name": "sgd", "lr": 0.1},
+                "scheduler": {"name": "cosine", "min_lr": 0.01},
+                "trainer": {**QUIET, "max_steps": 12, "accumulate": 2, "batch_size": 16, "log_every": 1},
+                "logdir": str(tmp_path),
+                "run_name": "s",
+            }
+        )
     finally:
         dpzoo.unregister_plugin("test_twice")
     trainer = result.trainer
@@ -218,9 +243,13 @@ def test_a_learning_rate_schedule_steps_once_per_optimiser_step(tmp_path):
 
 def test_resume_after_a_kill_is_bit_exact_with_accumulation(tmp_path):
     """20 steps per epoch, accumulate=3: the checkpoint due at step 25 waits for the window's end at 27."""
-    config = {"model": {"name": "mlp", "hidden": [32], "dropout": 0.2}, "data": "digits", "scheduler": "cosine",
-              "trainer": {**QUIET, "epochs": 3, "accumulate": 3, "checkpoint_every": 25, "checkpoint_epochs": 0},
-              "logdir": str(tmp_path)}
+    config = {
+        "model": {"name": "mlp", "hidden": [32], "dropout": 0.2},
+        "data": "digits",
+        "scheduler": "cosine",
+        "trainer": {**QUIET, "epochs": 3, "accumulate": 3, "checkpoint_every": 25, "checkpoint_epochs": 0},
+        "logdir": str(tmp_path),
+    }
     dpzoo.train({**config, "run_name": "straight"})
 
     class Killed(Exception):
@@ -246,5 +275,7 @@ def test_an_unknown_optimiser_name_in_ctx_optimise_names_the_groups(digits):
 
     model = Misnamed()
     optimisers = {n: torch.optim.SGD(p, lr=0.1) for n, p in model.parameter_groups().items()}
-    with pytest.raises(dpzoo.ConfigError, match=r"no optimiser named 'generatr'.*\['critic', 'generator'\].*parameter_groups"):
+    with pytest.raises(
+        dpzoo.ConfigError, match=r"no optimiser named 'generatr'.*\['critic', 'generator'\].*parameter_groups"
+    ):
         Trainer(TrainConfig(max_steps=1, **QUIET)).fit(model, digits, optimisers=optimisers)

@@ -26,8 +26,15 @@ def events(run_dir) -> EventAccumulator:
 def mlp_run(tmp_path_factory):
     """Five epochs of the MLP on digits with every logging default: the run the issue found two points in."""
     logdir = tmp_path_factory.mktemp("tb")
-    result = dpzoo.train({"model": {"name": "mlp", "hidden": [32]}, "data": "digits", "trainer": {**QUIET, "epochs": 5},
-                          "logdir": str(logdir), "run_name": "mlp"})
+    result = dpzoo.train(
+        {
+            "model": {"name": "mlp", "hidden": [32]},
+            "data": "digits",
+            "trainer": {**QUIET, "epochs": 5},
+            "logdir": str(logdir),
+            "run_name": "mlp",
+        }
+    )
     return result, events(result.run_dir)
 
 
@@ -40,13 +47,26 @@ def test_the_hparams_columns_are_the_settings_people_compare(mlp_run):
     columns = dict(hparams_content(acc, "_hparams_/session_start_info").session_start_info.hparams)
     model_options = {f"model.{k}" for k in result.config["model"]}
     assert model_options <= set(columns)  # the model's own options, every one
-    assert {"data.name", "loss.name", "optimiser.name", "optimiser.lr", "trainer.batch_size", "trainer.epochs",
-            "trainer.seed"} <= set(columns)
+    assert {
+        "data.name",
+        "loss.name",
+        "optimiser.name",
+        "optimiser.lr",
+        "trainer.batch_size",
+        "trainer.epochs",
+        "trainer.seed",
+    } <= set(columns)
     assert columns["optimiser.lr"].number_value == pytest.approx(result.config["optimiser"]["lr"])
     assert columns["trainer.epochs"].number_value == 5 and columns["data.name"].string_value == "digits"
     assert columns["model.residual"].string_value == "false"  # a bool reads as one, not as 0
-    noise = {"data.normalise", "loss.ignore_index", "trainer.progress", "trainer.threads", "trainer.device",
-             "trainer.max_steps"}  # the last is unset on an epochs run
+    noise = {
+        "data.normalise",
+        "loss.ignore_index",
+        "trainer.progress",
+        "trainer.threads",
+        "trainer.device",
+        "trainer.max_steps",
+    }  # the last is unset on an epochs run
     assert not noise & set(columns)
     assert not any(c.startswith(("data.", "loss.")) and not c.endswith(".name") for c in columns)
 
@@ -84,8 +104,15 @@ def test_a_custom_scalars_chart_draws_training_and_validation_loss_together(mlp_
 def test_the_confusion_matrix_is_a_labelled_colour_figure(tmp_path):
     from PIL import Image
 
-    result = dpzoo.train({"model": "cnn", "data": "digits", "trainer": {**QUIET, "max_steps": 10},
-                          "logdir": str(tmp_path), "run_name": "cnn"})
+    result = dpzoo.train(
+        {
+            "model": "cnn",
+            "data": "digits",
+            "trainer": {**QUIET, "max_steps": 10},
+            "logdir": str(tmp_path),
+            "run_name": "cnn",
+        }
+    )
     image = events(result.run_dir).Images("media/confusion_matrix")[-1]
     picture = Image.open(io.BytesIO(image.encoded_image_string)).convert("RGB")
     assert picture.size == (image.width, image.height) and image.width >= 400  # a plot, not a 10x10 grid of cells

@@ -20,8 +20,15 @@ LINE = re.compile(r"^epoch (\d+)/3  step (\d+)/(\d+)  train/loss \S+  .*validati
 
 
 def train(tmp_path, name: str, **trainer):
-    return dpzoo.train({"model": {"name": "mlp", "hidden": [16]}, "data": "digits", "logdir": str(tmp_path),
-                        "run_name": name, "trainer": {"device": "cpu", "threads": 1, "epochs": 3, **trainer}})
+    return dpzoo.train(
+        {
+            "model": {"name": "mlp", "hidden": [16]},
+            "data": "digits",
+            "logdir": str(tmp_path),
+            "run_name": name,
+            "trainer": {"device": "cpu", "threads": 1, "epochs": 3, **trainer},
+        }
+    )
 
 
 # -- one line per epoch when stderr is not a terminal ------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -12,16 +11,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import ROOT, run_cli
 from safetensors.torch import load_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 
 import dpzoo
-from dpzoo.trainer import InMemorySplits, TrainConfig, Trainer
-from dpzoo.trainer import checkpoint as ckpt
+from dpzoo.trainer import InMemorySplits, TrainConfig, Trainer, checkpoint as ckpt
 from dpzoo.trainer.recovery import load_checkpoint
-
-from conftest import ROOT, run_cli
 
 QUIET = {"progress": False, "device": "cpu"}
 
@@ -29,7 +26,9 @@ QUIET = {"progress": False, "device": "cpu"}
 @pytest.fixture(scope="module")
 def digits() -> InMemorySplits:
     dataset = dpzoo.create("dataset", "digits")
-    return InMemorySplits.from_dataset_dict(dataset.load(), tuple(dataset.columns), torch.device("cpu"), dataset.transform)
+    return InMemorySplits.from_dataset_dict(
+        dataset.load(), tuple(dataset.columns), torch.device("cpu"), dataset.transform
+    )
 
 
 def mlp(**overrides) -> nn.Module:
@@ -45,8 +44,13 @@ def events(run_dir: Path) -> EventAccumulator:
 
 def run(tmp_path: Path, name: str, **trainer) -> dpzoo.run.RunResult:
     return dpzoo.train(
-        {"model": {"name": "mlp", "hidden": [32], "dropout": 0.1}, "data": "digits",
-         "trainer": {**QUIET, **trainer}, "logdir": str(tmp_path), "run_name": name}
+        {
+            "model": {"name": "mlp", "hidden": [32], "dropout": 0.1},
+            "data": "digits",
+            "trainer": {**QUIET, **trainer},
+            "logdir": str(tmp_path),
+            "run_name": name,
+        }
     )
 
 
@@ -105,8 +109,16 @@ def two_term_plugin():
 
 
 def test_loss_terms_are_logged_separately(tmp_path, two_term_plugin):
-    dpzoo.train({"model": "mlp", "data": "digits", "loss": "two_term", "trainer": {**QUIET, "max_steps": 20, "log_every": 10},
-                 "logdir": str(tmp_path), "run_name": "t"})
+    dpzoo.train(
+        {
+            "model": "mlp",
+            "data": "digits",
+            "loss": "two_term",
+            "trainer": {**QUIET, "max_steps": 20, "log_every": 10},
+            "logdir": str(tmp_path),
+            "run_name": "t",
+        }
+    )
     acc = events(tmp_path / "t")
     tags = set(acc.Tags()["scalars"])
     assert {"train/loss", "train/data", "train/penalty", "validation/data", "validation/penalty"} <= tags
@@ -153,7 +165,10 @@ def test_manual_mode_steps_two_optimisers_like_a_hand_written_loop(digits):
     model = TwoPlayer()
     reference = TwoPlayer()
     reference.load_state_dict(model.state_dict())
-    opts = {"generator": torch.optim.SGD(model.g.parameters(), lr=0.1), "discriminator": torch.optim.SGD(model.d.parameters(), lr=0.1)}
+    opts = {
+        "generator": torch.optim.SGD(model.g.parameters(), lr=0.1),
+        "discriminator": torch.optim.SGD(model.d.parameters(), lr=0.1),
+    }
     trainer = Trainer(TrainConfig(max_steps=3, batch_size=16, validate_every=0, test=False, **QUIET))
     trainer.fit(model, digits, optimisers=opts)
 
@@ -177,8 +192,10 @@ def test_manual_mode_applies_clipping_and_logs_its_values(digits, tmp_path):
     model = TwoPlayer()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     opts = {n: torch.optim.SGD(p, lr=1.0) for n, p in model.parameter_groups().items()}
-    trainer = Trainer(TrainConfig(max_steps=1, batch_size=64, grad_clip=1e-3, validate_every=0, log_every=1, **QUIET),
-                      run_dir=tmp_path)
+    trainer = Trainer(
+        TrainConfig(max_steps=1, batch_size=64, grad_clip=1e-3, validate_every=0, log_every=1, **QUIET),
+        run_dir=tmp_path,
+    )
     final = trainer.fit(model, digits, optimisers=opts)
     for name in ("g.weight", "g.bias"):  # the generator's update is bounded by the clipped norm
         step = (model.state_dict()[name] - before[name]).norm()
@@ -214,7 +231,15 @@ def test_accumulating_two_half_batches_equals_one_full_batch(digits):
         opts = {"model": torch.optim.SGD(model.parameters(), lr=0.5)}
         order = digits.epoch_order(0, 0, 64, False)[0]
         fixed = InMemorySplits({"train": digits.gather("train", order)})
-        cfg = TrainConfig(max_steps=accumulate, batch_size=batch_size, accumulate=accumulate, validate_every=0, test=False, seed=0, **QUIET)
+        cfg = TrainConfig(
+            max_steps=accumulate,
+            batch_size=batch_size,
+            accumulate=accumulate,
+            validate_every=0,
+            test=False,
+            seed=0,
+            **QUIET,
+        )
         Trainer(cfg).fit(model, fixed, optimisers=opts, loss=dpzoo.create("loss", "cross_entropy"))
         return model.state_dict()
 
@@ -224,7 +249,12 @@ def test_accumulating_two_half_batches_equals_one_full_batch(digits):
 
 
 def test_early_stopping_stops_when_the_monitor_stalls(tmp_path):
-    result = run(tmp_path, "e", epochs=50, early_stopping={"monitor": "validation/accuracy", "mode": "max", "patience": 1, "min_delta": 1.0})
+    result = run(
+        tmp_path,
+        "e",
+        epochs=50,
+        early_stopping={"monitor": "validation/accuracy", "mode": "max", "patience": 1, "min_delta": 1.0},
+    )
     assert result.metrics["epoch"] == 2  # the first evaluation sets the best; the second cannot beat it by 1.0
 
 
@@ -252,11 +282,17 @@ def test_early_stopping_follows_higher_is_better_and_resets_patience_on_improvem
     # come only at the 5th. With min mode, or without the reset, it would stop at the 4th.
     model = mlp(hidden=[8])
     metric = Scripted([0.5, 0.4, 0.6, 0.55, 0.58, 0.9, 0.9, 0.9])
-    cfg = TrainConfig(epochs=8, batch_size=512, test=False, early_stopping={"monitor": "validation/scripted", "patience": 2},
-                      **QUIET)
+    cfg = TrainConfig(
+        epochs=8, batch_size=512, test=False, early_stopping={"monitor": "validation/scripted", "patience": 2}, **QUIET
+    )
     trainer = Trainer(cfg)
-    final = trainer.fit(model, digits, optimisers={"model": torch.optim.SGD(model.parameters(), lr=0.1)},
-                        loss=dpzoo.create("loss", "cross_entropy"), metrics={"scripted": metric})
+    final = trainer.fit(
+        model,
+        digits,
+        optimisers={"model": torch.optim.SGD(model.parameters(), lr=0.1)},
+        loss=dpzoo.create("loss", "cross_entropy"),
+        metrics={"scripted": metric},
+    )
     assert final["epoch"] == 5 and final["validation/scripted"] == 0.58
     assert [h["validation/scripted"] for h in trainer.history] == [0.5, 0.4, 0.6, 0.55, 0.58]
 
@@ -281,9 +317,13 @@ class BalancedAccuracy(dpzoo.Metric):
 def test_a_dataset_level_metric_equals_its_direct_computation_over_the_whole_split(digits):
     model = mlp(hidden=[16])
     cfg = TrainConfig(max_steps=20, eval_batch_size=47, validate_every=0, **QUIET)  # uneven batches of the split
-    final = Trainer(cfg).fit(model, digits, optimisers={"model": torch.optim.SGD(model.parameters(), lr=0.5)},
-                             loss=dpzoo.create("loss", "cross_entropy"),
-                             metrics={"balanced": BalancedAccuracy(), "accuracy": dpzoo.create("metric", "accuracy")})
+    final = Trainer(cfg).fit(
+        model,
+        digits,
+        optimisers={"model": torch.optim.SGD(model.parameters(), lr=0.5)},
+        loss=dpzoo.create("loss", "cross_entropy"),
+        metrics={"balanced": BalancedAccuracy(), "accuracy": dpzoo.create("metric", "accuracy")},
+    )
     model.eval()
     with torch.no_grad():
         y = digits.splits["test"]["y"]
@@ -322,28 +362,51 @@ def reconstruct_plugin():
 
 
 def test_a_default_loss_section_and_empty_default_metrics_are_honoured(tmp_path, reconstruct_plugin, recwarn):
-    result = dpzoo.train({"model": "reconstruct", "data": "digits", "trainer": {**QUIET, "max_steps": 10},
-                          "logdir": str(tmp_path), "run_name": "ae"})
+    result = dpzoo.train(
+        {
+            "model": "reconstruct",
+            "data": "digits",
+            "trainer": {**QUIET, "max_steps": 10},
+            "logdir": str(tmp_path),
+            "run_name": "ae",
+        }
+    )
     config = json.loads((tmp_path / "ae/config.json").read_text())
     assert config["loss"] == {"name": "mse", "target": "x", "reduction": "mean"}
     assert config["metrics"] == []  # () means none, not the data's accuracy
     assert set(result.metrics) == {"validation/loss", "test/loss", "step", "epoch", "seconds"}
     x = result.trainer.data.splits["test"]["x"]
     with torch.no_grad():
-        direct = nn.functional.mse_loss(result.model(result.trainer.data.gather("test", torch.arange(len(x)))),
-                                        result.trainer.data.gather("test", torch.arange(len(x)))["x"])
+        direct = nn.functional.mse_loss(
+            result.model(result.trainer.data.gather("test", torch.arange(len(x)))),
+            result.trainer.data.gather("test", torch.arange(len(x)))["x"],
+        )
     assert result.metrics["test/loss"] == pytest.approx(float(direct), rel=1e-5)
     assert not [w for w in recwarn if "broadcast" in str(w.message)]
 
 
 def test_plateau_schedules_take_their_mode_from_the_monitored_metric(tmp_path):
-    result = dpzoo.train({"model": "mlp", "data": "digits", "trainer": {**QUIET, "epochs": 1},
-                          "scheduler": {"name": "reduce_on_plateau", "monitor": "validation/accuracy"},
-                          "logdir": str(tmp_path), "run_name": "p"})
+    result = dpzoo.train(
+        {
+            "model": "mlp",
+            "data": "digits",
+            "trainer": {**QUIET, "epochs": 1},
+            "scheduler": {"name": "reduce_on_plateau", "monitor": "validation/accuracy"},
+            "logdir": str(tmp_path),
+            "run_name": "p",
+        }
+    )
     assert result.trainer.schedulers["model"].mode == "max" and result.config["scheduler"]["mode"] == "max"
-    result = dpzoo.train({"model": "mlp", "data": "digits", "trainer": {**QUIET, "epochs": 1},
-                          "scheduler": {"name": "reduce_on_plateau", "monitor": "validation/loss"},
-                          "logdir": str(tmp_path), "run_name": "q"})
+    result = dpzoo.train(
+        {
+            "model": "mlp",
+            "data": "digits",
+            "trainer": {**QUIET, "epochs": 1},
+            "scheduler": {"name": "reduce_on_plateau", "monitor": "validation/loss"},
+            "logdir": str(tmp_path),
+            "run_name": "q",
+        }
+    )
     assert result.trainer.schedulers["model"].mode == "min"
 
 
@@ -354,9 +417,13 @@ class Killed(Exception):
 
 def test_resume_after_a_kill_is_bit_exact(tmp_path):
     """N steps == k steps + kill + resume + (N - k) steps, with dropout and a schedule."""
-    config = {"model": {"name": "mlp", "hidden": [32], "dropout": 0.2}, "data": "digits",
-              "scheduler": {"name": "cosine"},
-              "trainer": {**QUIET, "epochs": 3, "checkpoint_every": 25, "checkpoint_epochs": 0}, "logdir": str(tmp_path)}
+    config = {
+        "model": {"name": "mlp", "hidden": [32], "dropout": 0.2},
+        "data": "digits",
+        "scheduler": {"name": "cosine"},
+        "trainer": {**QUIET, "epochs": 3, "checkpoint_every": 25, "checkpoint_epochs": 0},
+        "logdir": str(tmp_path),
+    }
     straight = dpzoo.train({**config, "run_name": "straight"})
 
     def kill_after_checkpoint(trainer):
@@ -377,11 +444,26 @@ def test_resume_after_a_kill_is_bit_exact(tmp_path):
 
 def test_resume_after_sigkill_of_the_cli(tmp_path):
     """A real process, killed with SIGKILL mid-run (after a checkpoint, before the end), resumes to the same weights."""
-    args = ["--model", "mlp", "--data", "digits", "--epochs", "12", "--set", "model.dropout=0.1",
-            "--set", "trainer.checkpoint_every=10", "--logdir", str(tmp_path)]
+    args = [
+        "--model",
+        "mlp",
+        "--data",
+        "digits",
+        "--epochs",
+        "12",
+        "--set",
+        "model.dropout=0.1",
+        "--set",
+        "trainer.checkpoint_every=10",
+        "--logdir",
+        str(tmp_path),
+    ]
     assert run_cli("train", *args, "--run-name", "straight").returncode == 0
-    process = subprocess.Popen([sys.executable, str(ROOT / "tools/train.py"), *args, "--run-name", "killed"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "tools/train.py"), *args, "--run-name", "killed"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     last = tmp_path / "killed/checkpoints/last.json"
     deadline = time.monotonic() + 120
     while not last.exists() and process.poll() is None and time.monotonic() < deadline:
@@ -445,15 +527,22 @@ def test_checkpoints_hold_optimiser_state_without_pickle(tmp_path):
 def test_only_the_last_checkpoints_are_kept(tmp_path):
     for step in range(1, 6):
         ckpt.save_checkpoint(tmp_path, step, {"w": torch.full((2,), float(step))}, keep=2)
-    assert sorted(p.name for p in tmp_path.glob("step-*.safetensors")) == ["step-00000004.safetensors", "step-00000005.safetensors"]
+    assert sorted(p.name for p in tmp_path.glob("step-*.safetensors")) == [
+        "step-00000004.safetensors",
+        "step-00000005.safetensors",
+    ]
 
 
 # -- CLI errors ------------------------------------------------------------------------------
 def test_a_misspelt_config_key_is_an_error_that_names_it(tmp_path):
-    result = run_cli("train", "--model", "mlp", "--data", "digits", "--set", "model.hiden=[64]", "--logdir", str(tmp_path))
+    result = run_cli(
+        "train", "--model", "mlp", "--data", "digits", "--set", "model.hiden=[64]", "--logdir", str(tmp_path)
+    )
     assert result.returncode == 2
     assert "hiden" in result.stderr and "did you mean 'hidden'" in result.stderr
-    result = run_cli("train", "--model", "mlp", "--data", "digits", "--set", "trainer.epoch=3", "--logdir", str(tmp_path))
+    result = run_cli(
+        "train", "--model", "mlp", "--data", "digits", "--set", "trainer.epoch=3", "--logdir", str(tmp_path)
+    )
     assert result.returncode == 2 and "trainer.epoch" in result.stderr and "'epochs'" in result.stderr
     assert not any(tmp_path.iterdir())  # nothing half-made
 
@@ -464,7 +553,9 @@ def test_an_unknown_model_suggests_the_closest(tmp_path):
 
 
 def test_progress_bar_is_quiet_when_not_a_terminal(tmp_path):
-    result = run_cli("train", "--model", "mlp", "--data", "digits", "--max-steps", "5", "--logdir", str(tmp_path), "--run-name", "q")
+    result = run_cli(
+        "train", "--model", "mlp", "--data", "digits", "--max-steps", "5", "--logdir", str(tmp_path), "--run-name", "q"
+    )
     assert result.returncode == 0, result.stderr
     assert "step/s" not in result.stderr and "it/s" not in result.stderr
     assert f"run: {tmp_path / 'q'}" in result.stdout and "test/accuracy" in result.stdout

@@ -13,7 +13,6 @@ import math
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 import dpzoo
 from dpzoo.plugins.vae import gaussian
@@ -33,12 +32,14 @@ def digits_batch(n: int = 64, split: str = "test") -> dict[str, torch.Tensor]:
 def trained(tmp_path_factory):
     """A VAE (d = 2) trained for 400 steps on binarised digits, with its run."""
     logdir = tmp_path_factory.mktemp("runs")
-    result = dpzoo.train({
-        "model": {"name": "vae", "latent": 2, "hidden": [64]},
-        "data": "binarised_digits",
-        "logdir": str(logdir),
-        "trainer": {"max_steps": 400, "device": "cpu", "progress": False, "threads": 1, "validate_every": 0},
-    })
+    result = dpzoo.train(
+        {
+            "model": {"name": "vae", "latent": 2, "hidden": [64]},
+            "data": "binarised_digits",
+            "logdir": str(logdir),
+            "trainer": {"max_steps": 400, "device": "cpu", "progress": False, "threads": 1, "validate_every": 0},
+        }
+    )
     return result
 
 
@@ -154,20 +155,35 @@ def test_a_latent_size_of_zero_is_an_error_naming_the_key():
 
 def test_a_bernoulli_decoder_on_data_outside_the_unit_interval_names_the_key(tmp_path):
     with pytest.raises(dpzoo.ConfigError, match=r"model\.decoder=bernoulli needs data in \[0, 1\]"):
-        dpzoo.train({
-            "model": "vae", "data": {"name": "digits", "normalise": True}, "metrics": [], "logdir": str(tmp_path),
-            "trainer": {"max_steps": 1, "device": "cpu", "progress": False},
-        })
+        dpzoo.train(
+            {
+                "model": "vae",
+                "data": {"name": "digits", "normalise": True},
+                "metrics": [],
+                "logdir": str(tmp_path),
+                "trainer": {"max_steps": 1, "device": "cpu", "progress": False},
+            }
+        )
 
 
 def test_a_gaussian_decoder_trains_on_real_valued_data_the_bernoulli_one_refuses(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    result = dpzoo.train({
-        "model": {"name": "vae", "decoder": "gaussian", "hidden": [64], "iw_samples": 10},
-        "data": {"name": "digits", "normalise": True}, "logdir": str(tmp_path),
-        "trainer": {"max_steps": 200, "device": "cpu", "progress": False, "threads": 1, "log_every": 20, "media_every": 0},
-    })
+    result = dpzoo.train(
+        {
+            "model": {"name": "vae", "decoder": "gaussian", "hidden": [64], "iw_samples": 10},
+            "data": {"name": "digits", "normalise": True},
+            "logdir": str(tmp_path),
+            "trainer": {
+                "max_steps": 200,
+                "device": "cpu",
+                "progress": False,
+                "threads": 1,
+                "log_every": 20,
+                "media_every": 0,
+            },
+        }
+    )
     events = EventAccumulator(str(result.run_dir))
     events.Reload()
     losses = [s.value for s in events.Scalars("train/loss")]
@@ -245,16 +261,29 @@ def test_the_latent_grid_runs_over_minus_three_to_three_row_by_row_from_the_top_
 def test_kl_warm_up_ramps_beta_from_zero_to_one_through_the_named_schedule(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    result = dpzoo.train({
-        "model": {"name": "vae", "hidden": [32], "iw_samples": 0}, "data": "binarised_digits", "logdir": str(tmp_path),
-        "trainer": {"max_steps": 60, "device": "cpu", "progress": False, "log_every": 1, "validate_every": 0,
-                    "media_every": 0, "schedules": {"beta": {"kind": "warmup", "steps": 40}}},
-    })
+    result = dpzoo.train(
+        {
+            "model": {"name": "vae", "hidden": [32], "iw_samples": 0},
+            "data": "binarised_digits",
+            "logdir": str(tmp_path),
+            "trainer": {
+                "max_steps": 60,
+                "device": "cpu",
+                "progress": False,
+                "log_every": 1,
+                "validate_every": 0,
+                "media_every": 0,
+                "schedules": {"beta": {"kind": "warmup", "steps": 40}},
+            },
+        }
+    )
     events = EventAccumulator(str(result.run_dir))
     events.Reload()
     beta = [s.value for s in events.Scalars("train/beta")]
     assert beta[0] == 0.0 and beta == sorted(beta) and beta[-1] == 1.0 and 0 < beta[20] < 1
-    loss, reconstruction, kl = ([s.value for s in events.Scalars(f"train/{k}")] for k in ("loss", "reconstruction", "kl"))
+    loss, reconstruction, kl = (
+        [s.value for s in events.Scalars(f"train/{k}")] for k in ("loss", "reconstruction", "kl")
+    )
     assert loss[0] == pytest.approx(reconstruction[0], rel=1e-6)  # beta = 0: the KL does not count yet
     assert loss[-1] == pytest.approx(reconstruction[-1] + kl[-1], rel=1e-5)
 

@@ -18,7 +18,19 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 from zoo_helpers import (  # noqa: F401 - fixtures
-    INDEX, SHIPPED, ZOO, Server, cache, flip_byte, plugin, reindex, replace_entry, same_weights, tensors_digest, write_entry, zoo_copy,
+    INDEX,
+    SHIPPED,
+    ZOO,
+    Server,
+    cache,
+    flip_byte,
+    plugin,
+    reindex,
+    replace_entry,
+    same_weights,
+    tensors_digest,
+    write_entry,
+    zoo_copy,
 )
 
 import dpzoo
@@ -27,6 +39,7 @@ from dpzoo.files import sha256_file
 from dpzoo.pretrained.card import read_card
 from dpzoo.pretrained.safetensors_file import read_header
 from dpzoo.pretrained.sources import OfflineError
+
 
 # -- names and listing ---------------------------------------------------------------
 def test_first_entries_are_shipped_and_listed():
@@ -206,7 +219,9 @@ def test_the_subset_check_refuses_figures_the_weights_do_not_give(zoo_copy, monk
     subsets.record(zoo_copy, sha256, "mlp.digits", {**record.metrics, "test/accuracy": true_value + 0.01})
     (result,) = verify("mlp.digits", subset=True)
     assert result.status == "failed" and result.examples == subsets.EXAMPLES
-    expected = f"test/accuracy: the first {subsets.EXAMPLES} examples: recorded {true_value + 0.01:.8f}, now {true_value:.8f}"
+    expected = (
+        f"test/accuracy: the first {subsets.EXAMPLES} examples: recorded {true_value + 0.01:.8f}, now {true_value:.8f}"
+    )
     assert any(p.startswith(expected) for p in result.problems), result.problems
 
 
@@ -216,7 +231,9 @@ def test_a_subset_record_describes_only_the_bytes_it_was_computed_from(zoo_copy,
     from dpzoo.pretrained.verify import verify
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    write_entry(zoo_copy / "mlp.digits.safetensors", "mlp.digits", ZOO / "mlp.digits.safetensors", notes=["a copy"])  # other bytes
+    write_entry(
+        zoo_copy / "mlp.digits.safetensors", "mlp.digits", ZOO / "mlp.digits.safetensors", notes=["a copy"]
+    )  # other bytes
     reindex(zoo_copy, "mlp.digits")
     assert subsets.read(zoo_copy).entries.get(sha256_file(zoo_copy / "mlp.digits.safetensors")) is None
     (result,) = verify("mlp.digits", subset=True)
@@ -245,7 +262,11 @@ def test_an_in_place_rewrite_with_its_mtime_put_back_is_refused(zoo_copy):
     dpzoo.create_model("mlp.digits", pretrained=True)
     flip_byte(path)  # in place: same inode, same size
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert (os.stat(path).st_ino, os.stat(path).st_size, os.stat(path).st_mtime_ns) == (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    assert (os.stat(path).st_ino, os.stat(path).st_size, os.stat(path).st_mtime_ns) == (
+        stat.st_ino,
+        stat.st_size,
+        stat.st_mtime_ns,
+    )
     with pytest.raises(IntegrityError, match="fails its hash check"):
         dpzoo.create_model("mlp.digits", pretrained=True)
     (result,) = verify("mlp.digits", evaluate=False)
@@ -434,7 +455,10 @@ def test_rebuilding_a_digits_entry_from_its_card_reproduces_it(name, tmp_path):
     assert report.rebuilt.command == card.command
     assert report.rebuilt.environment.threads == card.environment.threads  # the rebuild sets it
     assert report.rebuilt.rebuild_tolerance == card.rebuild_tolerance  # carried to the rebuilt card
-    assert report.verdict == (BITWISE if report.same_environment else UP_TO_KERNELS), (report.metric_differences(), report.predictions)
+    assert report.verdict == (BITWISE if report.same_environment else UP_TO_KERNELS), (
+        report.metric_differences(),
+        report.predictions,
+    )
     assert json.loads((tmp_path / "out" / "index.json").read_text())["entries"][name]["default"]
 
 
@@ -443,8 +467,13 @@ def test_publish_writes_a_card_an_index_row_and_a_readme(tmp_path, capsys):
     from dpzoo.pretrained.publish import publish
 
     run = dpzoo.train(
-        {"model": {"name": "mlp", "hidden": [16]}, "data": "digits", "trainer": {"epochs": 1, "device": "cpu"},
-         "logdir": str(tmp_path / "runs"), "run_name": "tiny"},
+        {
+            "model": {"name": "mlp", "hidden": [16]},
+            "data": "digits",
+            "trainer": {"epochs": 1, "device": "cpu"},
+            "logdir": str(tmp_path / "runs"),
+            "run_name": "tiny",
+        },
         command="dpzoo train --model mlp --data digits --set model.hidden=[16] --epochs 1 --device cpu",
     )
     out = tmp_path / "zoo"
@@ -460,7 +489,10 @@ def test_publish_writes_a_card_an_index_row_and_a_readme(tmp_path, capsys):
     assert "`mlp.tiny` (default)" in (out / "README.md").read_text()
     quick = json.loads((out / "subsets.json").read_text())["entries"][row["sha256"]]  # the quick re-check's reference
     assert quick["name"] == "mlp.tiny" and set(quick["metrics"]) == {m.name for m in card.metrics}
-    assert same_weights(dpzoo.create_model("mlp", pretrained=out / "mlp.tiny.safetensors"), load_file(str(run.run_dir / "model.safetensors")))
+    assert same_weights(
+        dpzoo.create_model("mlp", pretrained=out / "mlp.tiny.safetensors"),
+        load_file(str(run.run_dir / "model.safetensors")),
+    )
     with pytest.raises(ConfigError, match="must be mlp.TAG"):
         publish(run.run_dir, "cnn.tiny", out_dir=out)
 

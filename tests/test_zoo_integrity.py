@@ -22,7 +22,18 @@ import pytest
 import torch
 from safetensors.torch import load_file
 from zoo_helpers import (  # noqa: F401 - fixtures
-    INDEX, ZOO, Server, cache, flip_byte, plugin, reindex, replace_entry, same_weights, tensors_digest, write_entry, zoo_copy,
+    INDEX,
+    ZOO,
+    Server,
+    cache,
+    flip_byte,
+    plugin,
+    reindex,
+    replace_entry,
+    same_weights,
+    tensors_digest,
+    write_entry,
+    zoo_copy,
 )
 
 import dpzoo
@@ -59,7 +70,9 @@ def test_loads_racing_a_process_that_swaps_in_tampered_weights_never_return_them
     (tmp_path / "good").write_bytes(path.read_bytes())
     (tmp_path / "bad").write_bytes(path.read_bytes())
     flip_byte(tmp_path / "bad")  # same size, one byte of the last tensor changed: a valid header, other weights
-    swapper = subprocess.Popen([sys.executable, "-c", SWAPPER, str(path), str(tmp_path / "good"), str(tmp_path / "bad"), "300"])
+    swapper = subprocess.Popen(
+        [sys.executable, "-c", SWAPPER, str(path), str(tmp_path / "good"), str(tmp_path / "bad"), "300"]
+    )
     loaded = refused = 0
     try:
         while swapper.poll() is None:  # bounded: the swapper stops after its rounds
@@ -81,7 +94,8 @@ def test_loads_racing_a_process_that_swaps_in_tampered_weights_never_return_them
 
 # -- 3. paths: confined to the zoo, regular files, sizes known ---------------------------------
 @pytest.mark.parametrize(
-    "file", ["../../../etc/passwd", "/etc/passwd", "../outside.safetensors", "sub/mlp.digits.safetensors", "/dev/zero", ".."]
+    "file",
+    ["../../../etc/passwd", "/etc/passwd", "../outside.safetensors", "sub/mlp.digits.safetensors", "/dev/zero", ".."],
 )
 def test_an_index_file_outside_the_zoo_directory_is_refused(zoo_copy, file):
     (zoo_copy.parent / "outside.safetensors").write_bytes((ZOO / INDEX[MLP]["file"]).read_bytes())  # a valid copy
@@ -202,7 +216,9 @@ def downloaded(plugin, cache, served) -> tuple[Path, Path]:
     return path, cached
 
 
-def test_a_registration_that_disagrees_with_a_valid_cached_file_is_an_error_and_the_file_stays(plugin, served, downloaded):
+def test_a_registration_that_disagrees_with_a_valid_cached_file_is_an_error_and_the_file_stays(
+    plugin, served, downloaded
+):
     (path, cached), (_, digest, size) = downloaded, served
     name = plugin(("mlp.served", path.as_uri(), {"sha256": digest, "size": size + 1}))
     with pytest.raises(IntegrityError, match="the registration is wrong: fix its size"):
@@ -384,14 +400,19 @@ def test_atomic_writes_use_a_fresh_private_name_each_time(tmp_path, monkeypatch)
     for text in (b"a", b"b", b"c"):
         files.atomic_write_bytes(tmp_path / "index.json", text)
     assert len(set(names)) == 3 and all(str(os.getpid()) in name for name in names)
-    assert (tmp_path / "index.json").read_bytes() == b"c" and sorted(p.name for p in tmp_path.iterdir()) == ["index.json"]
+    assert (tmp_path / "index.json").read_bytes() == b"c" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "index.json"
+    ]
 
 
 # -- 9. zoo verify checks what `dpzoo list` shows -------------------------------------------------
 @pytest.mark.parametrize(
     "row, problem",
     [
-        ({"headline": {"name": "test/accuracy", "value": 0.9999}}, "the index's headline ('test/accuracy', 0.9999) is not the card's"),
+        (
+            {"headline": {"name": "test/accuracy", "value": 0.9999}},
+            "the index's headline ('test/accuracy', 0.9999) is not the card's",
+        ),
         ({"summary": "a better model"}, "the index's summary 'a better model' is not the card's"),
     ],
 )
@@ -424,7 +445,9 @@ def report(weights_same: bool, predictions: dict, shift: float):
 
     card = dpzoo.model_card(MLP)
     metrics = [m.model_copy(update={"value": m.value + shift}) for m in card.metrics]
-    rebuilt = card.model_copy(update={"metrics": metrics, "weights_sha256": card.weights_sha256 if weights_same else "0" * 64})
+    rebuilt = card.model_copy(
+        update={"metrics": metrics, "weights_sha256": card.weights_sha256 if weights_same else "0" * 64}
+    )
     return BuildReport(card, rebuilt, None, 1.0, predictions=predictions)
 
 
@@ -438,7 +461,9 @@ def report(weights_same: bool, predictions: dict, shift: float):
     ],
     ids=["same tensors", "other kernels", "a prediction changed", "a metric beyond its tolerance"],
 )
-def test_a_rebuild_verdict_says_what_matched_and_zoo_build_exits_by_it(monkeypatch, capsys, weights_same, predictions, shift, verdict):
+def test_a_rebuild_verdict_says_what_matched_and_zoo_build_exits_by_it(
+    monkeypatch, capsys, weights_same, predictions, shift, verdict
+):
     from dpzoo.cli import main
     from dpzoo.pretrained import rebuild
 

@@ -88,7 +88,9 @@ def write_entry(path: Path, name: str, source: Path, **changes) -> Path:
     return path
 
 
-def replace_entry(zoo: Path, entry: str, tensors: dict[str, torch.Tensor], card_from: str | None = None, **changes) -> Path:
+def replace_entry(
+    zoo: Path, entry: str, tensors: dict[str, torch.Tensor], card_from: str | None = None, **changes
+) -> Path:
     """Put ``tensors`` in ``zoo``'s file for ``entry`` with a consistent card and index row, except for ``changes``.
 
     The card is ``card_from``'s (default: ``entry``'s own), its ``weights_sha256``
@@ -96,7 +98,9 @@ def replace_entry(zoo: Path, entry: str, tensors: dict[str, torch.Tensor], card_
     """
     unsigned = save(tensors)
     card = read_card(ZOO / INDEX[card_from or entry]["file"])
-    card = card.model_copy(update={"weights_sha256": tensors_sha256(parse_header(unsigned, len(unsigned), "x"), unsigned), **changes})
+    card = card.model_copy(
+        update={"weights_sha256": tensors_sha256(parse_header(unsigned, len(unsigned), "x"), unsigned), **changes}
+    )
     path = zoo / INDEX[entry]["file"]
     path.write_bytes(save(tensors, metadata=card.to_metadata()))
     reindex(zoo, entry)

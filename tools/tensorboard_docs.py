@@ -57,7 +57,10 @@ def hparams_table(runs: dict[str, EventAccumulator]) -> str:
         rows.append((name, values, metrics))
     columns = sorted({k for _, v, _ in rows for k in v})
     metric_columns = list(dict.fromkeys(k for _, _, m in rows for k in m))
-    lines = ["| run | " + " | ".join(columns + metric_columns) + " |", "|---" * (1 + len(columns) + len(metric_columns)) + "|"]
+    lines = [
+        "| run | " + " | ".join(columns + metric_columns) + " |",
+        "|---" * (1 + len(columns) + len(metric_columns)) + "|",
+    ]
     for name, values, metrics in rows:
         cells = [values.get(c, "") for c in columns] + [metrics.get(c, "") for c in metric_columns]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
@@ -72,8 +75,14 @@ def loss_curves(runs: dict[str, EventAccumulator], path: Path) -> None:
     for i, (name, acc) in enumerate(runs.items()):
         for tag, style in (("train/loss", "-"), ("validation/loss", "o--")):
             events = acc.Scalars(tag)
-            axes.plot([e.step for e in events], [e.value for e in events], style, color=f"C{i}", label=f"{name} {tag}",
-                      markersize=4)
+            axes.plot(
+                [e.step for e in events],
+                [e.value for e in events],
+                style,
+                color=f"C{i}",
+                label=f"{name} {tag}",
+                markersize=4,
+            )
     axes.set_xlabel("step")
     axes.set_ylabel("cross-entropy (nats)")
     axes.set_yscale("log")

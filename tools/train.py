@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Train any registered model: a thin wrapper over ``dpzoo train``.
 
-    python tools/train.py --model mlp --data digits --epochs 20
-    tensorboard --logdir runs
+python tools/train.py --model mlp --data digits --epochs 20
+tensorboard --logdir runs
 """
 
 import sys

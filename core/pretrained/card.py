@@ -60,7 +60,9 @@ class Environment(Record):
     """What bitwise repeatable CPU training depends on besides the seed."""
 
     torch: str = Field("", description="PyTorch version that trained the weights")
-    threads: int | None = Field(None, description="torch.get_num_threads() during training (reductions split by thread)")
+    threads: int | None = Field(
+        None, description="torch.get_num_threads() during training (reductions split by thread)"
+    )
     cpu_capability: str = Field("", description="torch.backends.cpu.get_cpu_capability(): the SIMD kernels used")
     device: str = Field("cpu", description="Device that trained the weights")
 

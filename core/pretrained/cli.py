@@ -16,15 +16,28 @@ def add_parser(sub) -> None:
     p.add_argument("--out", type=Path, help="directory to publish into (default: the installed zoo)")
     p.add_argument("--summary", default="", help="one line saying what the weights are")
     p.add_argument("--note", dest="notes", action="append", default=[], help="a note for the card (repeatable)")
-    p.add_argument("--default", action=argparse.BooleanOptionalAction, default=None,
-                   help="make this the architecture's default tag (default: if it has none yet)")
+    p.add_argument(
+        "--default",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="make this the architecture's default tag (default: if it has none yet)",
+    )
     p.add_argument("--licence", default="MIT", help="licence of the weights")
-    p.add_argument("--threads", type=int, help="CPU threads the run trained with (default: this process's torch threads)")
-    p.add_argument("--rebuild-tolerance", action="append", default=[], metavar="METRIC=VALUE",
-                   help="how far a rebuild on other CPU kernels may move METRIC, absolute (repeatable; default 0.01)")
+    p.add_argument(
+        "--threads", type=int, help="CPU threads the run trained with (default: this process's torch threads)"
+    )
+    p.add_argument(
+        "--rebuild-tolerance",
+        action="append",
+        default=[],
+        metavar="METRIC=VALUE",
+        help="how far a rebuild on other CPU kernels may move METRIC, absolute (repeatable; default 0.01)",
+    )
     p.set_defaults(handler=cmd_publish)
 
-    p = commands.add_parser("build", help="retrain an entry with its card's command and compare (exit 1 if results differ)")
+    p = commands.add_parser(
+        "build", help="retrain an entry with its card's command and compare (exit 1 if results differ)"
+    )
     p.add_argument("name", help="arch.tag (or a .safetensors file with a card)")
     p.add_argument("--out", type=Path, help="publish the rebuilt file here (default: compare only)")
     p.set_defaults(handler=cmd_build)
@@ -32,10 +45,16 @@ def add_parser(sub) -> None:
     p = commands.add_parser("verify", help="check hashes and re-evaluate every card metric")
     p.add_argument("name", nargs="?", help="one entry (default: all)")
     p.add_argument("--hashes-only", action="store_true", help="check files and cards, skip re-evaluation")
-    p.add_argument("--subset", action="store_true",
-                   help="re-evaluate on the first examples of each split only, against subsets.json (quick)")
-    p.add_argument("--record-subsets", action="store_true",
-                   help="after a full re-check passes, record each entry's subset figures in subsets.json")
+    p.add_argument(
+        "--subset",
+        action="store_true",
+        help="re-evaluate on the first examples of each split only, against subsets.json (quick)",
+    )
+    p.add_argument(
+        "--record-subsets",
+        action="store_true",
+        help="after a full re-check passes, record each entry's subset figures in subsets.json",
+    )
     p.set_defaults(handler=cmd_verify)
 
     p = commands.add_parser("export", help="write an entry as a Hugging Face Hub folder (weights + README model card)")
@@ -57,8 +76,15 @@ def cmd_publish(args: argparse.Namespace) -> int:
             raise ConfigError(f"--rebuild-tolerance expects METRIC=NUMBER (test/loss=0.01), got {item!r}")
         tolerance[metric] = float(parse_value(value))
     path, card = publish(
-        args.run_dir, args.name, out_dir=args.out, summary=args.summary, notes=args.notes,
-        default=args.default, licence=args.licence, threads=args.threads, rebuild_tolerance=tolerance,
+        args.run_dir,
+        args.name,
+        out_dir=args.out,
+        summary=args.summary,
+        notes=args.notes,
+        default=args.default,
+        licence=args.licence,
+        threads=args.threads,
+        rebuild_tolerance=tolerance,
     )
     print(f"published {card.name} -> {path}")
     print(card.render())
@@ -86,9 +112,11 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"  published to {report.path}")
     if not report.same_weights and not report.same_environment:
         card, now = report.card.environment, report.rebuilt.environment
-        print(f"  the card was trained with torch {card.torch}, {card.cpu_capability} kernels, {card.threads} thread(s) "
-              f"on {card.device}; this rebuild used torch {now.torch}, {now.cpu_capability}, {now.threads} on {now.device}: "
-              "bitwise equality needs the same")
+        print(
+            f"  the card was trained with torch {card.torch}, {card.cpu_capability} kernels, {card.threads} thread(s) "
+            f"on {card.device}; this rebuild used torch {now.torch}, {now.cpu_capability}, {now.threads} on {now.device}: "
+            "bitwise equality needs the same"
+        )
     print(f"verdict: {report.verdict}")
     return 1 if report.verdict == DIFFERS else 0
 

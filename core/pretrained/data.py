@@ -49,7 +49,10 @@ def load_data(section: dict[str, Any], splits: list[str]) -> SplitData:
     if missing:
         raise IntegrityError(f"dataset {section['name']!r} has no split(s) {missing}; it has {list(dataset_dict)}")
     data = InMemorySplits.from_dataset_dict(
-        {s: dataset_dict[s] for s in splits}, tuple(dataset.columns), torch.device("cpu"), dataset.transform,
+        {s: dataset_dict[s] for s in splits},
+        tuple(dataset.columns),
+        torch.device("cpu"),
+        dataset.transform,
         sequence=dataset.sequence(),
     )
     licence = next((str(dataset_dict[s].info.license or "") for s in dataset_dict), "")

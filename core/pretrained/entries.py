@@ -148,16 +148,20 @@ def read_index(directory: Path) -> Index:
         index = _indexes[text] = Index.model_validate_json(text)  # pydantic's own JSON parser: one step
         return index
     except (ValueError, RecursionError) as exc:  # ValidationError is a ValueError
-        detail = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3]
-        ) if isinstance(exc, ValidationError) else str(exc)
+        detail = (
+            "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3])
+            if isinstance(exc, ValidationError)
+            else str(exc)
+        )
         raise IntegrityError(f"{path} is not a valid zoo index ({detail}); reinstall dpzoo or republish it") from None
 
 
 def _shipped() -> list[Weights]:
     directory = zoo_dir()
     return [
-        Weights(name, SHIPPED, _location(directory, row.file), row.sha256, row.size, row.summary, row.headline, row.default)
+        Weights(
+            name, SHIPPED, _location(directory, row.file), row.sha256, row.size, row.summary, row.headline, row.default
+        )
         for name, row in read_index(directory).entries.items()
     ]
 
@@ -177,15 +181,24 @@ def _registered() -> list[Weights]:
             row = IndexRow(file="registered", **{k: v for k, v in info.items() if k in IndexRow.model_fields})
             problem = None
         except ValidationError as exc:
-            row, problem = None, f"it needs sha256=<64 lowercase hex digits> and size=<bytes> of the file ({exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']})"
+            row, problem = (
+                None,
+                f"it needs sha256=<64 lowercase hex digits> and size=<bytes> of the file ({exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']})",
+            )
         if not ZooName.parse(entry.name).is_entry:
             problem = "its name is not of the form arch.tag"
         elif not isinstance(entry.target, str) or not entry.target.startswith(sources.SCHEMES):
             problem = f"its target must be a URL starting with {', '.join(sources.SCHEMES)}"
         if problem or row is None:
-            warnings.warn(f"plugin {entry.plugin!r} registered pretrained {entry.name!r}, skipped: {problem}", stacklevel=2)
+            warnings.warn(
+                f"plugin {entry.plugin!r} registered pretrained {entry.name!r}, skipped: {problem}", stacklevel=2
+            )
             continue
-        out.append(Weights(entry.name, entry.plugin, entry.target, row.sha256, row.size, row.summary, row.headline, row.default))
+        out.append(
+            Weights(
+                entry.name, entry.plugin, entry.target, row.sha256, row.size, row.summary, row.headline, row.default
+            )
+        )
     return out
 
 
@@ -198,9 +211,22 @@ def _named(entry: str) -> list[Weights]:
     """The shipped and registered entries called ``entry`` (``arch.tag``), without building the whole catalogue."""
     directory = zoo_dir()
     row = read_index(directory).entries.get(entry)
-    shipped = [] if row is None else [
-        Weights(entry, SHIPPED, _location(directory, row.file), row.sha256, row.size, row.summary, row.headline, row.default)
-    ]
+    shipped = (
+        []
+        if row is None
+        else [
+            Weights(
+                entry,
+                SHIPPED,
+                _location(directory, row.file),
+                row.sha256,
+                row.size,
+                row.summary,
+                row.headline,
+                row.default,
+            )
+        ]
+    )
     return shipped + [w for w in _registered() if w.name == entry]
 
 
@@ -252,7 +278,9 @@ def list_rows(pattern: str = "*") -> list[dict[str, Any]]:
         if fnmatch.fnmatchcase(w.name, pattern) or fnmatch.fnmatchcase(w.qualified_name, pattern):
             name = w.name if counts[w.name] == 1 else w.qualified_name
             headline = w.headline.text() if w.headline else ""
-            rows.append({"name": name, "headline": headline, "summary": w.summary, "source": w.location, "default": w.default})
+            rows.append(
+                {"name": name, "headline": headline, "summary": w.summary, "source": w.location, "default": w.default}
+            )
     return rows
 
 

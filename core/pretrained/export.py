@@ -78,8 +78,9 @@ def push(out_dir: str | os.PathLike, repo_id: str, file: str) -> str:
     api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, library_name="dpzoo")
     try:
         api.create_repo(repo_id, repo_type="model", exist_ok=True)
-        commit = api.upload_folder(folder_path=Path(out_dir), repo_id=repo_id, repo_type="model",
-                                   commit_message=f"dpzoo zoo export: {file}")
+        commit = api.upload_folder(
+            folder_path=Path(out_dir), repo_id=repo_id, repo_type="model", commit_message=f"dpzoo zoo export: {file}"
+        )
     except Exception as exc:  # huggingface_hub's HTTP and authentication errors say what went wrong
         raise DpzooError(
             f"cannot push {out_dir} to {repo_id}: {type(exc).__name__}: {exc}. Check the connection, HF_ENDPOINT "

@@ -82,7 +82,9 @@ class _Bounded:
     def __init__(self, *args, total=None, initial=0, **kwargs):
         self.count = initial or 0
         if total is not None and total > self.size:
-            raise IntegrityError(f"{self.url} announces {total} bytes, more than the registered {self.size}; refusing it")
+            raise IntegrityError(
+                f"{self.url} announces {total} bytes, more than the registered {self.size}; refusing it"
+            )
 
     def update(self, n: int = 1) -> None:
         self.count += n
@@ -112,7 +114,10 @@ def download(url: str, target: Path, sha256: str, size: int, *, timeout_s: float
     try:
         from huggingface_hub import hf_hub_download
     except ImportError:  # pragma: no cover - a dependency of dpzoo
-        raise DpzooError(f"cannot download {url}: huggingface_hub is not installed (pip install huggingface_hub)") from None
+        raise DpzooError(
+            f"cannot download {url}: huggingface_hub is not installed (pip install huggingface_hub)"
+        ) from None
+
     class Bound(_Bounded):  # a class per download: huggingface_hub makes its progress bar from a class
         pass
 
@@ -125,9 +130,14 @@ def download(url: str, target: Path, sha256: str, size: int, *, timeout_s: float
     def fetch() -> None:
         try:
             outcome["path"] = hf_hub_download(
-                where.repo_id, where.filename, revision=where.revision, cache_dir=private,
-                endpoint=os.environ.get("HF_ENDPOINT") or None, library_name="dpzoo",
-                etag_timeout=timeout_s, tqdm_class=bound,
+                where.repo_id,
+                where.filename,
+                revision=where.revision,
+                cache_dir=private,
+                endpoint=os.environ.get("HF_ENDPOINT") or None,
+                library_name="dpzoo",
+                etag_timeout=timeout_s,
+                tqdm_class=bound,
             )
         except BaseException as exc:  # handed to the caller's thread, which raises it
             outcome["error"] = exc

@@ -17,9 +17,18 @@ from .card import ModelCard
 
 # The Hub's licence ids for the licences dpzoo's cards name; any other is "other" with its name kept.
 LICENCES = {
-    "mit": "mit", "apache-2.0": "apache-2.0", "apache 2.0": "apache-2.0", "bsd-3-clause": "bsd-3-clause",
-    "cc by 4.0": "cc-by-4.0", "cc-by-4.0": "cc-by-4.0", "cc by-sa 4.0": "cc-by-sa-4.0", "cc-by-sa-4.0": "cc-by-sa-4.0",
-    "cc by-sa 3.0": "cc-by-sa-3.0", "cc0": "cc0-1.0", "cc0-1.0": "cc0-1.0", "gpl-3.0": "gpl-3.0",
+    "mit": "mit",
+    "apache-2.0": "apache-2.0",
+    "apache 2.0": "apache-2.0",
+    "bsd-3-clause": "bsd-3-clause",
+    "cc by 4.0": "cc-by-4.0",
+    "cc-by-4.0": "cc-by-4.0",
+    "cc by-sa 4.0": "cc-by-sa-4.0",
+    "cc-by-sa-4.0": "cc-by-sa-4.0",
+    "cc by-sa 3.0": "cc-by-sa-3.0",
+    "cc0": "cc0-1.0",
+    "cc0-1.0": "cc0-1.0",
+    "gpl-3.0": "gpl-3.0",
     "public domain": "cc0-1.0",
 }
 
@@ -65,37 +74,72 @@ def markdown(card: ModelCard, file: str, sha256: str, size: int) -> str:
     head = yaml.safe_dump(front_matter(card), sort_keys=False, allow_unicode=True)
     data_options = {k: v for k, v in card.data.config.items() if k != "name"}
     lines = [
-        "---", head.rstrip("\n"), "---", "",
-        f"# {card.name}", "", card.summary or f"{card.arch} weights trained with dpzoo.", "",
-        "## Use", "", "```python", "import dpzoo", "",
-        f'model = dpzoo.create_model("{card.name}", pretrained="{file}")  # this file, downloaded', "```", "",
-        "or register it from a dpzoo plugin (the commit is the one this file was uploaded in):", "",
+        "---",
+        head.rstrip("\n"),
+        "---",
+        "",
+        f"# {card.name}",
+        "",
+        card.summary or f"{card.arch} weights trained with dpzoo.",
+        "",
+        "## Use",
+        "",
+        "```python",
+        "import dpzoo",
+        "",
+        f'model = dpzoo.create_model("{card.name}", pretrained="{file}")  # this file, downloaded',
+        "```",
+        "",
+        "or register it from a dpzoo plugin (the commit is the one this file was uploaded in):",
+        "",
         "```python",
         f'register("{card.name}", "hf://OWNER/REPO/{file}@COMMIT", sha256="{sha256}", size={size})',
-        "```", "",
+        "```",
+        "",
         f"The model card (architecture, data fingerprints, metrics, command) is also inside `{file}`'s "
-        "safetensors header, covered by its sha256; `dpzoo info FILE` prints it.", "",
-        "## Architecture", "", f"`{card.arch}` with:", "", "| option | value |", "| --- | --- |",
-        *[f"| `{k}` | `{json.dumps(v)}` |" for k, v in card.config.items()], "",
-        "## Data", "",
+        "safetensors header, covered by its sha256; `dpzoo info FILE` prints it.",
+        "",
+        "## Architecture",
+        "",
+        f"`{card.arch}` with:",
+        "",
+        "| option | value |",
+        "| --- | --- |",
+        *[f"| `{k}` | `{json.dumps(v)}` |" for k, v in card.config.items()],
+        "",
+        "## Data",
+        "",
         f"`{card.data.name}` {f'with `{json.dumps(data_options)}`' if data_options else ''}".rstrip()
-        + f" (licence: {card.data.licence or 'unknown'}).", "",
-        "| split | examples | fingerprint (sha256) |", "| --- | --- | --- |",
-        *[f"| {s} | {card.data.examples.get(s, '')} | `{d}` |" for s, d in card.data.fingerprints.items()], "",
-        "## Metrics", "", "| metric | split | value |", "| --- | --- | --- |",
-        *[f"| {m.name} | {m.split} | {m.value:.6f} |" for m in card.metrics], "",
+        + f" (licence: {card.data.licence or 'unknown'}).",
+        "",
+        "| split | examples | fingerprint (sha256) |",
+        "| --- | --- | --- |",
+        *[f"| {s} | {card.data.examples.get(s, '')} | `{d}` |" for s, d in card.data.fingerprints.items()],
+        "",
+        "## Metrics",
+        "",
+        "| metric | split | value |",
+        "| --- | --- | --- |",
+        *[f"| {m.name} | {m.split} | {m.value:.6f} |" for m in card.metrics],
+        "",
     ]
     if card.metrics:
         lines += [f"How: {card.metrics[0].how}. Re-checked by `dpzoo zoo verify` to within {card.tolerance:g}.", ""]
     env = card.environment
     lines += [
-        "## Training", "", "```bash", card.command, "```", "",
+        "## Training",
+        "",
+        "```bash",
+        card.command,
+        "```",
+        "",
         f"Trained with torch {env.torch or '?'} on {env.device}, {env.cpu_capability or '?'} kernels, "
         f"{env.threads or '?'} CPU thread(s), seed {card.seed}, dpzoo {card.dpzoo_version}; published {card.created}. "
-        "`dpzoo zoo build` retrains it and compares.", "",
-        f"Weights licence: {card.licence}. Tensors' sha256: `{card.weights_sha256}`.", "",
+        "`dpzoo zoo build` retrains it and compares.",
+        "",
+        f"Weights licence: {card.licence}. Tensors' sha256: `{card.weights_sha256}`.",
+        "",
     ]
     if card.notes:
         lines += ["## Notes", "", *[f"- {note}" for note in card.notes], ""]
     return "\n".join(lines)
-

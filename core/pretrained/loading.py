@@ -38,9 +38,21 @@ from .safetensors_file import Header, TensorsDigest, header_length, parse_header
 
 # safetensors dtype -> torch dtype name, for the dtype check before loading
 TORCH_DTYPES = {
-    "BOOL": "bool", "U8": "uint8", "I8": "int8", "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2",
-    "U16": "uint16", "I16": "int16", "F16": "float16", "BF16": "bfloat16",
-    "U32": "uint32", "I32": "int32", "F32": "float32", "U64": "uint64", "I64": "int64", "F64": "float64",
+    "BOOL": "bool",
+    "U8": "uint8",
+    "I8": "int8",
+    "F8_E4M3": "float8_e4m3fn",
+    "F8_E5M2": "float8_e5m2",
+    "U16": "uint16",
+    "I16": "int16",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "U32": "uint32",
+    "I32": "int32",
+    "F32": "float32",
+    "U64": "uint64",
+    "I64": "int64",
+    "F64": "float64",
 }
 
 # From this size on, a first load checks the header and hashes the tensors in a second thread that follows
@@ -235,7 +247,9 @@ def load_local(name: str, path: str | os.PathLike, **overrides: Any):
     else:
         arch, config = ZooName.parse(name).arch, {}
     if ZooName.parse(name).arch != arch:
-        raise ConfigError(f"{path} holds weights for {arch!r}, not {name!r}; call create_model({arch!r}, pretrained=...)")
+        raise ConfigError(
+            f"{path} holds weights for {arch!r}, not {name!r}; call create_model({arch!r}, pretrained=...)"
+        )
     return load(data, header, arch, config, overrides)
 
 
@@ -314,15 +328,21 @@ def _mismatch(path: Path, arch: str, expected: dict, stored: dict, overrides: di
     missing = sorted(set(expected) - set(stored))
     unexpected = sorted(set(stored) - set(expected))
     common = sorted(set(expected) & set(stored))
-    shapes = [f"{k}: model {list(expected[k][0])}, file {list(stored[k][0])}" for k in common if expected[k][0] != stored[k][0]]
+    shapes = [
+        f"{k}: model {list(expected[k][0])}, file {list(stored[k][0])}"
+        for k in common
+        if expected[k][0] != stored[k][0]
+    ]
     dtypes = [f"{k}: model {expected[k][1]}, file {stored[k][1]}" for k in common if expected[k][1] != stored[k][1]]
     detail = "; ".join(
-        part for part in (
+        part
+        for part in (
             f"missing keys {missing}" if missing else "",
             f"unexpected keys {unexpected}" if unexpected else "",
             f"different shapes: {', '.join(shapes)}" if shapes else "",
             f"different dtypes: {', '.join(dtypes)}" if dtypes else "",
-        ) if part
+        )
+        if part
     )
     if overrides and (missing or unexpected or shapes):
         return ConfigError(

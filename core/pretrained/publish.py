@@ -37,7 +37,17 @@ from .safetensors_file import parse_header, tensors_sha256
 from .verify import evaluate_on_cpu, load_data
 
 # run-record keys the card keeps elsewhere (or drops: where the run was written)
-RUN_ONLY = {"model", "data", "command", "created", "dpzoo_version", "data_fingerprints", "environment", "logdir", "run_name"}
+RUN_ONLY = {
+    "model",
+    "data",
+    "command",
+    "created",
+    "dpzoo_version",
+    "data_fingerprints",
+    "environment",
+    "logdir",
+    "run_name",
+}
 EVAL_SPLITS = ("test", "validation")
 
 
@@ -69,11 +79,15 @@ def publish(
     config = load_run_config(run_dir)
     source = run_dir / "model.safetensors"
     if not source.exists():
-        raise DpzooError(f"{run_dir} has no model.safetensors: the run has not finished (resume it with --resume {run_dir})")
+        raise DpzooError(
+            f"{run_dir} has no model.safetensors: the run has not finished (resume it with --resume {run_dir})"
+        )
     arch = config["model"]["name"]
     parsed = ZooName.parse(name)
     if parsed.source is not None or not parsed.is_entry or parsed.arch != arch:
-        raise ConfigError(f"name {name!r} must be {arch}.TAG: the run trained {arch!r} (e.g. {arch}.{config['data']['name']})")
+        raise ConfigError(
+            f"name {name!r} must be {arch}.TAG: the run trained {arch!r} (e.g. {arch}.{config['data']['name']})"
+        )
     if not config.get("command"):
         raise ConfigError(
             f"{run_dir} records no command, so nobody could rebuild it; train it with `dpzoo train` or tools/train.py"
@@ -98,7 +112,9 @@ def publish(
     for split in splits:
         values = evaluate_on_cpu(model, config, loaded.data, split, batch_size)
         for key in _ordered(values, split, config.get("metrics") or []):
-            metrics.append(MetricRecord(name=key, value=values[key], split=split, how=_how(key, config, loaded, batch_size)))
+            metrics.append(
+                MetricRecord(name=key, value=values[key], split=split, how=_how(key, config, loaded, batch_size))
+            )
 
     card = ModelCard(
         name=name,
@@ -116,7 +132,9 @@ def publish(
         evaluation=Evaluation(device="cpu", precision="32", batch_size=batch_size),
         command=config["command"],
         run={k: v for k, v in config.items() if k not in RUN_ONLY},
-        environment=Environment(**(config.get("environment") or environment(config["trainer"].get("device", "cpu"), threads))),
+        environment=Environment(
+            **(config.get("environment") or environment(config["trainer"].get("device", "cpu"), threads))
+        ),
         dpzoo_version=config.get("dpzoo_version", ""),
         seed=config["trainer"]["seed"],
         licence=licence,
@@ -128,12 +146,16 @@ def publish(
     quick = subsets.figures(model, config, loaded.data, splits, batch_size)  # the quick re-check's reference
     unknown = sorted(set(rebuild_tolerance or {}) - {m.name for m in metrics})
     if unknown:
-        raise ConfigError(f"rebuild tolerances for metrics the card does not have: {unknown}; it has {[m.name for m in metrics]}")
+        raise ConfigError(
+            f"rebuild tolerances for metrics the card does not have: {unknown}; it has {[m.name for m in metrics]}"
+        )
     out_dir = Path(out_dir) if out_dir is not None else entries.zoo_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{name}.safetensors"
     published = save(tensors_from(data), metadata=card.to_metadata())
-    if tensors_sha256(parse_header(published, len(published), target), published) != card.weights_sha256:  # pragma: no cover
+    if (
+        tensors_sha256(parse_header(published, len(published), target), published) != card.weights_sha256
+    ):  # pragma: no cover
         raise IntegrityError(f"{target} would be written with different tensors than {source}")  # a bug in saving
     atomic_write_bytes(target, published)
     add_to_index(out_dir, card, target, published, default)
@@ -189,7 +211,11 @@ def index_row(card: ModelCard, file: str, sha256: str, size: int, default: bool)
     """What the index vouches for: the file's name, sha256 and size, and the card's summary and headline."""
     headline = card.headline
     return entries.IndexRow(
-        file=file, sha256=sha256, size=size, default=default, summary=card.summary,
+        file=file,
+        sha256=sha256,
+        size=size,
+        default=default,
+        summary=card.summary,
         headline=entries.Headline(name=headline.name, value=headline.value) if headline else None,
     )
 
@@ -240,5 +266,7 @@ def _row_card(out_dir: Path, name: str, row: entries.IndexRow) -> ModelCard:
     """The card of an index row's file: read from the zoo directory, or from the cache for an hf:// row."""
     if not row.file.startswith(sources.hub.SCHEME):
         return read_card(out_dir / row.file)
-    _, card = sources.fetch(row.file, row.sha256, row.size, name, lambda data: card_from_header(parse_header(data, len(data), row.file)))
+    _, card = sources.fetch(
+        row.file, row.sha256, row.size, name, lambda data: card_from_header(parse_header(data, len(data), row.file))
+    )
     return card

@@ -43,7 +43,7 @@ def config_from_command(command: str) -> dict[str, Any]:
     argv = shlex.split(command)
     for prefix in COMMAND_PREFIXES:
         if argv[: len(prefix)] == prefix:
-            config, args = config_from_argv(argv[len(prefix):])
+            config, args = config_from_argv(argv[len(prefix) :])
             if args.resume:
                 raise ConfigError(f"cannot rebuild from a resumed run's command: {command}")
             return config
@@ -108,8 +108,15 @@ def rebuild(name: str, out_dir: str | Path | None = None, announce=None) -> Buil
         drift = config_drift(card, load_run_config(result.run_dir))
         target = Path(out_dir) if out_dir is not None else Path(tmp) / "published"
         path, rebuilt = publish(
-            result.run_dir, card.name, out_dir=target, summary=card.summary, notes=card.notes,
-            default=default, licence=card.licence, threads=threads, rebuild_tolerance=card.rebuild_tolerance,
+            result.run_dir,
+            card.name,
+            out_dir=target,
+            summary=card.summary,
+            notes=card.notes,
+            default=default,
+            licence=card.licence,
+            threads=threads,
+            rebuild_tolerance=card.rebuild_tolerance,
         )
     if rebuilt.data.fingerprints != card.data.fingerprints:
         drift.append(f"data fingerprints: card {card.data.fingerprints}, now {rebuilt.data.fingerprints}")
@@ -164,10 +171,16 @@ def cpu_threads(n: int | None):
 
 # How a run is watched, never what it computes: a default changed here since the card (checkpoints by time
 # instead of by epoch, issue 16) is not drift.
-WATCHING = frozenset({
-    "trainer.checkpoint_seconds", "trainer.checkpoint_every", "trainer.checkpoint_epochs", "trainer.keep_checkpoints",
-    "trainer.log_every", "trainer.progress",
-})
+WATCHING = frozenset(
+    {
+        "trainer.checkpoint_seconds",
+        "trainer.checkpoint_every",
+        "trainer.checkpoint_epochs",
+        "trainer.keep_checkpoints",
+        "trainer.log_every",
+        "trainer.progress",
+    }
+)
 
 
 def config_drift(card: ModelCard, config: dict[str, Any]) -> list[str]:

@@ -27,10 +27,21 @@ from ..errors import IntegrityError
 
 MAX_HEADER = 100 * 1024 * 1024  # the limit the safetensors library enforces
 DTYPE_BYTES = {
-    "BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1,
-    "U16": 2, "I16": 2, "F16": 2, "BF16": 2,
-    "U32": 4, "I32": 4, "F32": 4,
-    "U64": 8, "I64": 8, "F64": 8,
+    "BOOL": 1,
+    "U8": 1,
+    "I8": 1,
+    "F8_E4M3": 1,
+    "F8_E5M2": 1,
+    "U16": 2,
+    "I16": 2,
+    "F16": 2,
+    "BF16": 2,
+    "U32": 4,
+    "I32": 4,
+    "F32": 4,
+    "U64": 8,
+    "I64": 8,
+    "F64": 8,
 }
 Dtype = Literal[
     "BOOL", "U8", "I8", "F8_E4M3", "F8_E5M2", "U16", "I16", "F16", "BF16", "U32", "I32", "F32", "U64", "I64", "F64"
@@ -104,7 +115,9 @@ def _validated(adapter: TypeAdapter, value, path: Path, prefix: str):
     except ValidationError as exc:
         problem = exc.errors()[0]
         where = ".".join(str(part) for part in (prefix, *problem["loc"]) if part != "")
-        raise IntegrityError(f"{path}: malformed safetensors header at {where!r}: {problem['msg']}; the file is corrupt") from None
+        raise IntegrityError(
+            f"{path}: malformed safetensors header at {where!r}: {problem['msg']}; the file is corrupt"
+        ) from None
 
 
 def _check_layout(path: Path, tensors: dict[str, TensorInfo], data_size: int) -> None:

@@ -103,7 +103,9 @@ def read_verified(path: str | os.PathLike, sha256: str, size: int, what: str, ch
             f"{what}: weight file {path} is missing; reinstall dpzoo or rebuild it (`dpzoo zoo build`)"
         ) from None
     except OSError as exc:  # ELOOP: a symlink where a weight file should be
-        raise IntegrityError(f"{what}: weight file {path} cannot be opened as a regular file ({exc.strerror})") from None
+        raise IntegrityError(
+            f"{what}: weight file {path} cannot be opened as a regular file ({exc.strerror})"
+        ) from None
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)

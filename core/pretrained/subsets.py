@@ -58,7 +58,9 @@ def read(directory: Path) -> Subsets:
     try:
         return Subsets.model_validate_json(text)
     except ValidationError as exc:
-        raise IntegrityError(f"{path} is not a valid subsets file ({exc.errors()[0]['msg']}); record it again") from None
+        raise IntegrityError(
+            f"{path} is not a valid subsets file ({exc.errors()[0]['msg']}); record it again"
+        ) from None
 
 
 def record(directory: Path, sha256: str, name: str, metrics: dict[str, float]) -> None:
@@ -82,7 +84,9 @@ def first_examples(data, n: int = EXAMPLES):
     cut = copy.copy(data)
     spec = getattr(data, "spec", None)
     length = n if spec is None else n * spec.block + 1
-    cut.splits = {split: {name: column[:length] for name, column in columns.items()} for split, columns in data.splits.items()}
+    cut.splits = {
+        split: {name: column[:length] for name, column in columns.items()} for split, columns in data.splits.items()
+    }
     return cut
 
 

@@ -55,7 +55,9 @@ class VerifyResult:
         self.problems.append(problem)
 
 
-def verify(name: str | None = None, evaluate: bool = True, subset: bool = False, record_subsets: bool = False) -> list[VerifyResult]:
+def verify(
+    name: str | None = None, evaluate: bool = True, subset: bool = False, record_subsets: bool = False
+) -> list[VerifyResult]:
     """Check every pretrained entry (or ``name``): size, sha256, card, tensors, index row, metrics.
 
     ``subset``: metrics on the first examples only, against ``subsets.json``
@@ -66,7 +68,9 @@ def verify(name: str | None = None, evaluate: bool = True, subset: bool = False,
     return [verify_entry(w, evaluate, subset, record_subsets) for w in chosen]
 
 
-def verify_entry(weights: entries.Weights, evaluate: bool = True, subset: bool = False, record_subsets: bool = False) -> VerifyResult:
+def verify_entry(
+    weights: entries.Weights, evaluate: bool = True, subset: bool = False, record_subsets: bool = False
+) -> VerifyResult:
     result = VerifyResult(weights.name if weights.source == entries.SHIPPED else weights.qualified_name)
     try:
         checked = loading.verified(weights)  # size, sha256, header, card name and arch, weights_sha256
@@ -80,8 +84,14 @@ def verify_entry(weights: entries.Weights, evaluate: bool = True, subset: bool =
         try:
             model = loading.load(checked.data, checked.header, card.arch, card.config, {})
             recorded = _subset_record(weights) if subset and not record_subsets else None
-            check_metrics(model, card, result, recorded, record_to=_zoo_dir(weights) if record_subsets else None,
-                          sha256=weights.sha256)
+            check_metrics(
+                model,
+                card,
+                result,
+                recorded,
+                record_to=_zoo_dir(weights) if record_subsets else None,
+                sha256=weights.sha256,
+            )
         except FileNotFoundError as exc:  # the data is not on this machine
             result.status, result.problems = "skipped", [f"metrics not re-checked: {exc}"]
         except DpzooError as exc:
@@ -145,8 +155,10 @@ def check_metrics(model, card: ModelCard, result: VerifyResult, subset=None, rec
     data = loaded.data
     if subset is not None:
         if set(subset.metrics) != set(expected) or subset.examples != subsets.EXAMPLES:
-            result.fail(f"the subset record has {sorted(subset.metrics)} on {subset.examples} examples; "
-                        f"the card has {sorted(expected)}, the check uses {subsets.EXAMPLES}: record it again")
+            result.fail(
+                f"the subset record has {sorted(subset.metrics)} on {subset.examples} examples; "
+                f"the card has {sorted(expected)}, the check uses {subsets.EXAMPLES}: record it again"
+            )
             return
         expected, data, result.examples = subset.metrics, subsets.first_examples(data), subsets.EXAMPLES
     for split in splits:

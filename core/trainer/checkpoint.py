@@ -82,7 +82,12 @@ def write_snapshot(directory: Path, taken: Snapshot, keep: int = 2) -> Path:
     stem = f"step-{taken.step:08d}"
     tensor_path = directory / f"{stem}.safetensors"
     atomic_save_tensors(taken.tensors, tensor_path)
-    record = {"step": taken.step, "tensors": tensor_path.name, "sha256": sha256_file(tensor_path), "state": taken.skeleton}
+    record = {
+        "step": taken.step,
+        "tensors": tensor_path.name,
+        "sha256": sha256_file(tensor_path),
+        "state": taken.skeleton,
+    }
     text = json.dumps(record, separators=(",", ":")).encode()
     atomic_write_bytes(directory / f"{stem}.json", text)
     atomic_write_bytes(directory / LAST, text)
@@ -105,4 +110,3 @@ def _prune(directory: Path, keep: int) -> None:
     for old in steps[:-keep]:
         for suffix in ("safetensors", "json"):
             (directory / f"step-{old:08d}.{suffix}").unlink(missing_ok=True)
-

@@ -13,7 +13,8 @@ from .schedules import Schedule
 class EarlyStopping(Config):
     monitor: str = Field("validation/loss", description="Evaluation value to watch, e.g. 'validation/accuracy'")
     mode: Literal["min", "max"] | None = Field(
-        None, description="Whether smaller or larger is better (default: the monitored metric's higher_is_better, else min)"
+        None,
+        description="Whether smaller or larger is better (default: the monitored metric's higher_is_better, else min)",
     )
     patience: int = Field(5, ge=1, description="Evaluations without improvement before stopping")
     min_delta: float = Field(0.0, ge=0.0, description="Smallest change that counts as an improvement")
@@ -52,13 +53,19 @@ class TrainConfig(Config):
     device: str = Field("auto", description="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")
     seed: int = Field(0, description="Seed for initialisation, shuffling and dropout")
     threads: int | None = Field(
-        1, ge=1, description="CPU threads for PyTorch (null: PyTorch's, one per core); CPU results repeat bit for bit per count"
+        1,
+        ge=1,
+        description="CPU threads for PyTorch (null: PyTorch's, one per core); CPU results repeat bit for bit per count",
     )
     grad_clip: float | None = Field(None, gt=0, description="Clip the gradient norm of each optimiser's parameters")
     accumulate: int = Field(1, ge=1, description="Batches whose gradients add up before each optimiser step")
-    precision: Literal["32", "bf16", "fp16"] = Field("32", description="Autocast precision (fp16 uses a gradient scaler)")
+    precision: Literal["32", "bf16", "fp16"] = Field(
+        "32", description="Autocast precision (fp16 uses a gradient scaler)"
+    )
     log_every: int | None = Field(
-        None, ge=1, description="Steps between logged training scalars, the only device syncs (default: total steps / 25, from 1 to 50)"
+        None,
+        ge=1,
+        description="Steps between logged training scalars, the only device syncs (default: total steps / 25, from 1 to 50)",
     )
     validate_every: int = Field(1, ge=0, description="Epochs between validations (0: never)")
     test: bool = Field(True, description="Evaluate on the test split at the end")

@@ -43,7 +43,10 @@ class InMemorySplits:
     """Tensors per split plus the dataset's on-device ``transform`` and training ``augment``."""
 
     def __init__(
-        self, splits: dict[str, Columns], transform: Callable[[Columns], Columns] | None = None, augment: Augment | None = None
+        self,
+        splits: dict[str, Columns],
+        transform: Callable[[Columns], Columns] | None = None,
+        augment: Augment | None = None,
     ):
         self.splits = splits
         self.transform = transform
@@ -51,7 +54,13 @@ class InMemorySplits:
 
     @classmethod
     def from_dataset_dict(
-        cls, dataset_dict: Any, columns: tuple[str, ...], device: torch.device, transform=None, sequence=None, augment=None
+        cls,
+        dataset_dict: Any,
+        columns: tuple[str, ...],
+        device: torch.device,
+        transform=None,
+        sequence=None,
+        augment=None,
     ):
         """The splits as tensors; with a ``sequence`` spec (``Dataset.sequence()``), as ``SequenceSplits`` (not augmented)."""
         splits = {name: split_to_tensors(split, columns, device) for name, split in dataset_dict.items()}

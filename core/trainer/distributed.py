@@ -17,7 +17,6 @@ import torch
 from torch import nn
 
 
-
 @dataclass
 class Distributed:
     world_size: int = 1

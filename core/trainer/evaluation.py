@@ -80,7 +80,9 @@ def evaluate(
     model.eval()
     sums: dict[str, Tensor] = {}
     counts: dict[str, int] = {}
-    whole: dict[str, Any] = {name: m for name, m in (metrics or {}).items() if accumulates(m)}  # with update, reset, compute
+    whole: dict[str, Any] = {
+        name: m for name, m in (metrics or {}).items() if accumulates(m)
+    }  # with update, reset, compute
     for metric in whole.values():
         metric.reset()
     try:

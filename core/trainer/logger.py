@@ -87,6 +87,7 @@ def hparam_columns(config: dict[str, Any]) -> dict[str, Any]:
 
 def metric_order(metrics: dict[str, float]) -> dict[str, float]:
     """Validation before test, each split's metrics before its loss terms: the order of the HParams columns."""
+
     def rank(key: str) -> tuple:
         split, _, name = key.partition("/")
         return ({"validation": 0, "test": 1}.get(split, 2), "loss" in name, key)

@@ -35,16 +35,16 @@ from .background import Background
 from .checkpoint import checkpoint_path, snapshot, write_snapshot
 from .config import TrainConfig
 from .context import StepContext
-from .devices import resolve_device
 from .data import InMemorySplits
+from .devices import resolve_device
 from .distributed import Distributed
 from .epoch_lines import EpochLines, wanted
 from .evaluation import direction, evaluate
 from .logger import RunLogger, default_log_every
 from .nonfinite import NonFiniteGuard
 from .recovery import load_newest
-from .sequences import Carry, SequenceSplits, set_aside
 from .schedules import resolve_schedules, unknown_schedule
+from .sequences import Carry, SequenceSplits, set_aside
 from .step import Stepper
 from .summary import RunSummary
 
@@ -127,9 +127,14 @@ class Trainer:
         self._ddp: Any = self._forward if self._forward is not self.model else None  # DistributedDataParallel
         self._plateau = {n: s for n, s in self.schedulers.items() if hasattr(s, "monitor")}
         self.stepper = Stepper(
-            optimisers, {n: s for n, s in self.schedulers.items() if n not in self._plateau},
-            accumulate=cfg.accumulate, grad_clip=cfg.grad_clip, fp16=cfg.precision == "fp16", device=self.device,
-            distributed=self.distributed, average_gradients=self.manual,
+            optimisers,
+            {n: s for n, s in self.schedulers.items() if n not in self._plateau},
+            accumulate=cfg.accumulate,
+            grad_clip=cfg.grad_clip,
+            fp16=cfg.precision == "fp16",
+            device=self.device,
+            distributed=self.distributed,
+            average_gradients=self.manual,
         )
         self.stepper.guard = self.guard if self.guard.checks_every_step else None  # trainer.on_nonfinite=skip
         self.optimiser_steps = self.stepper.steps
@@ -137,7 +142,9 @@ class Trainer:
         self._schedule_attributes = [name for name in self.schedules if hasattr(self.model, name)]
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision)
         # None when off: the hot loop then skips the `with` altogether
-        self._autocast: Callable[[], Any] | None = (lambda: torch.autocast(self.device.type, dtype=dtype)) if dtype else None
+        self._autocast: Callable[[], Any] | None = (
+            (lambda: torch.autocast(self.device.type, dtype=dtype)) if dtype else None
+        )
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True)
         self.total_steps = total_steps(data, cfg, self.distributed.world_size)
@@ -185,8 +192,14 @@ class Trainer:
     def evaluate(self, split: str) -> dict[str, float]:
         """Mean loss, loss terms and metrics over a split (see ``evaluation.evaluate``)."""
         return evaluate(
-            self.model, self.data, split, loss=self.loss, metrics=self.metrics,
-            batch_size=self.config.eval_batch_size, ctx=self.ctx, autocast=self._autocast or contextlib.nullcontext,
+            self.model,
+            self.data,
+            split,
+            loss=self.loss,
+            metrics=self.metrics,
+            batch_size=self.config.eval_batch_size,
+            ctx=self.ctx,
+            autocast=self._autocast or contextlib.nullcontext,
         )
 
     @torch.no_grad()
@@ -256,7 +269,12 @@ class Trainer:
                 if cfg.max_steps is None and self.epoch >= cfg.epochs:
                     break
                 batches = data.epoch_order(
-                    cfg.seed, self.epoch, cfg.batch_size, cfg.drop_last, self.distributed.rank, self.distributed.world_size
+                    cfg.seed,
+                    self.epoch,
+                    cfg.batch_size,
+                    cfg.drop_last,
+                    self.distributed.rank,
+                    self.distributed.world_size,
                 )
                 for i in range(self.batch_in_epoch, len(batches)):
                     if anneal:
@@ -409,8 +427,10 @@ class Trainer:
                 stacked = torch.stack(values).float()
         else:
             stacked = torch.stack(
-                [v.detach().float() if isinstance(v, Tensor) else torch.tensor(float(v), device=self.device)
-                 for v in values]
+                [
+                    v.detach().float() if isinstance(v, Tensor) else torch.tensor(float(v), device=self.device)
+                    for v in values
+                ]
             )
         if self.guard.checks_every_step:  # skipped steps' losses are not part of training's curve
             stacked = stacked[torch.isfinite(stacked)]

@@ -67,7 +67,9 @@ def first_nonfinite(values: list, first_step: int) -> int | None:
     """The step of the first non-finite value in ``values`` (one per step from ``first_step``), if any."""
     if not values:
         return None
-    stacked = torch.stack([v.detach().float().reshape(()) if isinstance(v, Tensor) else torch.tensor(float(v)) for v in values])
+    stacked = torch.stack(
+        [v.detach().float().reshape(()) if isinstance(v, Tensor) else torch.tensor(float(v)) for v in values]
+    )
     bad = (~torch.isfinite(stacked)).nonzero()
     return None if len(bad) == 0 else first_step + int(bad[0])
 

@@ -20,6 +20,7 @@ from typing import Any
 from ..errors import DpzooError, IntegrityError
 from ..files import sha256_file
 from .checkpoint import LAST, join_state
+
 _RECORD = re.compile(r"step-(\d+)\.json$")
 
 
@@ -31,9 +32,7 @@ def candidates(directory: Path) -> list[Path]:
     """Checkpoint records, newest first: ``last.json``, then ``step-N.json`` by decreasing ``N``."""
     if not directory.is_dir():
         return []
-    steps = sorted(
-        ((int(m.group(1)), p) for p in directory.iterdir() if (m := _RECORD.match(p.name))), reverse=True
-    )
+    steps = sorted(((int(m.group(1)), p) for p in directory.iterdir() if (m := _RECORD.match(p.name))), reverse=True)
     last = directory / LAST
     return ([last] if last.exists() else []) + [p for _, p in steps]
 

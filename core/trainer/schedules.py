@@ -35,10 +35,14 @@ Kind = Literal["constant", "linear", "cosine", "exponential", "exponential_floor
 class Schedule(Config):
     """One annealed scalar; see the module docstring for each kind's formula."""
 
-    kind: Kind = Field("constant", description="Shape: constant, linear, cosine, exponential, exponential_floor or warmup")
+    kind: Kind = Field(
+        "constant", description="Shape: constant, linear, cosine, exponential, exponential_floor or warmup"
+    )
     start: float = Field(1.0, description="Value at step 0 (unused by warmup, which starts at 0)")
     end: float = Field(0.0, description="Value at the curve's last step (warmup: the value it climbs to)")
-    steps: int | None = Field(None, ge=1, description="Length T of the curve in training steps (default: the whole run)")
+    steps: int | None = Field(
+        None, ge=1, description="Length T of the curve in training steps (default: the whole run)"
+    )
     rate: float = Field(1e-3, ge=0.0, description="exponential_floor: decay r per step")
     floor: float = Field(0.0, description="exponential_floor: the value never falls below this")
     period: int = Field(1, ge=1, description="exponential_floor: steps P between updates")
@@ -46,8 +50,10 @@ class Schedule(Config):
     @model_validator(mode="after")
     def _positive_for_exponential(self) -> Schedule:
         if self.kind == "exponential" and (self.start <= 0 or self.end <= 0):
-            raise ValueError(f"exponential needs start > 0 and end > 0 (got start={self.start}, end={self.end}); "
-                             "use kind=exponential_floor or linear to reach 0")
+            raise ValueError(
+                f"exponential needs start > 0 and end > 0 (got start={self.start}, end={self.end}); "
+                "use kind=exponential_floor or linear to reach 0"
+            )
         return self
 
     def at(self, step: int, total_steps: int) -> float:
@@ -68,7 +74,9 @@ class Schedule(Config):
         return self.start * (self.end / self.start) ** f
 
 
-def resolve_schedules(defaults: Mapping[str, Mapping[str, Any]], configured: Mapping[str, Schedule]) -> dict[str, Schedule]:
+def resolve_schedules(
+    defaults: Mapping[str, Mapping[str, Any]], configured: Mapping[str, Schedule]
+) -> dict[str, Schedule]:
     """A model's ``default_schedules`` with the user's keys laid over them, key by key."""
     out: dict[str, Schedule] = {}
     for name in {**defaults, **configured}:

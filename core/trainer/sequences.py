@@ -61,8 +61,12 @@ PAD = -100  # target of a padding position: PyTorch's default ignore_index
 class SequenceSpec(Config):
     """How a dataset of one long sequence per split is batched."""
 
-    batching: Literal["windows", "stream"] = Field(description="windows: random windows each step; stream: contiguous rows, state carried (TBPTT)")
-    block: int = Field(ge=1, description="Positions per batch row T (back-propagation through time spans this many steps)")
+    batching: Literal["windows", "stream"] = Field(
+        description="windows: random windows each step; stream: contiguous rows, state carried (TBPTT)"
+    )
+    block: int = Field(
+        ge=1, description="Positions per batch row T (back-propagation through time spans this many steps)"
+    )
     column: str = Field("x", description="The column holding the sequence; batches hold its windows under the same key")
     target: str = Field("y", description="Batch key of the one-step-shifted targets")
     eval_rows: int = Field(1, ge=1, description="Parallel rows in which evaluation walks each split")
@@ -71,17 +75,24 @@ class SequenceSpec(Config):
 class SequenceSplits:
     """One stream per split, batched as ``SequenceSpec`` says; the same interface as ``InMemorySplits``."""
 
-    def __init__(self, splits: dict[str, Columns], spec: SequenceSpec | dict, transform: Callable[[Columns], Columns] | None = None):
+    def __init__(
+        self,
+        splits: dict[str, Columns],
+        spec: SequenceSpec | dict,
+        transform: Callable[[Columns], Columns] | None = None,
+    ):
         self.spec = validate(SequenceSpec, spec, "the dataset's sequence()")
         for name, columns in splits.items():
             stream = columns.get(self.spec.column)
             if stream is None or stream.dim() != 1:
                 raise ConfigError(
                     f"split {name!r}: a sequence dataset stores its stream as a 1-D column {self.spec.column!r}; "
-                    f"it has {({k: tuple(v.shape) for k, v in columns.items()})}"
+                    f"it has { ({k: tuple(v.shape) for k, v in columns.items()}) }"
                 )
             if len(stream) < 2:
-                raise ConfigError(f"split {name!r} holds {len(stream)} positions; a sequence needs at least 2 (an input and its target)")
+                raise ConfigError(
+                    f"split {name!r} holds {len(stream)} positions; a sequence needs at least 2 (an input and its target)"
+                )
         self.splits = splits
         self.transform = transform
 
@@ -118,7 +129,11 @@ class SequenceSplits:
         self, seed: int, epoch: int, batch_size: int, drop_last: bool = False, rank: int = 0, world_size: int = 1
     ) -> list[Tensor]:
         """The start positions [B] of each training batch of one epoch, the same for a given (seed, epoch)."""
-        steps, T, rows = self.steps_per_epoch(batch_size, drop_last, world_size), self.spec.block, batch_size * world_size
+        steps, T, rows = (
+            self.steps_per_epoch(batch_size, drop_last, world_size),
+            self.spec.block,
+            batch_size * world_size,
+        )
         device = self.stream("train").device
         if self.spec.batching == "windows":
             generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)

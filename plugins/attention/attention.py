@@ -34,7 +34,9 @@ def causal_mask(T: int, S: int | None = None, device=None) -> Tensor:
     return torch.ones(T, S, dtype=torch.bool, device=device).tril()
 
 
-def book_attention(q: Tensor, k: Tensor, v: Tensor, causal: bool = False, dropout: float = 0.0, training: bool = False) -> tuple[Tensor, Tensor]:
+def book_attention(
+    q: Tensor, k: Tensor, v: Tensor, causal: bool = False, dropout: float = 0.0, training: bool = False
+) -> tuple[Tensor, Tensor]:
     """(A V, A) for q [..., T, d], k [..., S, d], v [..., S, d_v]; A [..., T, S] is softmax(q k^T / sqrt(d))."""
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
     if causal:
@@ -45,6 +47,8 @@ def book_attention(q: Tensor, k: Tensor, v: Tensor, causal: bool = False, dropou
     return dropped @ v, weights
 
 
-def fused_attention(q: Tensor, k: Tensor, v: Tensor, causal: bool = False, dropout: float = 0.0, training: bool = False) -> Tensor:
+def fused_attention(
+    q: Tensor, k: Tensor, v: Tensor, causal: bool = False, dropout: float = 0.0, training: bool = False
+) -> Tensor:
     """The same A V through PyTorch's kernel (which never forms A when it can avoid it)."""
     return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout if training else 0.0, is_causal=causal)

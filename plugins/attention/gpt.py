@@ -38,17 +38,28 @@ from .positions import Positions
 
 
 class GPTConfig(dpzoo.Config):
-    vocabulary: str | None = Field(None, description="The known characters in id order (ids 1..V; 0 is unknown); read from the data when unset")
-    context: int = Field(64, ge=1, description="Longest input in characters (rows of the learned position table); >= data.block")
+    vocabulary: str | None = Field(
+        None, description="The known characters in id order (ids 1..V; 0 is unknown); read from the data when unset"
+    )
+    context: int = Field(
+        64, ge=1, description="Longest input in characters (rows of the learned position table); >= data.block"
+    )
     width: int = Field(64, ge=1, description="Model width D: embedding, attention and residual stream")
-    heads: int = Field(4, ge=1, description="Attention heads H per block; each has width D / H, so D must be divisible by H")
+    heads: int = Field(
+        4, ge=1, description="Attention heads H per block; each has width D / H, so D must be divisible by H"
+    )
     layers: int = Field(2, ge=1, description="Decoder blocks L stacked")
     mlp_ratio: int = Field(4, ge=1, description="Hidden width of each block's MLP, as a multiple of D")
-    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on embeddings, attention weights and each residual branch")
-    positions: Literal["learned", "sinusoidal"] = Field("learned", description="learned: a trained table P; sinusoidal: Vaswani et al.'s fixed sines and cosines")
+    dropout: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Dropout on embeddings, attention weights and each residual branch"
+    )
+    positions: Literal["learned", "sinusoidal"] = Field(
+        "learned", description="learned: a trained table P; sinusoidal: Vaswani et al.'s fixed sines and cosines"
+    )
     tie: bool = Field(True, description="Use the character embedding E as the output head (W_y = E)")
     impl: Literal["fused", "book"] = Field(
-        "fused", description="fused: torch's scaled_dot_product_attention; book: softmax(QK^T/sqrt(d))V written out (same weights)"
+        "fused",
+        description="fused: torch's scaled_dot_product_attention; book: softmax(QK^T/sqrt(d))V written out (same weights)",
     )
 
 

@@ -23,7 +23,13 @@ MAP_PIXELS = 256  # a map is enlarged to about this many pixels a side
 def log_samples(model, ctx) -> dict[float, str]:
     texts = {}
     for T in MEDIA_TEMPERATURES:
-        text = sample(model, default_prime(model.vocabulary), MEDIA_LENGTH, temperature=T, generator=torch.Generator().manual_seed(0))
+        text = sample(
+            model,
+            default_prime(model.vocabulary),
+            MEDIA_LENGTH,
+            temperature=T,
+            generator=torch.Generator().manual_seed(0),
+        )
         ctx.log_text(f"samples/temperature_{T}", "\n".join("    " + line for line in text.split("\n")))  # preformatted
         texts[T] = text
     return texts
@@ -41,7 +47,13 @@ def map_images(maps: list[torch.Tensor]) -> list[torch.Tensor]:
 
 
 def log_attention_maps(model, ctx) -> None:
-    text = sample(model, default_prime(model.vocabulary), MEDIA_LENGTH, temperature=1.0, generator=torch.Generator().manual_seed(0))
+    text = sample(
+        model,
+        default_prime(model.vocabulary),
+        MEDIA_LENGTH,
+        temperature=1.0,
+        generator=torch.Generator().manual_seed(0),
+    )
     ids = torch.from_numpy(model.vocabulary.encode(text[: model.config.context]))[None]
     device = next(model.parameters()).device
     for layer, image in enumerate(map_images(model.attention_maps(ids.to(device)))):

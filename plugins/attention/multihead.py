@@ -24,7 +24,14 @@ from .attention import book_attention, fused_attention
 
 
 class MultiHeadSelfAttention(nn.Module):
-    def __init__(self, width: int, heads: int, dropout: float = 0.0, causal: bool = True, impl: Literal["book", "fused"] = "fused"):
+    def __init__(
+        self,
+        width: int,
+        heads: int,
+        dropout: float = 0.0,
+        causal: bool = True,
+        impl: Literal["book", "fused"] = "fused",
+    ):
         super().__init__()
         if width % heads:
             raise ValueError(f"width {width} is not divisible by heads {heads}")
@@ -36,7 +43,9 @@ class MultiHeadSelfAttention(nn.Module):
     def forward(self, x: Tensor, need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
         """(output [B, T, D], attention weights [B, H, T, T] when ``need_weights`` (computed by the book path), else None)."""
         B, T, D = x.shape
-        q, k, v = (part.view(B, T, self.heads, D // self.heads).transpose(1, 2) for part in self.qkv(x).split(D, dim=-1))
+        q, k, v = (
+            part.view(B, T, self.heads, D // self.heads).transpose(1, 2) for part in self.qkv(x).split(D, dim=-1)
+        )
         weights = None
         if need_weights or self.impl == "book":
             y, weights = book_attention(q, k, v, self.causal, self.dropout, self.training)

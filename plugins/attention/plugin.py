@@ -12,4 +12,8 @@ HERE = "dpzoo.plugins.attention"
 
 @dpzoo.hookimpl
 def dpzoo_register_models(register):
-    register("gpt", f"{HERE}.gpt:GPT", summary="Decoder-only transformer character language model, causal self-attention (ch. 15)")
+    register(
+        "gpt",
+        f"{HERE}.gpt:GPT",
+        summary="Decoder-only transformer character language model, causal self-attention (ch. 15)",
+    )

@@ -34,7 +34,9 @@ LOSSES = {"mse": "mse", "bce": "bce_logits"}
 
 
 class AutoencoderConfig(dpzoo.Config):
-    input_shape: list[int] | None = Field(None, description="Shape of one example [C, H, W]; read from the data when unset")
+    input_shape: list[int] | None = Field(
+        None, description="Shape of one example [C, H, W]; read from the data when unset"
+    )
     code: int = Field(16, ge=1, description="Size m of the code h")
     reconstruction: Literal["mse", "bce"] = Field(
         "mse", description="Reconstruction error: mse for any real x, bce (Bernoulli, sigmoid output) for x in [0, 1]"

@@ -17,7 +17,9 @@ from .networks import ConvDecoder, ConvEncoder
 
 
 class ConvAutoencoderConfig(AutoencoderConfig):
-    channels: list[int] = Field([16, 32], min_length=1, description="Channels of each stride-2 stage; the decoder mirrors them")
+    channels: list[int] = Field(
+        [16, 32], min_length=1, description="Channels of each stride-2 stage; the decoder mirrors them"
+    )
 
 
 class ConvAutoencoder(Autoencoder):
@@ -29,7 +31,9 @@ class ConvAutoencoder(Autoencoder):
     def __init__(self, config=None, **overrides):
         super().__init__(config, **overrides)
         if len(self.shape) != 3:
-            raise dpzoo.ConfigError(f"model 'conv_ae' needs images [C, H, W], got input_shape {self.config.input_shape}")
+            raise dpzoo.ConfigError(
+                f"model 'conv_ae' needs images [C, H, W], got input_shape {self.config.input_shape}"
+            )
         c = self.config
         self.encoder = ConvEncoder(self.shape, c.channels, c.code)
         self.decoder = ConvDecoder(c.code, c.channels, self.shape)

@@ -25,7 +25,9 @@ from .deep import DeepAutoencoder, DeepAutoencoderConfig
 
 
 class DenoisingConfig(DeepAutoencoderConfig):
-    corruption: Literal["gaussian", "masking"] = Field("gaussian", description="x~ = x + sigma eps, or x with a fraction 'rate' of inputs zeroed")
+    corruption: Literal["gaussian", "masking"] = Field(
+        "gaussian", description="x~ = x + sigma eps, or x with a fraction 'rate' of inputs zeroed"
+    )
     sigma: float = Field(0.5, ge=0.0, description="Standard deviation of the Gaussian corruption")
     rate: float = Field(0.3, ge=0.0, lt=1.0, description="Probability that masking zeroes an input, in [0, 1)")
 

@@ -107,5 +107,7 @@ def image_shape(input_shape: list[int] | None, name: str) -> tuple[int, ...]:
     if len(shape) == 2:
         shape = [1, *shape]
     if len(shape) not in (1, 3) or min(shape) < 1:
-        raise dpzoo.ConfigError(f"model {name!r}: input_shape must be [channels, height, width] or [features], got {input_shape}")
+        raise dpzoo.ConfigError(
+            f"model {name!r}: input_shape must be [channels, height, width] or [features], got {input_shape}"
+        )
     return tuple(shape)

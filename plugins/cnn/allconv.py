@@ -45,8 +45,15 @@ class AllConvNet(ConvClassifier):
 
     def _conv(self, c_in: int, c_out: int, stride: int) -> nn.Sequential:
         c = self.config
-        conv = nn.Conv2d(c_in, c_out, c.kernel_size, stride=stride, padding=c.kernel_size // 2,
-                         padding_mode=c.padding_mode, bias=not c.batch_norm)
+        conv = nn.Conv2d(
+            c_in,
+            c_out,
+            c.kernel_size,
+            stride=stride,
+            padding=c.kernel_size // 2,
+            padding_mode=c.padding_mode,
+            bias=not c.batch_norm,
+        )
         return nn.Sequential(conv, nn.BatchNorm2d(c_out) if c.batch_norm else nn.Identity(), nn.ReLU())
 
     def forward(self, batch) -> Tensor:

@@ -35,9 +35,7 @@ class LeNetConfig(ConvConfig):
     pool: Literal["max", "avg"] = Field("max", description="Pooling after each convolution")
     pool_size: int = Field(2, ge=1, description="Side and stride of each pooling window; 1 turns pooling off")
     hidden: list[int] = Field([128], description="Widths of the fully connected hidden layers")
-    dropout: float = Field(
-        0.25, ge=0.0, lt=1.0, description="Dropout probability before each fully connected layer"
-    )
+    dropout: float = Field(0.25, ge=0.0, lt=1.0, description="Dropout probability before each fully connected layer")
     batch_norm: bool = Field(False, description="Batch normalisation after each convolution")
 
 
@@ -73,8 +71,9 @@ class LeNet(ConvClassifier):
 
     def _stage(self, c_in: int, c_out: int) -> nn.Sequential:
         c = self.config
-        conv = nn.Conv2d(c_in, c_out, c.kernel_size, padding=c.kernel_size // 2,
-                         padding_mode=c.padding_mode, bias=not c.batch_norm)
+        conv = nn.Conv2d(
+            c_in, c_out, c.kernel_size, padding=c.kernel_size // 2, padding_mode=c.padding_mode, bias=not c.batch_norm
+        )
         norm = nn.BatchNorm2d(c_out) if c.batch_norm else nn.Identity()
         pool_type = nn.MaxPool2d if c.pool == "max" else nn.AvgPool2d
         pool = pool_type(c.pool_size) if c.pool_size > 1 else nn.Identity()

@@ -39,7 +39,9 @@ import dpzoo
 class AugmentConfig(dpzoo.Config):
     shift: int = Field(0, ge=0, le=8, description="Largest random translation in whole pixels, each axis (0: none)")
     rotate: float = Field(0.0, ge=0.0, le=180.0, description="Largest random rotation in degrees, either way (0: none)")
-    scale: float = Field(0.0, ge=0.0, lt=1.0, description="Largest random zoom, as a fraction: 0.1 draws 0.9..1.1 (0: none)")
+    scale: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Largest random zoom, as a fraction: 0.1 draws 0.9..1.1 (0: none)"
+    )
     noise: float = Field(0.0, ge=0.0, description="Standard deviation of added Gaussian noise, in units of x (0: none)")
 
     @property

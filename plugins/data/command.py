@@ -13,8 +13,14 @@ import json
 def add(subparsers) -> None:
     p = subparsers.add_parser("data", help="load a registered dataset and show its splits, columns and info")
     p.add_argument("name", help="registered dataset name (dpzoo list --kind dataset)")
-    p.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
-                   help="a dataset option, e.g. --set seed=1")
+    p.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a dataset option, e.g. --set seed=1",
+    )
     p.set_defaults(handler=show)
 
 

@@ -45,7 +45,8 @@ def split_indices() -> dict[str, np.ndarray]:
 class DigitsConfig(dpzoo.Config):
     normalise: bool = Field(False, description="Standardise pixels with the train split's mean and std (in transform)")
     augment: AugmentConfig = Field(
-        default_factory=AugmentConfig, description="Random shifts, turns, zooms and noise of training batches (off: all 0)"
+        default_factory=AugmentConfig,
+        description="Random shifts, turns, zooms and noise of training batches (off: all 0)",
     )
 
 

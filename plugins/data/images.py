@@ -20,7 +20,6 @@ import torch
 from torch import Tensor
 
 import dpzoo
-
 from dpzoo.tables import to_dataset
 
 from .augment import AugmentConfig, augment_images
@@ -78,12 +77,11 @@ class ImageClassification(dpzoo.Dataset):
             }
         )
 
-    def splits(self, arrays: dict[str, tuple[np.ndarray, np.ndarray]], pixel_dtype: str, **info) -> datasets.DatasetDict:
+    def splits(
+        self, arrays: dict[str, tuple[np.ndarray, np.ndarray]], pixel_dtype: str, **info
+    ) -> datasets.DatasetDict:
         """A ``DatasetDict`` from ``{split: (x, y)}``; ``info`` goes to each split's ``DatasetInfo``."""
         features = self.features(pixel_dtype)
         return datasets.DatasetDict(
-            {
-                name: to_dataset({"x": x, "y": y.astype(np.int64)}, features, **info)
-                for name, (x, y) in arrays.items()
-            }
+            {name: to_dataset({"x": x, "y": y.astype(np.int64)}, features, **info) for name, (x, y) in arrays.items()}
         )

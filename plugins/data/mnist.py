@@ -27,13 +27,13 @@ import numpy as np
 from pydantic import Field
 
 import dpzoo
+from dpzoo.tables import to_arrays
 
 from .augment import AugmentConfig
 from .errors import DataFormatError, DataUnavailableError
 from .hub import load_from_hub
 from .idx import read_idx
 from .images import NUM_CLASSES, ImageClassification
-from dpzoo.tables import to_arrays
 
 FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -48,11 +48,15 @@ DATA_DIR_VARIABLE = "DPZOO_DATA_DIR"
 
 class MNISTConfig(dpzoo.Config):
     root: str | None = Field(
-        None, description="Directory with MNIST's four IDX files (gzipped or not); unset: $DPZOO_DATA_DIR/mnist, then the hub"
+        None,
+        description="Directory with MNIST's four IDX files (gzipped or not); unset: $DPZOO_DATA_DIR/mnist, then the hub",
     )
-    normalise: bool = Field(False, description="Standardise pixels with MNIST's mean 0.1307 and std 0.3081 (in transform)")
+    normalise: bool = Field(
+        False, description="Standardise pixels with MNIST's mean 0.1307 and std 0.3081 (in transform)"
+    )
     augment: AugmentConfig = Field(
-        default_factory=AugmentConfig, description="Random shifts, turns, zooms and noise of training batches (off: all 0)"
+        default_factory=AugmentConfig,
+        description="Random shifts, turns, zooms and noise of training batches (off: all 0)",
     )
 
 
@@ -130,7 +134,9 @@ def find_files(directory: Path) -> dict[str, Path] | None:
     if not found:
         return None
     if missing:
-        raise DataUnavailableError(f"{directory} holds only part of MNIST: {', '.join(missing)} missing (gzipped or not)")
+        raise DataUnavailableError(
+            f"{directory} holds only part of MNIST: {', '.join(missing)} missing (gzipped or not)"
+        )
     return found
 
 
@@ -141,13 +147,19 @@ def read_files(files: dict[str, Path]) -> dict[str, np.ndarray]:
         images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
         image_file, label_file = files[f"{part}_images"], files[f"{part}_labels"]
         if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
-            raise DataFormatError(f"{image_file} holds {images.dtype} of shape {images.shape}, not uint8 28x28 MNIST images")
+            raise DataFormatError(
+                f"{image_file} holds {images.dtype} of shape {images.shape}, not uint8 28x28 MNIST images"
+            )
         if labels.shape != (len(images),):
-            raise DataFormatError(f"{label_file} holds {labels.shape} labels for the {len(images)} images of {image_file}")
+            raise DataFormatError(
+                f"{label_file} holds {labels.shape} labels for the {len(images)} images of {image_file}"
+            )
         if labels.size and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
             raise DataFormatError(f"{label_file} has labels outside 0..9")
     if len(arrays["train_images"]) <= TRAIN:
-        raise DataFormatError(f"{files['train_images']} has {len(arrays['train_images'])} images; MNIST's training file has 60,000")
+        raise DataFormatError(
+            f"{files['train_images']} has {len(arrays['train_images'])} images; MNIST's training file has 60,000"
+        )
     return arrays
 
 

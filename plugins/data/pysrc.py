@@ -54,9 +54,13 @@ class PySrc(TextCorpus):
             except DataFormatError:  # an empty __init__.py, or a deliberately non-UTF-8 module: nothing to learn
                 continue
         if len(texts) < 3:
-            raise DataFormatError(f"{root} holds {len(texts)} readable .py files; pysrc needs at least 3 (one per split)")
+            raise DataFormatError(
+                f"{root} holds {len(texts)} readable .py files; pysrc needs at least 3 (one per split)"
+            )
         order = np.random.RandomState(self.config.seed).permutation(len(texts))
         a, b = int(len(texts) * 0.9), int(len(texts) * 0.95)
         parts = {"train": order[:a], "validation": order[a:b], "test": order[b:]}
-        self.description = f"{len(texts)} .py files of {root}, shuffled with RandomState({self.config.seed}), split 90/5/5 by file"
+        self.description = (
+            f"{len(texts)} .py files of {root}, shuffled with RandomState({self.config.seed}), split 90/5/5 by file"
+        )
         return {name: "".join(texts[i] for i in index) for name, index in parts.items()}

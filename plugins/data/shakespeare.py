@@ -28,7 +28,9 @@ DATA_DIR_VARIABLE = "DPZOO_DATA_DIR"
 
 
 class ShakespeareConfig(TextConfig):
-    path: str | None = Field(None, description=f"tiny-shakespeare's {FILE} (or its folder); unset: $DPZOO_DATA_DIR/{FOLDER}, then the hub")
+    path: str | None = Field(
+        None, description=f"tiny-shakespeare's {FILE} (or its folder); unset: $DPZOO_DATA_DIR/{FOLDER}, then the hub"
+    )
 
 
 class TinyShakespeare(TextCorpus):
@@ -55,7 +57,9 @@ class TinyShakespeare(TextCorpus):
             path = Path(self.config.path).expanduser()
             path = path / FILE if path.is_dir() else path
             if not path.is_file():
-                raise DataUnavailableError(f"data.path is {self.config.path}, but {path} does not exist; unset it to use ${DATA_DIR_VARIABLE} or the hub")
+                raise DataUnavailableError(
+                    f"data.path is {self.config.path}, but {path} does not exist; unset it to use ${DATA_DIR_VARIABLE} or the hub"
+                )
             return path
         data_dir = os.environ.get(DATA_DIR_VARIABLE)
         if data_dir and (Path(data_dir).expanduser() / FOLDER / FILE).is_file():

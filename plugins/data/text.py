@@ -33,11 +33,16 @@ SPLITS = ("train", "validation", "test")
 
 
 class TextConfig(dpzoo.Config):
-    block: int = Field(64, ge=1, description="Characters per batch row T: back-propagation through time spans this many steps")
-    batching: Literal["stream", "windows"] = Field(
-        "stream", description="stream: contiguous rows carrying the model's state (TBPTT); windows: random windows each step"
+    block: int = Field(
+        64, ge=1, description="Characters per batch row T: back-propagation through time spans this many steps"
     )
-    eval_rows: int = Field(1, ge=1, description="Parallel rows an evaluation walks each split in (1: one unbroken pass)")
+    batching: Literal["stream", "windows"] = Field(
+        "stream",
+        description="stream: contiguous rows carrying the model's state (TBPTT); windows: random windows each step",
+    )
+    eval_rows: int = Field(
+        1, ge=1, description="Parallel rows an evaluation walks each split in (1: one unbroken pass)"
+    )
 
 
 class TextCorpus(dpzoo.Dataset):
@@ -58,7 +63,12 @@ class TextCorpus(dpzoo.Dataset):
         self.vocabulary = Vocabulary.of(texts["train"])
         return datasets.DatasetDict(
             {
-                name: to_dataset({"x": self.vocabulary.encode(texts[name])}, FEATURES, description=self.description, license=self.license)
+                name: to_dataset(
+                    {"x": self.vocabulary.encode(texts[name])},
+                    FEATURES,
+                    description=self.description,
+                    license=self.license,
+                )
                 for name in SPLITS
             }
         )
@@ -84,22 +94,30 @@ def read_text(path: Path) -> str:
     """A UTF-8 text file, or an error that names the file and says what is wrong with it."""
     raw = path.read_bytes()
     if not raw.strip():
-        raise DataFormatError(f"{path} is empty: a language model needs text to learn from; point data.path at a text file")
+        raise DataFormatError(
+            f"{path} is empty: a language model needs text to learn from; point data.path at a text file"
+        )
     if b"\x00" in raw:
         raise DataFormatError(f"{path} looks binary (it holds NUL bytes); point data.path at a UTF-8 text file")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DataFormatError(
-            f"{path} is not UTF-8 text (byte {exc.start}: {raw[exc.start:exc.start + 1]!r}); convert it with iconv or choose another file"
+            f"{path} is not UTF-8 text (byte {exc.start}: {raw[exc.start : exc.start + 1]!r}); convert it with iconv or choose another file"
         ) from None
 
 
 class LocalTextConfig(TextConfig):
-    path: str = Field(..., description="A UTF-8 text file, or a folder whose *.txt files (sorted by path) are read in turn")
+    path: str = Field(
+        ..., description="A UTF-8 text file, or a folder whose *.txt files (sorted by path) are read in turn"
+    )
     pattern: str = Field("*.txt", description="Files read from a folder (glob, searched recursively)")
-    train: float = Field(0.9, gt=0, lt=1, description="Fraction of the characters, from the start, in the training split")
-    validation: float = Field(0.05, gt=0, lt=1, description="Fraction after it in the validation split; the rest is the test split")
+    train: float = Field(
+        0.9, gt=0, lt=1, description="Fraction of the characters, from the start, in the training split"
+    )
+    validation: float = Field(
+        0.05, gt=0, lt=1, description="Fraction after it in the validation split; the rest is the test split"
+    )
 
 
 class LocalText(TextCorpus):
@@ -110,12 +128,16 @@ class LocalText(TextCorpus):
     def texts(self) -> dict[str, str]:
         c = self.config
         if c.train + c.validation >= 1:
-            raise dpzoo.ConfigError(f"data.train + data.validation must be < 1 to leave a test split, got {c.train} + {c.validation}")
+            raise dpzoo.ConfigError(
+                f"data.train + data.validation must be < 1 to leave a test split, got {c.train} + {c.validation}"
+            )
         path = Path(c.path).expanduser()
         if path.is_dir():
             files = sorted(p for p in path.rglob(c.pattern) if p.is_file())
             if not files:
-                raise DataUnavailableError(f"{path} holds no files matching {c.pattern!r}; set data.pattern or point data.path at a file")
+                raise DataUnavailableError(
+                    f"{path} holds no files matching {c.pattern!r}; set data.pattern or point data.path at a file"
+                )
             text = "".join(read_text(p) for p in files)
         elif path.is_file():
             text = read_text(path)

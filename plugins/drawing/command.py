@@ -89,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
             image = render(big, size, model.config.sigma * args.scale, model.config.composition, model.config.segments)
         write_png(out, image[0, 0].numpy())
     blank = float(target.pow(2).mean())
-    print(f"sketched {args.image} with {args.lines} {args.primitive} strokes in {args.steps} steps: "
-          f"MSE {mse:.5f} (a blank image: {blank:.5f}); wrote {out}")
+    print(
+        f"sketched {args.image} with {args.lines} {args.primitive} strokes in {args.steps} steps: "
+        f"MSE {mse:.5f} (a blank image: {blank:.5f}); wrote {out}"
+    )
     return 0

@@ -37,7 +37,9 @@ def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
 
 def target_like(batch, key: str, output: Tensor, who: str) -> Tensor:
     if key not in batch:
-        raise dpzoo.ConfigError(f"{who} compares with batch[{key!r}], but the batch has keys {sorted(batch)}; set its target")
+        raise dpzoo.ConfigError(
+            f"{who} compares with batch[{key!r}], but the batch has keys {sorted(batch)}; set its target"
+        )
     return batch[key].reshape(output.shape).to(output.dtype)
 
 

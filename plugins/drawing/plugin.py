@@ -7,18 +7,34 @@ HERE = "dpzoo.plugins.drawing"
 
 @dpzoo.hookimpl
 def dpzoo_register_models(register):
-    register("sketch", f"{HERE}.sketch:Sketch", summary="Strokes optimised to match each target image through a soft rasteriser (1.3.5)")
-    register("sketcher", f"{HERE}.sketcher:Sketcher", summary="CNN encoder predicting K strokes in one pass, decoded by the soft rasteriser (1.3.5)")
+    register(
+        "sketch",
+        f"{HERE}.sketch:Sketch",
+        summary="Strokes optimised to match each target image through a soft rasteriser (1.3.5)",
+    )
+    register(
+        "sketcher",
+        f"{HERE}.sketcher:Sketcher",
+        summary="CNN encoder predicting K strokes in one pass, decoded by the soft rasteriser (1.3.5)",
+    )
 
 
 @dpzoo.hookimpl
 def dpzoo_register_datasets(register):
-    register("sketch_targets", f"{HERE}.targets:SketchTargets", summary="Images to sketch: digits, MNIST, skimage:NAME or PNGs; x and index i")
+    register(
+        "sketch_targets",
+        f"{HERE}.targets:SketchTargets",
+        summary="Images to sketch: digits, MNIST, skimage:NAME or PNGs; x and index i",
+    )
 
 
 @dpzoo.hookimpl
 def dpzoo_register_losses(register):
-    register("multiscale_mse", f"{HERE}.losses:MultiScaleMSE", summary="MSE averaged over 2x poolings, after an optional Gaussian blur")
+    register(
+        "multiscale_mse",
+        f"{HERE}.losses:MultiScaleMSE",
+        summary="MSE averaged over 2x poolings, after an optional Gaussian blur",
+    )
 
 
 @dpzoo.hookimpl

@@ -40,7 +40,9 @@ def write_png(path: str | Path, image: np.ndarray) -> None:
     rows = pixels.reshape(height, -1)
     raw = b"".join(b"\x00" + row.tobytes() for row in rows)  # filter 0 on every scanline
     header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
-    Path(path).write_bytes(SIGNATURE + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+    Path(path).write_bytes(
+        SIGNATURE + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+    )
 
 
 def paeth(a: int, b: int, c: int) -> int:

@@ -56,7 +56,7 @@ class Strokes:
     def primitive(self) -> Primitive:
         return {p: name for name, p in CONTROL_POINTS.items()}[self.points.shape[-2]]
 
-    def permute(self, order: Tensor) -> "Strokes":
+    def permute(self, order: Tensor) -> Strokes:
         """The same strokes in another order along K."""
         return Strokes(self.points[:, order], self.half_widths[:, order], self.intensities[:, order])
 

@@ -57,7 +57,11 @@ class Sketch(StrokeModel):
         i = batch["i"].long()
         points = self.points[i]
         pick = lambda raw: None if raw is None else raw[i]  # noqa: E731 - rows of this batch's images
-        return Strokes(points, self.half_widths(pick(self.width_logits), points), self.intensities(pick(self.intensity_logits), points))
+        return Strokes(
+            points,
+            self.half_widths(pick(self.width_logits), points),
+            self.intensities(pick(self.intensity_logits), points),
+        )
 
     def media_batch(self, ctx, n: int) -> dict[str, Tensor]:
         _, x = ctx.predict("validation", target="x")

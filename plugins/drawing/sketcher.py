@@ -53,7 +53,9 @@ class Sketcher(StrokeModel):
         h = self.encoder(x)
         points = self.point_head(h).sigmoid().reshape(x.shape[0], self.config.strokes, self.control_points, 2)
         head = lambda layer: None if layer is None else layer(h)  # noqa: E731
-        return Strokes(points, self.half_widths(head(self.width_head), points), self.intensities(head(self.intensity_head), points))
+        return Strokes(
+            points, self.half_widths(head(self.width_head), points), self.intensities(head(self.intensity_head), points)
+        )
 
     def code_size(self) -> int:
         """Numbers in the code between encoder and decoder: the size a comparable auto-encoder's bottleneck has."""

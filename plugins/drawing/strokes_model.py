@@ -25,15 +25,21 @@ SIGMA_START, SIGMA_END = 2.0, 0.7  # pixels; the default anneal of the schedule 
 
 
 class StrokeConfig(dpzoo.Config):
-    input_shape: list[int] | None = Field(None, description="Target image shape [1, H, W]; read from the data when unset")
+    input_shape: list[int] | None = Field(
+        None, description="Target image shape [1, H, W]; read from the data when unset"
+    )
     primitive: Primitive = Field("cubic", description="Stroke kind: 'line', 'quadratic' or 'cubic' Bezier curve")
     strokes: int = Field(4, ge=1, description="Number of strokes K per image")
     segments: int = Field(8, ge=1, description="Chords each Bezier curve is flattened into (lines use one)")
     width: float = Field(1.0, ge=0.0, description="Stroke width 2 r in pixels (the initial width when learn_width)")
     learn_width: bool = Field(False, description="Learn each stroke's width")
     learn_intensity: bool = Field(False, description="Learn each stroke's intensity c_k in [0, 1] (else 1)")
-    sigma: float = Field(SIGMA_END, gt=0.0, description="Falloff sigma in pixels for evaluation; training follows the 'sigma' schedule")
-    composition: Composition = Field("soft_union", description="How strokes combine: 'soft_union' 1 - prod(1 - I_k) or 'soft_max'")
+    sigma: float = Field(
+        SIGMA_END, gt=0.0, description="Falloff sigma in pixels for evaluation; training follows the 'sigma' schedule"
+    )
+    composition: Composition = Field(
+        "soft_union", description="How strokes combine: 'soft_union' 1 - prod(1 - I_k) or 'soft_max'"
+    )
     temperature: float = Field(0.1, gt=0.0, description="Temperature T of the soft maximum")
 
 
@@ -102,5 +108,8 @@ class StrokeModel(dpzoo.Model):
         target = self.inputs(batch)
         ctx.log_image("media/target", media.image_grid(target))
         ctx.log_image("media/render", media.image_grid(self.render(strokes)))
-        ctx.log_image("media/hard_render", media.image_grid(render_hard(strokes, self.size, self.config.segments, self.config.composition)))
+        ctx.log_image(
+            "media/hard_render",
+            media.image_grid(render_hard(strokes, self.size, self.config.segments, self.config.composition)),
+        )
         ctx.log_image("media/strokes", media.image_grid(overlay(target, strokes, self.config.segments)))

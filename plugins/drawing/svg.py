@@ -16,7 +16,7 @@ def svg_document(strokes: Strokes, size: tuple[int, int], scale: float = 8.0, ba
     w, h = width * scale, height * scale
     lines = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{w:g}" height="{h:g}" viewBox="0 0 {w:g} {h:g}">',
-        f"  <rect width=\"100%\" height=\"100%\" fill={quoteattr(background)}/>",
+        f'  <rect width="100%" height="100%" fill={quoteattr(background)}/>',
     ]
     points = strokes.points[0].detach().double().cpu()
     for k in range(points.shape[0]):

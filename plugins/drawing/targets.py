@@ -31,8 +31,12 @@ SPLITS = ("train", "validation", "test")
 class SketchTargetsConfig(dpzoo.Config):
     source: str = Field("digits", description="'digits', 'mnist', 'skimage:NAME', or a PNG file or folder of PNGs")
     count: int = Field(8, ge=1, description="How many images of digits/mnist to take (the first of the test split)")
-    size: int | None = Field(None, ge=2, description="Shrink the longer side to this many pixels (area averaging); unset keeps it")
-    invert: Literal["auto", "yes", "no"] = Field("auto", description="Flip light-ground images to bright ink on dark ('auto': if the mean > 0.5)")
+    size: int | None = Field(
+        None, ge=2, description="Shrink the longer side to this many pixels (area averaging); unset keeps it"
+    )
+    invert: Literal["auto", "yes", "no"] = Field(
+        "auto", description="Flip light-ground images to bright ink on dark ('auto': if the mean > 0.5)"
+    )
 
 
 def shrink(image: np.ndarray, size: int | None) -> np.ndarray:
@@ -94,7 +98,9 @@ class SketchTargets(dpzoo.Dataset):
         images = [orient(shrink(image, c.size), c.invert) for image in load_images(c.source, c.count)]
         shapes = {image.shape for image in images}
         if len(shapes) > 1:
-            raise dpzoo.ConfigError(f"the images of {c.source!r} differ in size {sorted(shapes)}: set size, or use one size")
+            raise dpzoo.ConfigError(
+                f"the images of {c.source!r} differ in size {sorted(shapes)}: set size, or use one size"
+            )
         self._images = np.stack(images).astype(np.float32)[:, None]
         return self._images
 

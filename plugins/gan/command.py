@@ -7,13 +7,20 @@ import argparse
 
 def add(subparsers) -> None:
     p = subparsers.add_parser(
-        "gan-references", help="score real training images and an untrained DCGAN against a split (a card's reference points)"
+        "gan-references",
+        help="score real training images and an untrained DCGAN against a split (a card's reference points)",
     )
     p.add_argument("data", help="dataset name, e.g. digits or mnist")
     p.add_argument("--split", default="test", help="split the images are scored against (default: test)")
     p.add_argument("--seed", type=int, default=0, help="torch seed of the untrained generator (default: 0)")
-    p.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
-                   help="a DCGAN option of the untrained generator, e.g. --set width=32")
+    p.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a DCGAN option of the untrained generator, e.g. --set width=32",
+    )
     p.set_defaults(handler=run)
 
 

@@ -67,7 +67,9 @@ def generated_images(output) -> Tensor:
     """The generated images of a model's output: the tensor itself, or its ``samples`` entry."""
     if isinstance(output, Mapping):
         if "samples" not in output:
-            raise dpzoo.ConfigError(f"a generative score needs images: the output has no 'samples' key (keys: {sorted(output)})")
+            raise dpzoo.ConfigError(
+                f"a generative score needs images: the output has no 'samples' key (keys: {sorted(output)})"
+            )
         return output["samples"]
     return output
 

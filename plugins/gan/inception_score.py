@@ -35,7 +35,9 @@ def inception_score(probabilities: torch.Tensor) -> float:
 
 
 class InceptionScoreConfig(dpzoo.Config):
-    classifier: str | None = Field(None, description="Zoo classifier giving p(y|x); default by image side (cnn.digits, cnn.mnist)")
+    classifier: str | None = Field(
+        None, description="Zoo classifier giving p(y|x); default by image side (cnn.digits, cnn.mnist)"
+    )
 
 
 class InceptionScore(dpzoo.Metric):

@@ -66,16 +66,26 @@ def process_share() -> tuple[int, int]:
 
 
 class DCGANConfig(dpzoo.Config):
-    input_shape: list[int] | None = Field(None, description="Image shape [channels, height, width]; read from the data when unset")
+    input_shape: list[int] | None = Field(
+        None, description="Image shape [channels, height, width]; read from the data when unset"
+    )
     latent_dim: int = Field(32, ge=1, description="Size n of the latent z ~ N(0, I)")
-    width: int = Field(32, ge=1, description="Channels of the discriminator's first layer and the generator's last hidden one")
-    stages: int = Field(2, ge=2, description="Stride-2 layers in each network; the image side must be a multiple of 2**stages")
+    width: int = Field(
+        32, ge=1, description="Channels of the discriminator's first layer and the generator's last hidden one"
+    )
+    stages: int = Field(
+        2, ge=2, description="Stride-2 layers in each network; the image side must be a multiple of 2**stages"
+    )
     batch_norm: bool = Field(
         True,
         description="Batch norm in both networks (the guidelines); false: a data-parallel run then equals one process exactly",
     )
-    generator_loss: GeneratorLoss = Field("non_saturating", description="non_saturating: -log D(G(z)); minimax: log(1 - D(G(z)))")
-    discriminator_steps: int = Field(1, ge=1, description="Discriminator updates per generator update, each on fresh noise")
+    generator_loss: GeneratorLoss = Field(
+        "non_saturating", description="non_saturating: -log D(G(z)); minimax: log(1 - D(G(z)))"
+    )
+    discriminator_steps: int = Field(
+        1, ge=1, description="Discriminator updates per generator update, each on fresh noise"
+    )
     eval_seed: int = Field(0, description="Seed of the noise for evaluation and for the fixed-noise sample grid")
     grid_samples: int = Field(64, ge=1, description="Images in the fixed-noise sample grid logged as media")
     generator_ema: float = Field(
@@ -111,7 +121,9 @@ class DCGAN(dpzoo.Model):
         self.apply(dcgan_init)
         if c.generator_ema > 0:  # no parameter group holds it: only ``update_average`` changes it
             self.generator_average = copy.deepcopy(self.generator).requires_grad_(False).eval()
-        self._calibration: tuple[tuple, dict[str, Tensor]] | None = None  # (the average's weights' identity, statistics)
+        self._calibration: tuple[tuple, dict[str, Tensor]] | None = (
+            None  # (the average's weights' identity, statistics)
+        )
         self._eval_noise = torch.Generator().manual_seed(c.eval_seed)
         # the discriminator steps k times per batch: its learning-rate schedules are sized in its own steps
         self.optimiser_steps_per_batch = {"discriminator": c.discriminator_steps, "generator": 1}
@@ -183,7 +195,9 @@ class DCGAN(dpzoo.Model):
         return self._calibration[1]
 
     # -- generating ----------------------------------------------------------------------
-    def noise(self, n: int, device: torch.device | str | None = None, generator: torch.Generator | None = None) -> Tensor:
+    def noise(
+        self, n: int, device: torch.device | str | None = None, generator: torch.Generator | None = None
+    ) -> Tensor:
         """z ~ N(0, I), [n, latent_dim]; drawn on the CPU from ``generator`` when given (device-independent)."""
         if generator is None:
             rank, world_size = process_share()

@@ -34,7 +34,9 @@ INIT_STD = 0.02
 class Generator(nn.Module):
     """x = tanh(...) in [-1, 1]^(C x H x W) from z of shape [N, latent_dim]."""
 
-    def __init__(self, latent_dim: int, image_shape: tuple[int, int, int], width: int, stages: int, batch_norm: bool = True):
+    def __init__(
+        self, latent_dim: int, image_shape: tuple[int, int, int], width: int, stages: int, batch_norm: bool = True
+    ):
         super().__init__()
         channels, side, _ = image_shape
         base = side // 2**stages

@@ -37,7 +37,9 @@ class RealImages(nn.Module):
     def forward(self, batch) -> Tensor:
         n = len(batch["x"])
         if self.position + n > len(self.images):
-            raise ValueError(f"{len(self.images)} reference images cannot stand in for more than that many generated ones")
+            raise ValueError(
+                f"{len(self.images)} reference images cannot stand in for more than that many generated ones"
+            )
         out = self.images[self.position : self.position + n]
         self.position += n
         return out
@@ -54,7 +56,11 @@ def scores(model: nn.Module, data, split: str, batch_size: int = 1024) -> dict[s
 
 
 def reference_scores(
-    data_section: dict[str, Any], model_config: dict[str, Any], split: str = "test", seed: int = 0, batch_size: int = 1024
+    data_section: dict[str, Any],
+    model_config: dict[str, Any],
+    split: str = "test",
+    seed: int = 0,
+    batch_size: int = 1024,
 ) -> dict[str, dict[str, float]]:
     """``{"real": {...}, "untrained": {...}, "split": {...}}``: the floor, the ceiling, and the split scored against itself.
 

@@ -60,7 +60,11 @@ class CategoricalVAEConfig(dpzoo.Config):
     estimator: Literal["gumbel", "st_gumbel", "reinforce"] = Field(
         "gumbel", description="Gradient estimator for the samples: gumbel, st_gumbel or reinforce"
     )
-    tau: float = Field(1.0, gt=0.0, description="Temperature tau outside the trainer; in training the schedule named temperature sets it")
+    tau: float = Field(
+        1.0,
+        gt=0.0,
+        description="Temperature tau outside the trainer; in training the schedule named temperature sets it",
+    )
     baseline: bool = Field(True, description="reinforce only: subtract a moving-average baseline from the loss")
     decay: float = Field(0.99, ge=0.0, lt=1.0, description="reinforce only: the baseline's moving-average decay")
     eval_seed: int = Field(0, description="Seed of the samples z drawn in evaluation")
@@ -93,7 +97,9 @@ class CategoricalVAE(dpzoo.Model):
     """Categorical VAE: MLP encoder to N x K logits, a sample z, MLP decoder to Bernoulli logits."""
 
     Config = CategoricalVAEConfig
-    default_loss: ClassVar[str] = "elbo"  # evaluation: the true negative ELBO and its terms (training uses training_step)
+    default_loss: ClassVar[str] = (
+        "elbo"  # evaluation: the true negative ELBO and its terms (training uses training_step)
+    )
     default_metrics: ClassVar[tuple[str, ...]] = ("neg_elbo",)
     # The Gumbel-softmax paper's annealing, tau = max(0.5, exp(-r t)) updated every 500 steps
     # (r = 1e-4 of its two rates): tau reaches the floor after about 7,000 steps.
@@ -165,7 +171,9 @@ class CategoricalVAE(dpzoo.Model):
             return  # not images
         output, x = ctx.predict("validation", target="x")
         originals, reconstructions = x[:8].reshape(-1, *shape), torch.sigmoid(output["x_logits"][:8]).view(-1, *shape)
-        ctx.log_image("media/reconstructions", _grid(torch.cat([originals.to(reconstructions), reconstructions]), nrow=8))
+        ctx.log_image(
+            "media/reconstructions", _grid(torch.cat([originals.to(reconstructions), reconstructions]), nrow=8)
+        )
         generator = torch.Generator(next(self.parameters()).device).manual_seed(self.config.eval_seed)
         ctx.log_image("media/samples", _grid(self.sample(64, generator), nrow=8))
 
@@ -179,7 +187,9 @@ def _fixed(name: str) -> type[CategoricalVAEConfig]:
         (CategoricalVAEConfig,),
         {
             "__annotations__": {"estimator": Literal[name]},  # type: ignore[valid-type]
-            "estimator": Field(name, description=f"Gradient estimator for the samples: {name} (fixed by this architecture)"),
+            "estimator": Field(
+                name, description=f"Gradient estimator for the samples: {name} (fixed by this architecture)"
+            ),
         },
     )
 

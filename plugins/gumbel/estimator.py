@@ -30,7 +30,9 @@ def check_temperature(tau: float | Tensor) -> float | Tensor:
     """tau itself, or an error when it is not a positive number (a tensor tau costs one device sync)."""
     bad = bool((tau <= 0).any() | ~torch.isfinite(tau).all()) if isinstance(tau, Tensor) else not (0 < tau < math.inf)
     if bad:
-        raise ValueError(f"the temperature tau must be a positive finite number, got {tau!r}; anneal towards a floor such as 0.5, not to 0")
+        raise ValueError(
+            f"the temperature tau must be a positive finite number, got {tau!r}; anneal towards a floor such as 0.5, not to 0"
+        )
     return tau
 
 

@@ -23,7 +23,9 @@ def check_categories(x: Tensor) -> None:
     """A categorical over the last dimension of x needs at least two classes."""
     if x.dim() == 0 or x.shape[-1] < 2:
         shape = tuple(x.shape)
-        raise ValueError(f"a categorical needs K >= 2 classes along the last dimension; logits of shape {shape} have fewer")
+        raise ValueError(
+            f"a categorical needs K >= 2 classes along the last dimension; logits of shape {shape} have fewer"
+        )
 
 
 def gumbel_noise(x: Tensor, generator: torch.Generator | None = None) -> Tensor:

@@ -64,8 +64,12 @@ class MovingAverageBaseline(nn.Module):
 
 
 class ReinforceConfig(RelaxationConfig):
-    baseline: bool = Field(True, description="Subtract a moving-average baseline b from the loss (unbiased, lower variance)")
-    decay: float = Field(0.99, ge=0.0, lt=1.0, description="Weight of the old baseline in b <- decay b + (1 - decay) mean(L)")
+    baseline: bool = Field(
+        True, description="Subtract a moving-average baseline b from the loss (unbiased, lower variance)"
+    )
+    decay: float = Field(
+        0.99, ge=0.0, lt=1.0, description="Weight of the old baseline in b <- decay b + (1 - decay) mean(L)"
+    )
 
 
 class Reinforce(Estimator):

@@ -28,7 +28,9 @@ from .common import LossConfig, batch_target, classes_last
 
 
 class CrossEntropyConfig(LossConfig):
-    label_smoothing: float = Field(0.0, ge=0.0, le=1.0, description="Weight epsilon of the uniform distribution mixed into the one-hot target")
+    label_smoothing: float = Field(
+        0.0, ge=0.0, le=1.0, description="Weight epsilon of the uniform distribution mixed into the one-hot target"
+    )
     ignore_index: int = Field(-100, description="Target value that contributes nothing (padding, say)")
 
 

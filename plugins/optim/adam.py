@@ -30,7 +30,9 @@ Beta = Annotated[float, Field(ge=0.0, lt=1.0)]
 
 class AdamConfig(OptimiserConfig):
     lr: float = Field(1e-3, gt=0.0, description="Learning rate eta")
-    betas: tuple[Beta, Beta] = Field((0.9, 0.999), description="Decays (beta_1, beta_2) of the first and second moments")
+    betas: tuple[Beta, Beta] = Field(
+        (0.9, 0.999), description="Decays (beta_1, beta_2) of the first and second moments"
+    )
     eps: float = Field(1e-8, gt=0.0, description="eps added to sqrt(v_hat_t) so the step stays finite")
     amsgrad: bool = Field(False, description="Divide by the running maximum of v_hat_t (AMSGrad)")
 

@@ -25,12 +25,20 @@ import dpzoo
 
 
 class CyclicConfig(dpzoo.Config):
-    base_lr: float | None = Field(None, gt=0.0, description="Lowest learning rate eta_low; unset = a tenth of the optimiser's lr")
+    base_lr: float | None = Field(
+        None, gt=0.0, description="Lowest learning rate eta_low; unset = a tenth of the optimiser's lr"
+    )
     max_lr: float | None = Field(None, gt=0.0, description="Highest learning rate eta_high; unset = the optimiser's lr")
-    step_size_up: int | None = Field(None, ge=1, description="Optimiser steps S from eta_low to eta_high; unset = a quarter of the run")
-    mode: Literal["triangular", "triangular2", "exp_range"] = Field("triangular", description="Shape of successive cycles")
+    step_size_up: int | None = Field(
+        None, ge=1, description="Optimiser steps S from eta_low to eta_high; unset = a quarter of the run"
+    )
+    mode: Literal["triangular", "triangular2", "exp_range"] = Field(
+        "triangular", description="Shape of successive cycles"
+    )
     gamma: float = Field(1.0, gt=0.0, description="Per-step factor gamma of the exp_range mode")
-    cycle_momentum: bool = Field(False, description="Cycle the momentum (or Adam's beta_1) inversely to the learning rate")
+    cycle_momentum: bool = Field(
+        False, description="Cycle the momentum (or Adam's beta_1) inversely to the learning rate"
+    )
 
 
 def cyclic(optimizer, config: CyclicConfig | None = None, total_steps: int = 1) -> CyclicLR:

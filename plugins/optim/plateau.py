@@ -24,7 +24,8 @@ import dpzoo
 class PlateauConfig(dpzoo.Config):
     monitor: str = Field("validation/loss", description="Logged value the schedule watches")
     mode: Literal["min", "max"] | None = Field(
-        None, description="'min' when lower is better (a loss), 'max' for accuracy (default: the monitored metric's higher_is_better)"
+        None,
+        description="'min' when lower is better (a loss), 'max' for accuracy (default: the monitored metric's higher_is_better)",
     )
     factor: float = Field(0.1, gt=0.0, lt=1.0, description="Factor applied to the learning rate on a plateau")
     patience: int = Field(2, ge=0, description="Validations without improvement before the rate drops")

@@ -17,10 +17,16 @@ from pathlib import Path
 
 
 def add(subparsers) -> None:
-    p = subparsers.add_parser("sample", help="generate text from a character language model (zoo name or run directory)")
-    p.add_argument("name", help="arch.tag from the zoo (dpzoo list --pretrained), a .safetensors file, or a run directory")
+    p = subparsers.add_parser(
+        "sample", help="generate text from a character language model (zoo name or run directory)"
+    )
+    p.add_argument(
+        "name", help="arch.tag from the zoo (dpzoo list --pretrained), a .safetensors file, or a run directory"
+    )
     p.add_argument("--prime", help="text to start from (default: a newline, if the model knows it)")
-    p.add_argument("--temperature", type=float, default=1.0, help="T in softmax(z / T): towards 0 greedy, above 1 more random")
+    p.add_argument(
+        "--temperature", type=float, default=1.0, help="T in softmax(z / T): towards 0 greedy, above 1 more random"
+    )
     p.add_argument("--top-k", type=int, help="draw only from the k likeliest characters")
     p.add_argument("--length", type=int, default=500, help="characters to generate after the prime")
     p.add_argument("--seed", type=int, default=0, help="seed of the draws")
@@ -67,7 +73,9 @@ def from_run(run_dir: Path):
     if final.exists():
         return dpzoo.create_model(arch, pretrained=str(final))
     if not (run_dir / "checkpoints" / "last.json").exists():
-        raise dpzoo.ConfigError(f"{run_dir} has neither model.safetensors nor a checkpoint yet: let it train for a while")
+        raise dpzoo.ConfigError(
+            f"{run_dir} has neither model.safetensors nor a checkpoint yet: let it train for a while"
+        )
     _, state = load_checkpoint(run_dir / "checkpoints")
     model = dpzoo.create_model(arch, **section)
     model.load_state_dict(state["model"])

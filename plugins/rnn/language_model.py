@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
 import torch
+from pydantic import Field
 from torch import Tensor, nn
 
 import dpzoo
@@ -33,12 +33,17 @@ MEDIA_LENGTH = 300  # characters per logged sample
 
 
 class LanguageModelConfig(dpzoo.Config):
-    vocabulary: str | None = Field(None, description="The known characters in id order (ids 1..V; 0 is unknown); read from the data when unset")
+    vocabulary: str | None = Field(
+        None, description="The known characters in id order (ids 1..V; 0 is unknown); read from the data when unset"
+    )
     embedding: int = Field(32, ge=1, description="Width of each character's embedding e(t)")
     hidden: int = Field(128, ge=1, description="Width of the hidden state h(t) of each layer")
     layers: int = Field(1, ge=1, description="Recurrent layers stacked (function composition in time)")
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the outputs of every recurrent layer")
-    impl: Literal["fused", "book"] = Field("fused", description="fused: torch.nn.RNN/LSTM/GRU; book: the cells from the equations, step by step (same weights)")
+    impl: Literal["fused", "book"] = Field(
+        "fused",
+        description="fused: torch.nn.RNN/LSTM/GRU; book: the cells from the equations, step by step (same weights)",
+    )
 
 
 class CharLanguageModel(dpzoo.Model):
@@ -88,7 +93,9 @@ class CharLanguageModel(dpzoo.Model):
         for T in MEDIA_TEMPERATURES:
             generator = torch.Generator().manual_seed(0)
             text = sample(self, default_prime(self.vocabulary), MEDIA_LENGTH, temperature=T, generator=generator)
-            ctx.log_text(f"samples/temperature_{T}", "\n".join("    " + line for line in text.split("\n")))  # preformatted
+            ctx.log_text(
+                f"samples/temperature_{T}", "\n".join("    " + line for line in text.split("\n"))
+            )  # preformatted
 
 
 class Elman(CharLanguageModel):

@@ -14,7 +14,11 @@ def dpzoo_register_models(register):
 
 @dpzoo.hookimpl
 def dpzoo_register_metrics(register):
-    register("bits_per_char", f"{HERE}.bits:BitsPerCharacter", summary="Cross-entropy in bits per character over a whole split")
+    register(
+        "bits_per_char",
+        f"{HERE}.bits:BitsPerCharacter",
+        summary="Cross-entropy in bits per character over a whole split",
+    )
 
 
 @dpzoo.hookimpl

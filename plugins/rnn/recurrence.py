@@ -82,9 +82,13 @@ def layer_state(state: State, k: int) -> State:
     return (state[0][k], state[1][k]) if isinstance(state, tuple) else state[k]
 
 
-def recurrence(cell: Cell, impl: Literal["book", "fused"], input_size: int, hidden_size: int, num_layers: int, dropout: float) -> nn.Module:
+def recurrence(
+    cell: Cell, impl: Literal["book", "fused"], input_size: int, hidden_size: int, num_layers: int, dropout: float
+) -> nn.Module:
     """The stack for ``cell``: ``BookRecurrence`` or the fused ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` (batch first)."""
     if impl == "book":
         return BookRecurrence(cell, input_size, hidden_size, num_layers, dropout)
     extra = {"nonlinearity": "tanh"} if cell == "elman" else {}
-    return FUSED[cell](input_size, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0, **extra)
+    return FUSED[cell](
+        input_size, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0, **extra
+    )

@@ -57,7 +57,12 @@ def distribution(z: Tensor, temperature: float, top_k: int | None = None) -> Ten
 
 @torch.no_grad()
 def sample(
-    model, prime: str, length: int, temperature: float = 1.0, top_k: int | None = None, generator: torch.Generator | None = None
+    model,
+    prime: str,
+    length: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
 ) -> str:
     """``prime`` followed by ``length`` characters drawn from ``model`` (a ``CharLanguageModel``)."""
     check(temperature, top_k, length)

@@ -26,8 +26,12 @@ class DeepSetsEncoderConfig(EncoderConfig):
 
 
 class DeepSetsConfig(dpzoo.Config):
-    element_shape: list[int] | None = Field(None, description="Shape of one element (an image [1, 8, 8]); read from the data when unset")
-    vocabulary: int | None = Field(None, description="Number of symbols when elements are integers (embedded); read from the data")
+    element_shape: list[int] | None = Field(
+        None, description="Shape of one element (an image [1, 8, 8]); read from the data when unset"
+    )
+    vocabulary: int | None = Field(
+        None, description="Number of symbols when elements are integers (embedded); read from the data"
+    )
     embedding: int = Field(16, ge=1, description="Width of an integer element's embedding")
     encoder: DeepSetsEncoderConfig = Field(DeepSetsEncoderConfig(), description="phi, the pool and rho")
 

@@ -53,9 +53,12 @@ class DSPNConfig(SetPredictionConfig):
     eval_inner_steps: int | None = Field(None, ge=1, description="Inner steps in evaluation; unset: inner_steps")
     inner_lr: float = Field(4.0, gt=0.0, description="eta, the inner loop's step size on Y and m")
     shared_encoder: bool = Field(True, description="Use g as the input encoder h too (a set auto-encoder)")
-    initial_presence: float = Field(0.5, ge=0.0, le=1.0, description="Starting value of the learned initial presence m^(0)")
+    initial_presence: float = Field(
+        0.5, ge=0.0, le=1.0, description="Starting value of the learned initial presence m^(0)"
+    )
     pool_all_slots: bool = Field(
-        False, description="g pools all N slots, presence only a feature (DSPN's encoder, continuous in m); False: only slots with m > 0"
+        False,
+        description="g pools all N slots, presence only a feature (DSPN's encoder, continuous in m); False: only slots with m > 0",
     )
 
 

@@ -25,7 +25,9 @@ Pool = Literal["sum", "mean", "fspool"]
 
 
 class EncoderConfig(dpzoo.Config):
-    hidden: list[int] = Field([64, 64], description="Widths of phi's layers, applied to each element; the last is the pooled width")
+    hidden: list[int] = Field(
+        [64, 64], description="Widths of phi's layers, applied to each element; the last is the pooled width"
+    )
     pool: Pool = Field("fspool", description="Permutation-invariant pooling: DeepSets' sum or mean, or FSPool")
     pieces: int = Field(20, ge=1, description="FSPool's number k of linear pieces of W_d(r)")
     rho: list[int] = Field([], description="Widths of rho's hidden layers after pooling")
@@ -51,7 +53,11 @@ class SetEncoder(nn.Module):
             raise dpzoo.ConfigError("encoder.hidden must name at least one layer width for phi, e.g. [64, 64]")
         self.phi = mlp([d_in, *config.hidden], final_activation=True)
         width = config.hidden[-1]
-        self.pool = {"sum": SumPool, "mean": MeanPool}[config.pool]() if config.pool != "fspool" else FSPool(width, config.pieces)
+        self.pool = (
+            {"sum": SumPool, "mean": MeanPool}[config.pool]()
+            if config.pool != "fspool"
+            else FSPool(width, config.pieces)
+        )
         self.rho = mlp([width, *config.rho, config.latent], final_activation=False)
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:

@@ -33,14 +33,22 @@ from .masks import SetError
 
 class SetMetricConfig(dpzoo.Config):
     target: str = Field("x", description="Batch key of the target set [B, M, d]")
-    target_mask: str | None = Field("mask", description="Batch key of the target's mask [B, M]; None: every element is present")
-    presence: bool = Field(True, description="Compare presence as a feature, target padded to the prediction's N slots (DSPN)")
+    target_mask: str | None = Field(
+        "mask", description="Batch key of the target's mask [B, M]; None: every element is present"
+    )
+    presence: bool = Field(
+        True, description="Compare presence as a feature, target padded to the prediction's N slots (DSPN)"
+    )
 
 
 class SetLossConfig(SetMetricConfig):
-    every_step: bool = Field(True, description="Average over every intermediate set of the model's trajectory, if it has one")
+    every_step: bool = Field(
+        True, description="Average over every intermediate set of the model's trajectory, if it has one"
+    )
     representation: float = Field(
-        0.1, ge=0.0, description="Weight lambda of the model's representation_loss output, if it has one (DSPN); 0 ignores it"
+        0.1,
+        ge=0.0,
+        description="Weight lambda of the model's representation_loss output, if it has one (DSPN); 0 ignores it",
     )
 
 

@@ -38,7 +38,9 @@ def check_sets(x: Tensor, mask: Tensor | None, who: str) -> Tensor:
     if x.dim() < 2:
         raise SetError(f"{who}: sets must be [batch, elements, ...], got a tensor of shape {list(x.shape)}")
     if x.shape[1] == 0:
-        raise SetError(f"{who}: the sets are empty (0 elements); an empty set has no encoding, give at least one element")
+        raise SetError(
+            f"{who}: the sets are empty (0 elements); an empty set has no encoding, give at least one element"
+        )
     if mask is None:
         return full_mask(x)
     if mask.shape != x.shape[:2]:

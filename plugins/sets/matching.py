@@ -67,7 +67,9 @@ def assignment(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return linear_sum_assignment(cost)
 
 
-def hungarian(pred: Tensor, target: Tensor, pred_mask: Tensor | None = None, target_mask: Tensor | None = None) -> Tensor:
+def hungarian(
+    pred: Tensor, target: Tensor, pred_mask: Tensor | None = None, target_mask: Tensor | None = None
+) -> Tensor:
     """L_H per example [B] over the present elements; both sets of an example must have as many."""
     p, t = _present(pred, pred_mask), _present(target, target_mask)
     n_p, n_t = p.sum(1), t.sum(1)
@@ -115,7 +117,9 @@ def _padded_target(pred: Tensor, target: Tensor, target_mask: Tensor | None) -> 
     return with_presence(target * t.unsqueeze(-1), t), t
 
 
-def chamfer_with_presence(pred: Tensor, pred_presence: Tensor, target: Tensor, target_mask: Tensor | None = None) -> Tensor:
+def chamfer_with_presence(
+    pred: Tensor, pred_presence: Tensor, target: Tensor, target_mask: Tensor | None = None
+) -> Tensor:
     """L_C [B] between N slots [y^_i, m^_i] and the target padded to N slots with [0, 0]."""
     P = with_presence(pred, pred_presence)
     T, t = _padded_target(pred, target, target_mask)
@@ -129,7 +133,9 @@ def chamfer_with_presence(pred: Tensor, pred_presence: Tensor, target: Tensor, t
     return to_target + to_pred
 
 
-def hungarian_with_presence(pred: Tensor, pred_presence: Tensor, target: Tensor, target_mask: Tensor | None = None) -> Tensor:
+def hungarian_with_presence(
+    pred: Tensor, pred_presence: Tensor, target: Tensor, target_mask: Tensor | None = None
+) -> Tensor:
     """L_H [B] between N slots [y^_i, m^_i] and the target padded to N slots with [0, 0] (see the docstring)."""
     P = with_presence(pred, pred_presence)
     T, t = _padded_target(pred, target, target_mask)

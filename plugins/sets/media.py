@@ -36,8 +36,9 @@ def log_set_media(model, ctx, examples: int, size: int = 96) -> None:
     sets = [overlay(x[i][target_mask[i]], output["set"][i][mask[i]], size) for i in range(k)]
     ctx.log_image("media/sets", image_grid(torch.stack(sets)))
     if "trajectory" in output:
-        steps = [model.initial_set.detach()[model.initial_mask.detach() > 0.5], *(
-            Y[m > 0.5] for Y, m in zip(output["trajectory"][0], output["trajectory_mask"][0])
-        )]
+        steps = [
+            model.initial_set.detach()[model.initial_mask.detach() > 0.5],
+            *(Y[m > 0.5] for Y, m in zip(output["trajectory"][0], output["trajectory_mask"][0])),
+        ]
         frames = [overlay(x[0][target_mask[0]], Y.cpu(), size) for Y in steps]
         ctx.log_image("media/inner_loop", image_grid(torch.stack(frames), nrow=len(frames)))

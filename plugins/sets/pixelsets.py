@@ -31,11 +31,19 @@ SPLITS = ("train", "validation", "test")
 
 
 class PixelSetsConfig(dpzoo.Config):
-    source: Literal["digits", "mnist"] = Field("digits", description="Images to read: scikit-learn's 8x8 digits or MNIST")
-    threshold: float = Field(0.5, ge=0.0, lt=1.0, description="A pixel is a point when its intensity exceeds this fraction of full")
-    max_elements: int | None = Field(None, ge=1, description="Slots per set; unset: the largest set of the source (342 for MNIST at 0.5)")
+    source: Literal["digits", "mnist"] = Field(
+        "digits", description="Images to read: scikit-learn's 8x8 digits or MNIST"
+    )
+    threshold: float = Field(
+        0.5, ge=0.0, lt=1.0, description="A pixel is a point when its intensity exceeds this fraction of full"
+    )
+    max_elements: int | None = Field(
+        None, ge=1, description="Slots per set; unset: the largest set of the source (342 for MNIST at 0.5)"
+    )
     train_examples: int | None = Field(None, ge=1, description="Keep the first this many training images; unset: all")
-    validation_examples: int | None = Field(None, ge=1, description="Keep the first this many validation images; unset: all")
+    validation_examples: int | None = Field(
+        None, ge=1, description="Keep the first this many validation images; unset: all"
+    )
     test_examples: int | None = Field(None, ge=1, description="Keep the first this many test images; unset: all")
     seed: int = Field(0, description="Seed of the order in which each set's points are stored")
 
@@ -59,7 +67,9 @@ def point_sets(images: np.ndarray, level: float, slots: int, rng: np.random.Gene
     example, row, column = np.nonzero(images > level)
     counts = np.bincount(example, minlength=n)
     if counts.max(initial=0) > slots:
-        raise SetError(f"an image has {counts.max()} points but max_elements is {slots}: raise max_elements or the threshold")
+        raise SetError(
+            f"an image has {counts.max()} points but max_elements is {slots}: raise max_elements or the threshold"
+        )
     order = np.lexsort((rng.random(len(example)), example))  # shuffle within each example, examples in order
     example, row, column = example[order], row[order], column[order]
     slot = np.arange(len(example)) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -90,7 +100,9 @@ class PixelSets(dpzoo.Dataset):
         sources = images_of(c.source)
         limits = {"train": c.train_examples, "validation": c.validation_examples, "test": c.test_examples}
         # the capacity is the largest set of the whole source, so it does not depend on the cuts
-        largest = max(int(((x > c.threshold * full).reshape(len(x), -1)).sum(1).max()) for x, _, full in sources.values())
+        largest = max(
+            int(((x > c.threshold * full).reshape(len(x), -1)).sum(1).max()) for x, _, full in sources.values()
+        )
         slots = c.max_elements if c.max_elements is not None else largest
         self._slots = slots
         rng = np.random.default_rng(c.seed)

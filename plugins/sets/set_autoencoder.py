@@ -18,8 +18,12 @@ from .encoder import EncoderConfig
 
 
 class SetPredictionConfig(dpzoo.Config):
-    max_elements: int | None = Field(None, ge=1, description="N, the slots of a predicted set; read from the data when unset")
-    element_dim: int | None = Field(None, ge=1, description="d, the features of an element ((x, y) points: 2); read from the data")
+    max_elements: int | None = Field(
+        None, ge=1, description="N, the slots of a predicted set; read from the data when unset"
+    )
+    element_dim: int | None = Field(
+        None, ge=1, description="d, the features of an element ((x, y) points: 2); read from the data"
+    )
     encoder: EncoderConfig = Field(EncoderConfig(), description="The set encoder h that reads the input set")
     media_examples: int = Field(8, ge=0, description="Validation examples drawn as predicted-vs-target scatter images")
 

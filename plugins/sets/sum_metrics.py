@@ -21,7 +21,9 @@ class SumConfig(dpzoo.Config):
 
 def _target(output: Tensor, batch, key: str, who: str) -> Tensor:
     if key not in batch:
-        raise dpzoo.ConfigError(f"{who} reads batch[{key!r}], but the batch has {sorted(batch)}: set its 'target' option")
+        raise dpzoo.ConfigError(
+            f"{who} reads batch[{key!r}], but the batch has {sorted(batch)}: set its 'target' option"
+        )
     return batch[key].reshape(output.shape).to(output.dtype)
 
 

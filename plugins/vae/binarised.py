@@ -103,7 +103,8 @@ class BinarisedDigits(Binarised):
 
 class BinarisedMNISTConfig(BinarisedConfig):
     root: str | None = Field(
-        None, description="Directory with MNIST's four IDX files (gzipped or not); unset: $DPZOO_DATA_DIR/mnist, then the hub"
+        None,
+        description="Directory with MNIST's four IDX files (gzipped or not); unset: $DPZOO_DATA_DIR/mnist, then the hub",
     )
 
 

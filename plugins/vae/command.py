@@ -35,8 +35,8 @@ def run(args: argparse.Namespace) -> int:
 def importance_weighted_bound(source: str, k: int, split: str = "test", batch_size: int = 1024) -> dict:
     """``{"iw_nll": -L_k, "neg_elbo": ..., "k": k, "split": split, "examples": n, "seconds": s}`` in nats."""
     import dpzoo
-    from dpzoo.trainer import evaluate
     from dpzoo.pretrained import load_data
+    from dpzoo.trainer import evaluate
 
     if k < 1:
         raise dpzoo.ConfigError(f"-k must be at least 1, got {k}")

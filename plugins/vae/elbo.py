@@ -36,7 +36,6 @@ from pydantic import Field
 from torch import Tensor
 
 import dpzoo
-
 from dpzoo.plugins.autoencoders.checks import check_unit_interval
 
 from .likelihood import negative_log_likelihood

@@ -27,7 +27,11 @@ def negative_log_likelihood(output: Mapping[str, Tensor], x: Tensor) -> Tensor:
     """-log p(x|z) per example, for the decoder distribution named by ``output``'s keys."""
     if "x_logits" in output:
         logits = output["x_logits"]
-        return F.binary_cross_entropy_with_logits(logits, x.reshape(logits.shape).to(logits.dtype), reduction="none").flatten(1).sum(1)
+        return (
+            F.binary_cross_entropy_with_logits(logits, x.reshape(logits.shape).to(logits.dtype), reduction="none")
+            .flatten(1)
+            .sum(1)
+        )
     if "x_mean" in output:
         mean, logvar = output["x_mean"], output["x_logvar"]
         x = x.reshape(mean.shape).to(mean.dtype)

@@ -45,16 +45,30 @@ ROWS_PER_CHUNK = 16384  # decoder rows per chunk of importance samples: bounds m
 
 
 class VAEConfig(dpzoo.Config):
-    input_shape: list[int] | None = Field(None, description="Shape of one example [C, H, W]; read from the data when unset")
+    input_shape: list[int] | None = Field(
+        None, description="Shape of one example [C, H, W]; read from the data when unset"
+    )
     latent: int = Field(8, ge=1, description="Dimension d of the latent z")
-    encoder: Literal["mlp", "conv"] = Field("mlp", description="Encoder and decoder: fully connected or (transposed) convolutions")
+    encoder: Literal["mlp", "conv"] = Field(
+        "mlp", description="Encoder and decoder: fully connected or (transposed) convolutions"
+    )
     hidden: list[int] = Field([256], description="MLP hidden widths of the encoder; the decoder mirrors them")
-    channels: list[int] = Field([32, 64], min_length=1, description="Conv channels of each stride-2 stage; the decoder mirrors them")
-    decoder: Literal["bernoulli", "gaussian"] = Field("bernoulli", description="p(x|z): Bernoulli for binary x in [0, 1], Gaussian for real x")
-    kl: Literal["analytic", "monte_carlo"] = Field("analytic", description="KL(q || p) in closed form or as log q(z|x) - log p(z) at the sample")
-    iw_samples: int = Field(100, ge=0, description="Importance samples k per example in evaluation, for metric iw_nll (0: off)")
+    channels: list[int] = Field(
+        [32, 64], min_length=1, description="Conv channels of each stride-2 stage; the decoder mirrors them"
+    )
+    decoder: Literal["bernoulli", "gaussian"] = Field(
+        "bernoulli", description="p(x|z): Bernoulli for binary x in [0, 1], Gaussian for real x"
+    )
+    kl: Literal["analytic", "monte_carlo"] = Field(
+        "analytic", description="KL(q || p) in closed form or as log q(z|x) - log p(z) at the sample"
+    )
+    iw_samples: int = Field(
+        100, ge=0, description="Importance samples k per example in evaluation, for metric iw_nll (0: off)"
+    )
     eval_seed: int = Field(0, description="Seed of the noise drawn in evaluation (re-evaluations repeat exactly)")
-    min_logvar: float = Field(-9.0, description="Floor of the Gaussian decoder's log-variance (keeps log p(x|z) bounded)")
+    min_logvar: float = Field(
+        -9.0, description="Floor of the Gaussian decoder's log-variance (keeps log p(x|z) bounded)"
+    )
 
 
 class VAE(dpzoo.Model):
@@ -177,7 +191,9 @@ class VAE(dpzoo.Model):
 
 
 class VAE2dConfig(VAEConfig):
-    latent: int = Field(2, ge=1, description="Dimension d of the latent z; 2 draws the decoded grid and the code scatter")
+    latent: int = Field(
+        2, ge=1, description="Dimension d of the latent z; 2 draws the decoded grid and the code scatter"
+    )
 
 
 class VAE2d(VAE):

@@ -48,12 +48,16 @@ def test_dataset_has_fixed_splits_with_the_right_columns():
 def test_the_gan_trains_its_two_networks_each_with_its_own_optimiser(tmp_path):
     import torch
 
-    result = dpzoo.train({
-        "model": {"name": "example:tiny_gan", "critic_steps": 2}, "data": "example:two_moons",
-        "optimisers": {"critic": {"lr": 4e-3}},  # the generator keeps the run's adam at 1e-3
-        "trainer": {"max_steps": 20, "progress": False, "device": "cpu", "log_every": 10},
-        "logdir": str(tmp_path), "run_name": "gan",
-    })
+    result = dpzoo.train(
+        {
+            "model": {"name": "example:tiny_gan", "critic_steps": 2},
+            "data": "example:two_moons",
+            "optimisers": {"critic": {"lr": 4e-3}},  # the generator keeps the run's adam at 1e-3
+            "trainer": {"max_steps": 20, "progress": False, "device": "cpu", "log_every": 10},
+            "logdir": str(tmp_path),
+            "run_name": "gan",
+        }
+    )
     trainer = result.trainer
     assert trainer.optimiser_steps == {"critic": 40, "generator": 20}  # k = 2 critic steps per batch
     assert trainer.optimisers["critic"].param_groups[0]["lr"] == 4e-3

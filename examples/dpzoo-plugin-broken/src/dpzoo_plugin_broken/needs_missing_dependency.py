@@ -4,8 +4,9 @@ dpzoo should list it as broken ("import failed: ModuleNotFoundError ...") and
 carry on with every other plugin.
 """
 
-import dpzoo
 import dpzoo_plugin_broken_missing_dependency  # noqa: F401 - deliberately not installable
+
+import dpzoo
 
 
 @dpzoo.hookimpl

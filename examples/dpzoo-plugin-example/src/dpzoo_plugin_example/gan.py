@@ -30,8 +30,13 @@ class TinyGANConfig(dpzoo.Config):
 
 
 def mlp(n_in: int, hidden: int, n_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(n_in, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
-                         nn.Linear(hidden, n_out))
+    return nn.Sequential(
+        nn.Linear(n_in, hidden),
+        nn.LeakyReLU(0.2),
+        nn.Linear(hidden, hidden),
+        nn.LeakyReLU(0.2),
+        nn.Linear(hidden, n_out),
+    )
 
 
 class TinyGAN(dpzoo.Model):
@@ -62,8 +67,9 @@ class TinyGAN(dpzoo.Model):
 
     def critic_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         real_logits, fake_logits = self.critic(real), self.critic(fake)
-        return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-                + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+        return F.binary_cross_entropy_with_logits(
+            real_logits, torch.ones_like(real_logits)
+        ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
 
     def generator_loss(self, fake: Tensor) -> Tensor:
         logits = self.critic(fake)
@@ -83,7 +89,11 @@ class TinyGAN(dpzoo.Model):
         real = self.inputs(batch)
         fake = self.generate(len(real))
         right = torch.cat([self.critic(real) > 0, self.critic(fake) <= 0]).float()
-        return {"critic": self.critic_loss(real, fake), "generator": self.generator_loss(fake), "critic_accuracy": right}
+        return {
+            "critic": self.critic_loss(real, fake),
+            "generator": self.generator_loss(fake),
+            "critic_accuracy": right,
+        }
 
     def log_media(self, ctx) -> None:
         """Real validation points (first colour) and as many generated ones (second colour), in one scatter plot."""
