@@ -34,7 +34,7 @@ from .card import (
     read_card,
 )
 from .safetensors_file import parse_header, tensors_sha256
-from .verify import evaluate_on_cpu, load_data
+from .verify import evaluate_on_cpu, load_data, subset_figures
 
 # run-record keys the card keeps elsewhere (or drops: where the run was written)
 RUN_ONLY = {
@@ -143,7 +143,7 @@ def publish(
         rebuild_tolerance={m.name: (rebuild_tolerance or {}).get(m.name, DEFAULT_REBUILD_TOLERANCE) for m in metrics},
         notes=list(notes),
     )
-    quick = subsets.figures(model, config, loaded.data, splits, batch_size)  # the quick re-check's reference
+    quick = subset_figures(model, config, loaded.data, splits, batch_size)  # the quick re-check's reference
     unknown = sorted(set(rebuild_tolerance or {}) - {m.name for m in metrics})
     if unknown:
         raise ConfigError(

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -64,7 +63,7 @@ def read(directory: Path) -> Subsets:
 
 
 def record(directory: Path, sha256: str, name: str, metrics: dict[str, float]) -> None:
-    """Keep ``metrics`` (from ``figures``) as the subset figures of the file whose sha256 is ``sha256``.
+    """Keep ``metrics`` (from ``verify.subset_figures``) as the subset figures of the file whose sha256 is ``sha256``.
 
     Records of files the directory's index no longer lists (an entry
     republished since) are dropped.
@@ -88,14 +87,3 @@ def first_examples(data, n: int = EXAMPLES):
         split: {name: column[:length] for name, column in columns.items()} for split, columns in data.splits.items()
     }
     return cut
-
-
-def figures(model, run: dict[str, Any], data, splits: list[str], batch_size: int) -> dict[str, float]:
-    """``{"split/metric": value}`` over the first ``EXAMPLES`` examples of each split, as the card's metrics are computed."""
-    from .verify import evaluate_on_cpu
-
-    cut = first_examples(data)
-    values: dict[str, float] = {}
-    for split in splits:
-        values.update(evaluate_on_cpu(model, run, cut, split, batch_size))
-    return values

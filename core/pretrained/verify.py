@@ -173,5 +173,16 @@ def check_metrics(model, card: ModelCard, result: VerifyResult, subset=None, rec
                 where = f"the first {subsets.EXAMPLES} examples: recorded" if subset is not None else "card"
                 result.fail(f"{m.name}: {where} {expected[m.name]:.8f}, now {now:.8f} (tolerance {card.tolerance:g})")
     if record_to is not None and result.status == "ok":
-        values = subsets.figures(model, card.run, loaded.data, splits, card.evaluation.batch_size)
+        values = subset_figures(model, card.run, loaded.data, splits, card.evaluation.batch_size)
         subsets.record(record_to, sha256, card.name, {name: values[name] for name in expected})
+
+
+def subset_figures(model, run: dict[str, Any], data, splits: list[str], batch_size: int) -> dict[str, float]:
+    """``{"split/metric": value}`` over the first ``subsets.EXAMPLES`` examples of each split, as the card's metrics are computed."""
+    from . import subsets
+
+    cut = subsets.first_examples(data)
+    values: dict[str, float] = {}
+    for split in splits:
+        values.update(evaluate_on_cpu(model, run, cut, split, batch_size))
+    return values
