@@ -43,6 +43,16 @@ def test_without_a_terminal_each_epoch_prints_one_line_with_its_losses_and_valid
     assert [float(m.group(4)) for m in lines] == pytest.approx(evaluated, abs=5e-5)  # printed to 4 decimals
 
 
+def test_an_epoch_line_says_when_its_training_values_were_logged_before_the_epoch_ended(tmp_path, capfd):
+    """Epochs of 20 steps, training values logged every 15: the line must not pass step 15's loss off as step 20's."""
+    train(tmp_path, "stale", log_every=15)
+    lines = [line for line in capfd.readouterr().err.splitlines() if LINE.match(line)]
+    assert len(lines) == 3
+    assert "(train logged at step 15)" in lines[0]
+    assert "(train logged at step 30)" in lines[1]
+    assert "logged at step" not in lines[2]  # step 60 is a logging step: the values are the epoch's own
+
+
 def test_progress_false_prints_no_epoch_lines(tmp_path, capfd):
     train(tmp_path, "quiet", progress=False)
     assert not any(LINE.match(line) for line in capfd.readouterr().err.splitlines())

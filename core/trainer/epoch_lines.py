@@ -7,7 +7,9 @@ line such as::
 
     epoch 3/5  step 69/115  train/loss 0.2114  validation/loss 0.1987  validation/accuracy 0.9444  12.3s
 
-The training values are the ones last logged (no extra device sync); the
+The training values are the ones last logged (no extra device sync): when
+that was before the epoch's last step (an epoch shorter than ``log_every``)
+the line says at which step, so an old value is not read as the epoch's; the
 validation values are the epoch's evaluation, when it had one.
 ``trainer.progress=false`` silences both the bar and these lines.
 """
@@ -37,13 +39,20 @@ class EpochLines:
         self.stream = stream if stream is not None else sys.stderr
         self.started = time.perf_counter()
 
-    def line(self, epoch: int, step: int, train: dict[str, float], evaluated: dict[str, float]) -> str:
+    def line(
+        self, epoch: int, step: int, train: dict[str, float], evaluated: dict[str, float], train_step: int | None = None
+    ) -> str:
         epochs = f"/{self.epochs}" if self.epochs else ""
         parts = [f"epoch {epoch}{epochs}", f"step {step}/{self.total_steps}"]
         shown = {k: v for k, v in train.items() if not k.startswith("train/lr")}  # the lr is the schedule's
-        parts += [f"{key} {format_value(value)}" for key, value in {**shown, **evaluated}.items()]
+        parts += [f"{key} {format_value(value)}" for key, value in shown.items()]
+        if shown and train_step is not None and train_step != step:
+            parts.append(f"(train logged at step {train_step})")
+        parts += [f"{key} {format_value(value)}" for key, value in evaluated.items()]
         parts.append(f"{time.perf_counter() - self.started:.1f}s")
         return "  ".join(parts)
 
-    def epoch(self, epoch: int, step: int, train: dict[str, float], evaluated: dict[str, float]) -> None:
-        print(self.line(epoch, step, train, evaluated), file=self.stream, flush=True)
+    def epoch(
+        self, epoch: int, step: int, train: dict[str, float], evaluated: dict[str, float], train_step: int | None = None
+    ) -> None:
+        print(self.line(epoch, step, train, evaluated, train_step), file=self.stream, flush=True)

@@ -98,6 +98,7 @@ class Trainer:
         self._summary: RunSummary | None = None  # RUN/summary.json, for `dpzoo runs`
         self._epoch_lines: EpochLines | None = None  # one line per epoch where no progress bar is shown
         self._last_train: dict[str, float] = {}
+        self._last_train_step = 0  # the step _last_train was logged at
         self._checkpoints: Background | None = None  # the checkpoint-writing thread, while fit runs
         self._next_timed_checkpoint = math.inf
 
@@ -365,7 +366,7 @@ class Trainer:
             if cfg.early_stopping is not None:
                 self._early_stopping(values)
         if self._epoch_lines is not None:
-            self._epoch_lines.epoch(self.epoch, self.step, self._last_train, values)
+            self._epoch_lines.epoch(self.epoch, self.step, self._last_train, values, self._last_train_step)
         if cfg.media_every and self.epoch % cfg.media_every == 0:
             self._log_media()
         if self._writes_checkpoints and cfg.checkpoint_epochs and self.epoch % cfg.checkpoint_epochs == 0:
@@ -457,7 +458,7 @@ class Trainer:
             key = "train/lr" if len(self.optimisers) == 1 else f"train/lr/{name}"
             values[key] = optimiser.param_groups[0]["lr"]
         values.update({f"train/{name}": value for name, value in self.schedule_values.items()})
-        self._last_train = values
+        self._last_train, self._last_train_step = values, self.step
         if self.logger is not None:
             self.logger.scalars(values, self.step)
         if progress is not None and "train/loss" in values:
