@@ -28,7 +28,6 @@ instant would be told the run is in use, and can be run again.
 from __future__ import annotations
 
 import errno
-import json
 import math
 import os
 import time
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, IntegrityError
+from .files import read_json_object
 from .rundir import LOCK
 from .trainer.summary import read_summary
 
@@ -101,14 +101,6 @@ def resumable_step(run_dir: Path) -> tuple[int | None, str]:
     return None, "no checkpoint verifies (" + "; ".join(problems) + ")"
 
 
-def _json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def _evaluated(values: dict[str, Any]) -> dict[str, float | None]:
     """The ``validation/...`` and ``test/...`` values of a metrics or summary record."""
     out: dict[str, float | None] = {}
@@ -127,7 +119,7 @@ def _modified(run_dir: Path) -> float:
 
 def describe(run_dir: Path) -> RunRow:
     """One run's row: see the module docstring for how each status is decided."""
-    config = _json(run_dir / "config.json")
+    config = read_json_object(run_dir / "config.json")
     summary = read_summary(run_dir) or {}
     row = RunRow(
         name=run_dir.name,
@@ -151,7 +143,7 @@ def describe(run_dir: Path) -> RunRow:
     # a finished run resumed for more epochs and stopped again keeps its old metrics.json: its summary says so
     extended = summary.get("finished") is False
     if (run_dir / "metrics.json").exists() and not extended:
-        final = _json(run_dir / "metrics.json")
+        final = read_json_object(run_dir / "metrics.json")
         if final is None or not (run_dir / "model.safetensors").is_file():
             row.status, row.reason = "broken", "metrics.json is unreadable or model.safetensors is missing"
             return row

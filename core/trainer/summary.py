@@ -16,18 +16,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..files import atomic_write_bytes
+from ..files import atomic_write_bytes, read_json_object
 
 SUMMARY = "summary.json"
 
 
 def read_summary(run_dir: Path) -> dict[str, Any] | None:
     """The run's summary, or None when it has none or it does not parse."""
-    try:
-        data = json.loads((Path(run_dir) / SUMMARY).read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return read_json_object(Path(run_dir) / SUMMARY)
 
 
 class RunSummary:
