@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 import time
 from pathlib import Path
 
 import pytest
 from safetensors.torch import load_file
-from zoo_helpers import INDEX, ZOO, cache, plugin, same_weights, write_entry, zoo_copy  # noqa: F401 - fixtures
+from zoo_helpers import INDEX, ZOO, LocalServer, cache, plugin, same_weights, write_entry, zoo_copy  # noqa: F401 - fixtures
 
 import dpzoo
 from dpzoo.errors import DpzooError, IntegrityError
@@ -28,7 +27,7 @@ URL = f"hf://{REPO}/{FILE}@{COMMIT}"
 pytestmark = pytest.mark.timeout(60)
 
 
-class Hub:
+class Hub(LocalServer):
     """The Hub's download endpoints on 127.0.0.1: ``files`` maps ``/REPO/resolve/COMMIT/FILE`` to bytes."""
 
     def __init__(self, files: dict[str, bytes], announce: int | None = None, drip: float = 0.0):
@@ -71,22 +70,7 @@ class Hub:
             def log_message(self, *args):
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
+        self.serve(Handler)
 
 
 def sha256_bytes(data: bytes) -> str:
