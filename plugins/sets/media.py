@@ -18,8 +18,8 @@ TARGET, PREDICTED = 0, 1  # colours: the palette's blue and orange
 
 
 def overlay(target: Tensor, predicted: Tensor, size: int) -> Tensor:
-    """One scatter image of two point sets [n, 2] and [k, 2]."""
-    points = torch.cat([target, predicted])
+    """One scatter image of two point sets [n, 2] and [k, 2], on any device (drawn on the CPU)."""
+    points = torch.cat([target.detach().cpu(), predicted.detach().cpu()])
     labels = torch.cat([torch.full((len(target),), TARGET), torch.full((len(predicted),), PREDICTED)])
     return scatter_image(points, labels, size=size)
 
@@ -40,5 +40,5 @@ def log_set_media(model, ctx, examples: int, size: int = 96) -> None:
             model.initial_set.detach()[model.initial_mask.detach() > 0.5],
             *(Y[m > 0.5] for Y, m in zip(output["trajectory"][0], output["trajectory_mask"][0])),
         ]
-        frames = [overlay(x[0][target_mask[0]], Y.cpu(), size) for Y in steps]
+        frames = [overlay(x[0][target_mask[0]], Y, size) for Y in steps]
         ctx.log_image("media/inner_loop", image_grid(torch.stack(frames), nrow=len(frames)))
