@@ -256,6 +256,31 @@ def test_real_digits_score_near_zero_distance_to_themselves_and_high_inception_s
     assert score.compute() > 9.0  # cnn.digits is 99.4% accurate on these and the classes are even
 
 
+def test_the_default_scorers_hold_the_weights_the_gan_cards_were_measured_with():
+    from dpzoo.plugins.gan.classifier import BY_IMAGE_SIDE, PINNED_WEIGHTS
+
+    assert set(BY_IMAGE_SIDE.values()) == set(PINNED_WEIGHTS)
+    for name, digest in PINNED_WEIGHTS.items():
+        assert dpzoo.model_card(name).weights_sha256 == digest, name
+    # the zoo's best MNIST classifier is another entry with other weights: it never scores GANs by default
+    assert dpzoo.model_card("cnn.mnist").weights_sha256 != PINNED_WEIGHTS["cnn.mnist.scorer"]
+
+
+def test_a_republished_scorer_is_refused_by_every_gan_score(monkeypatch):
+    from dpzoo.plugins.gan import classifier
+
+    classifier.load_classifier.cache_clear()
+    monkeypatch.setitem(classifier.PINNED_WEIGHTS, "cnn.digits", "0" * 64)  # as if cnn.digits had been republished
+    x = digits_test_images()[:100]
+    try:
+        for metric in (FrechetDistance(), InceptionScore()):
+            metric.reset()
+            with pytest.raises(dpzoo.IntegrityError, match=f"cnn.digits with tensors sha256 {'0' * 64}.*another name"):
+                metric.update(x, {"x": x})
+    finally:
+        classifier.load_classifier.cache_clear()
+
+
 def test_an_untrained_generator_is_far_from_the_data():
     x = digits_test_images()
     model = build().eval()

@@ -1,10 +1,18 @@
 """The zoo classifier that scores generated images, and its penultimate features.
 
 A generator is scored in the feature space of a classifier trained on the
-same data: the zoo's ``cnn.digits`` for 8x8 digits, ``cnn.mnist`` for 28x28
-MNIST (the role Inception-v3 plays for natural images). The features are the
-input of the classifier's last linear layer, read with a forward hook, so
-any zoo classifier that ends in ``nn.Linear`` serves.
+same data: the zoo's ``cnn.digits`` for 8x8 digits, ``cnn.mnist.scorer`` for
+28x28 MNIST (the role Inception-v3 plays for natural images). The features
+are the input of the classifier's last linear layer, read with a forward
+hook, so any zoo classifier that ends in ``nn.Linear`` serves.
+
+A score means something only with the weights it was measured with (FID is
+pinned to one Inception-v3 checkpoint for that reason). The default scorers
+are pinned the same way, by the digest of their tensors (the card's
+``weights_sha256``): republishing one under its name makes every GAN score
+refuse to run rather than quietly change meaning. A better classifier ships
+under another name: ``cnn.mnist`` is the zoo's best MNIST classifier, a
+separate entry from the scorer.
 """
 
 from __future__ import annotations
@@ -16,7 +24,12 @@ from torch import Tensor, nn
 
 import dpzoo
 
-BY_IMAGE_SIDE = {8: "cnn.digits", 28: "cnn.mnist"}
+BY_IMAGE_SIDE = {8: "cnn.digits", 28: "cnn.mnist.scorer"}
+# The tensors each default scorer must have: the weights the zoo's GAN cards were measured with.
+PINNED_WEIGHTS = {
+    "cnn.digits": "7aff640a266400d9001bbbea9175192168c70b9e7a9cef9830417a5e67036389",
+    "cnn.mnist.scorer": "e78f004cc6f0d1f01cf33cbb62ade34aec2806d588b86faf94b6d48ff4a79071",
+}
 
 
 def classifier_for(images: Tensor, name: str | None = None) -> str:
@@ -34,7 +47,18 @@ def classifier_for(images: Tensor, name: str | None = None) -> str:
 
 @lru_cache(maxsize=4)
 def load_classifier(name: str) -> nn.Module:
-    """The pretrained classifier ``name`` in evaluation mode (loaded and hash-checked once per process)."""
+    """The pretrained classifier ``name`` in evaluation mode (loaded and hash-checked once per process).
+
+    A default scorer must hold its pinned tensors (``PINNED_WEIGHTS``); a
+    classifier named by the metric's ``classifier`` option is the user's choice.
+    """
+    pinned = PINNED_WEIGHTS.get(name)
+    if pinned is not None and (actual := dpzoo.model_card(name).weights_sha256) != pinned:
+        raise dpzoo.IntegrityError(
+            f"the GAN scores read the features of {name} with tensors sha256 {pinned}, but the installed {name} "
+            f"has {actual}: a republished scorer would change what every GAN card's figures mean. Publish a new "
+            f"classifier under another name, or set the metric's classifier option to measure with it"
+        )
     model = dpzoo.create_model(name, pretrained=True)
     model.eval()
     for p in model.parameters():
