@@ -57,7 +57,7 @@ class DSPNConfig(SetPredictionConfig):
         0.5, ge=0.0, le=1.0, description="Starting value of the learned initial presence m^(0)"
     )
     pool_all_slots: bool = Field(
-        False,
+        True,
         description="g pools all N slots, presence only a feature (DSPN's encoder, continuous in m); False: only slots with m > 0",
     )
 
