@@ -76,7 +76,8 @@ def generated_images(output) -> Tensor:
 
 class FrechetConfig(dpzoo.Config):
     classifier: str | None = Field(
-        None, description="Zoo classifier whose features are compared; default by image side (cnn.digits, cnn.mnist.scorer; pinned weights)"
+        None,
+        description="Zoo classifier whose features are compared; default by image side (cnn.digits, cnn.mnist.scorer; pinned weights)",
     )
     real: str = Field("x", description="Batch key of the real images")
 

@@ -36,7 +36,8 @@ def inception_score(probabilities: torch.Tensor) -> float:
 
 class InceptionScoreConfig(dpzoo.Config):
     classifier: str | None = Field(
-        None, description="Zoo classifier giving p(y|x); default by image side (cnn.digits, cnn.mnist.scorer; pinned weights)"
+        None,
+        description="Zoo classifier giving p(y|x); default by image side (cnn.digits, cnn.mnist.scorer; pinned weights)",
     )
 
 
