@@ -396,6 +396,15 @@ def test_lstm_shakespeare_card_beats_the_best_ngram_on_the_test_split():
     assert "trainer.grad_clip=1.0" in card.command
 
 
+def test_lstm_shakespeare_card_meets_the_issue_bar_from_a_one_thread_cpu_build():
+    """Issue 11: test bits per character <= 2.2, from a build of at most 30 minutes on one CPU thread."""
+    card = dpzoo.model_card("lstm.shakespeare")
+    assert card.metric("test/bits_per_char").value <= 2.2
+    assert card.environment.device == "cpu" and card.environment.threads == 1 and "--device cpu" in card.command
+    (built,) = [n for n in card.notes if n.startswith("built in")]
+    assert float(re.match(r"built in ([0-9,]+) s", built).group(1).replace(",", "")) <= 30 * 60
+
+
 def test_lstm_shakespeare_samples_read_like_a_play(data_dir):
     model = dpzoo.create_model("lstm.shakespeare", pretrained=True)
     text = sample(model, "ROMEO:", 600, temperature=0.8, generator=torch.Generator().manual_seed(0))
