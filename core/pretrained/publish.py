@@ -234,6 +234,7 @@ def readme(out_dir: Path) -> str:
         "",
         "```python",
         "import dpzoo",
+        "",
         'model = dpzoo.create_model("NAME", pretrained=True)',
         'print(dpzoo.model_card("NAME").render())',
         "```",
