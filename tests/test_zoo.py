@@ -130,6 +130,17 @@ def test_digits_card_shows_its_accuracy_and_command():
     assert "dpzoo train" in card.render() and "test/accuracy" in card.render()
 
 
+def test_a_card_promises_identical_rebuilds_only_for_cpu_kernels():
+    """A CPU card says what a bitwise rebuild needs; a GPU-trained card promises neither bits nor predictions."""
+    cpu = dpzoo.model_card("mlp.digits")
+    assert cpu.environment.device == "cpu"
+    assert "(a bitwise rebuild needs the same)" in cpu.render() and "identical predictions and" in cpu.render()
+    gpu = cpu.model_copy(update={"environment": cpu.environment.model_copy(update={"device": "cuda"})}).render()
+    assert "bitwise" not in gpu and "identical predictions and" not in gpu
+    assert "trained on cuda, whose kernels need not repeat a run bit for bit" in gpu
+    assert "device cuda, 1 CPU thread(s) beside it" in gpu
+
+
 def test_mnist_card_meets_the_issue_bar():
     card = dpzoo.model_card("mlp.mnist")
     assert card.config["hidden"] == [784] and card.config["input_shape"] == [1, 28, 28]

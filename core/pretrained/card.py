@@ -129,14 +129,24 @@ class ModelCard(Record):
             lines.append(f"    {m.name} = {m.value:.6f}")
         if self.metrics:
             lines.append(f"    how: {self.metrics[0].how}")
+        on_cpu = self.environment.device == "cpu"
         if self.rebuild_tolerance:
             shown = ", ".join(f"{k} +-{v:g}" for k, v in self.rebuild_tolerance.items())
-            lines.append(f"  a rebuild on other CPU kernels reproduces it with identical predictions and {shown}")
+            lines.append(
+                f"  a rebuild on other CPU kernels reproduces it with identical predictions and {shown}"
+                if on_cpu
+                else f"  trained on {self.environment.device}, whose kernels need not repeat a run bit for bit: a "
+                f"rebuild is not promised identical predictions (tolerances recorded for CPU kernels: {shown})"
+            )
+        trained_with = (
+            f"{self.environment.cpu_capability or '?'} kernels, {self.environment.threads or '?'} CPU thread(s) "
+            "(a bitwise rebuild needs the same)"
+            if on_cpu
+            else f"{self.environment.threads or '?'} CPU thread(s) beside it"
+        )
         lines += [
             f"  command: {self.command}",
-            f"  trained with: torch {self.environment.torch or '?'}, device {self.environment.device}, "
-            f"{self.environment.cpu_capability or '?'} kernels, {self.environment.threads or '?'} CPU thread(s) "
-            "(a bitwise rebuild needs the same)",
+            f"  trained with: torch {self.environment.torch or '?'}, device {self.environment.device}, {trained_with}",
             f"  seed: {self.seed}   dpzoo {self.dpzoo_version}   published {self.created}",
             f"  licence: weights {self.licence}; data {self.data.licence or 'unknown'}",
             f"  weights sha256 (tensors only): {self.weights_sha256}",
