@@ -52,3 +52,25 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, tim
         text=True,
         timeout=timeout,
     )
+
+
+def train_under_torchrun(*args: str, processes: int = 2):
+    """Run ``tools/train.py ARGS`` as ``processes`` processes under torchrun, one thread each; the CompletedProcess."""
+    import subprocess
+
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={processes}",
+            str(ROOT / "tools/train.py"),
+            *args,
+        ],
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 import torch
-from conftest import ROOT, run_cli
+from conftest import run_cli, train_under_torchrun
 from safetensors.torch import load_file
 
 STEPS = ["--max-steps", "8", "--set", "trainer.validate_every=0", "--set", "model.hidden=[32]", "--lr", "0.01"]
@@ -31,32 +27,18 @@ def test_two_processes_with_half_batches_take_the_steps_of_one_with_whole_batche
         "single",
     )
     assert single.returncode == 0, single.stderr
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    ddp = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node=2",
-            str(ROOT / "tools/train.py"),
-            "--model",
-            "mlp",
-            "--data",
-            "digits",
-            "--batch-size",
-            "32",
-            *STEPS,
-            "--logdir",
-            str(tmp_path),
-            "--run-name",
-            "ddp",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    ddp = train_under_torchrun(
+        "--model",
+        "mlp",
+        "--data",
+        "digits",
+        "--batch-size",
+        "32",
+        *STEPS,
+        "--logdir",
+        str(tmp_path),
+        "--run-name",
+        "ddp",
     )
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     assert ddp.stdout.count("run: ") == 1  # only rank 0 reports and writes

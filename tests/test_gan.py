@@ -518,11 +518,7 @@ def test_two_processes_with_half_batches_train_the_gan_as_one_with_whole_batches
     cannot match, so this comparison turns it off (``model.batch_norm=false``);
     ``--optimiser`` replaces the model's per-group Adam in both groups.
     """
-    import os
-    import subprocess
-    import sys
-
-    from conftest import ROOT, run_cli
+    from conftest import run_cli, train_under_torchrun
     from safetensors.torch import load_file
 
     steps = [
@@ -558,31 +554,18 @@ def test_two_processes_with_half_batches_train_the_gan_as_one_with_whole_batches
         "single",
     )
     assert single.returncode == 0, single.stderr[-3000:]
-    ddp = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node=2",
-            str(ROOT / "tools/train.py"),
-            "--model",
-            "dcgan",
-            "--data",
-            "digits",
-            "--batch-size",
-            "32",
-            *steps,
-            "--logdir",
-            str(tmp_path),
-            "--run-name",
-            "ddp",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-        capture_output=True,
-        text=True,
-        timeout=600,
+    ddp = train_under_torchrun(
+        "--model",
+        "dcgan",
+        "--data",
+        "digits",
+        "--batch-size",
+        "32",
+        *steps,
+        "--logdir",
+        str(tmp_path),
+        "--run-name",
+        "ddp",
     )
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     a, b = load_file(tmp_path / "single/model.safetensors"), load_file(tmp_path / "ddp/model.safetensors")

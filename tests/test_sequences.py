@@ -201,11 +201,7 @@ def test_killed_and_resumed_stateful_run_is_bit_exact(tmp_path, corpus):
 @pytest.mark.slow  # three processes start torch: about 20 s
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="this PyTorch build has no torch.distributed")
 def test_two_processes_each_carry_their_own_rows_and_match_one_process(tmp_path, corpus):
-    import os
-    import subprocess
-    import sys
-
-    from conftest import ROOT, run_cli
+    from conftest import run_cli, train_under_torchrun
 
     steps = [
         "--model",
@@ -229,26 +225,7 @@ def test_two_processes_each_carry_their_own_rows_and_match_one_process(tmp_path,
     ]
     single = run_cli("train", *steps, "--batch-size", "4", "--run-name", "single")
     assert single.returncode == 0, single.stderr
-    ddp = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node=2",
-            str(ROOT / "tools/train.py"),
-            *steps,
-            "--batch-size",
-            "2",
-            "--run-name",
-            "ddp",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    ddp = train_under_torchrun(*steps, "--batch-size", "2", "--run-name", "ddp")
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     a, b = load_file(tmp_path / "single/model.safetensors"), load_file(tmp_path / "ddp/model.safetensors")
     for name in a:  # rank r streamed rows 2r, 2r+1 of the same four, carrying its own state: the same steps
