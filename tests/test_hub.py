@@ -85,6 +85,11 @@ def weights(tmp_path, monkeypatch, cache) -> Path:
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.setenv(name, "127.0.0.1")
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    # huggingface_hub reads HF_HUB_OFFLINE once, at import: a test that imported it with the variable set
+    # (tests/test_zoo.py sets it) would leave it offline for good
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     return write_entry(tmp_path / FILE, "mlp.served", ZOO / INDEX["mlp.digits"]["file"])
 
