@@ -7,8 +7,9 @@ For each shipped entry, two ways to get the same model:
 * ``dpzoo``    - ``dpzoo.create_model(name, pretrained=True)``: name lookup and
   index validation, the file read once (each piece hashed as it lands), its
   size and full sha256 checked, the header validated, the card read and
-  checked (name, arch, the tensors' ``weights_sha256``), names, shapes and
-  dtypes compared with the architecture, the tensors built over the same bytes.
+  checked (name, arch, its ``weights_sha256`` against the index row's), names,
+  shapes and dtypes compared with the architecture, the tensors built over the
+  same bytes.
 
 Three conditions, both arms timed side by side in one process, interleaved
 over rounds; each figure is the median round, and the ratio is dpzoo's median
@@ -17,13 +18,15 @@ over by_hand's:
 * ``warm``  - each round times ``--loads`` loads in a row: the file is in the
   page cache and dpzoo remembers the parsed header per file sha256 (it still
   reads and hashes the whole file on every load).
+  (The index row records the card's ``weights_sha256``, so no condition hashes the
+  tensors a second time; ``dpzoo zoo verify`` does, see docs/zoo-trust.md.)
 * ``cold``  - one load per round with nothing remembered: before each load
   (either arm) the file is evicted from the page cache with
   ``posix_fadvise(POSIX_FADV_DONTNEED)`` (no root needed; the residency
   after eviction is measured with ``mincore`` and reported), and dpzoo's
   per-sha256 parse memo and index memo are emptied (``loading.forget``), so
-  dpzoo re-reads the index, parses and checks the header and hashes the
-  tensors, as a fresh process's first load does. Dropping the whole page
+  dpzoo re-reads and validates the index and parses and checks the header,
+  as a fresh process's first load does. Dropping the whole page
   cache (``/proc/sys/vm/drop_caches``) needs root and would slow every other
   process on a shared machine; evicting the one file is what matters here.
 * ``first`` (``--fresh N``) - the first load in a fresh process, N processes per

@@ -249,13 +249,81 @@ def test_weights_in_another_dtype_are_refused_naming_it(zoo_copy, dtype):
 
 
 # -- 6. the zoo path checks what the local path checks -------------------------------------------
-def test_the_zoo_path_checks_the_tensors_against_the_cards_weights_sha256(zoo_copy):
+# A zoo row records the card's weights_sha256 (publish computes it from the tensors it writes): a load checks
+# the file's full sha256 on the bytes it loads, then that the card's digest is the row's. Where a row has none
+# (a plugin's registration, an older index), the load hashes the tensors; `zoo verify` always does.
+def test_a_zoo_load_refuses_a_card_whose_weights_sha256_is_not_the_index_rows(zoo_copy):
+    tensors = load_file(str(ZOO / INDEX[MLP]["file"]))
+    recorded = read_card(ZOO / INDEX[MLP]["file"]).weights_sha256
+    tensors["output.bias"] = tensors["output.bias"] + 1  # other weights, their own consistent card
+    replace_entry(zoo_copy, MLP, tensors, row={"weights_sha256": recorded})  # the row still vouches for the old
+    with pytest.raises(IntegrityError, match=f"weights_sha256 .* is not the one its index row records, {recorded}"):
+        dpzoo.create_model(MLP, pretrained=True)
+
+
+def test_without_a_recorded_digest_the_zoo_path_hashes_the_tensors_against_the_card(zoo_copy):
     tensors = load_file(str(ZOO / INDEX[MLP]["file"]))
     recorded = read_card(ZOO / INDEX[MLP]["file"]).weights_sha256
     tensors["output.bias"] = tensors["output.bias"] + 1  # other weights under the card, the index vouching for the file
-    replace_entry(zoo_copy, MLP, tensors, weights_sha256=recorded)
+    replace_entry(zoo_copy, MLP, tensors, weights_sha256=recorded, row={"weights_sha256": None})
     with pytest.raises(IntegrityError, match=f"do not match its card: expected weights_sha256 {recorded}"):
         dpzoo.create_model(MLP, pretrained=True)
+
+
+def test_zoo_verify_hashes_the_tensors_even_where_the_row_vouches_for_the_card(zoo_copy, capsys):
+    """A hand-edited row that agrees with a card its tensors do not match: loads trust the row, verify does not."""
+    from dpzoo.cli import main
+
+    tensors = load_file(str(ZOO / INDEX[MLP]["file"]))
+    recorded = read_card(ZOO / INDEX[MLP]["file"]).weights_sha256
+    tensors["output.bias"] = tensors["output.bias"] + 1
+    replace_entry(zoo_copy, MLP, tensors, weights_sha256=recorded)  # card and row agree; the tensors do not
+    assert main(["zoo", "verify", MLP, "--hashes-only"]) == 1
+    assert f"do not match its card: expected weights_sha256 {recorded}" in capsys.readouterr().out
+
+
+def test_publishing_never_vouches_for_tensors_that_differ_from_the_card(zoo_copy):
+    from safetensors.torch import save
+
+    from dpzoo.pretrained.publish import add_to_index
+
+    path = zoo_copy / INDEX[MLP]["file"]
+    card = read_card(path)
+    tensors = load_file(str(path))
+    tensors["output.bias"] = tensors["output.bias"] + 1
+    data = save(tensors, metadata=card.to_metadata())
+    before = (zoo_copy / "index.json").read_bytes()
+    with pytest.raises(IntegrityError, match="do not hash to its card's weights_sha256; the index will not vouch"):
+        add_to_index(zoo_copy, card, path, data, None)
+    assert (zoo_copy / "index.json").read_bytes() == before
+
+
+def test_a_load_with_a_recorded_digest_hashes_the_file_once_and_verify_hashes_the_tensors_too(monkeypatch):
+    from dpzoo.pretrained import loading, safetensors_file
+    from dpzoo.pretrained.entries import resolve
+
+    digests = []
+
+    class Counting(safetensors_file.TensorsDigest):
+        def __init__(self, header):
+            digests.append(header.path)
+            super().__init__(header)
+
+    monkeypatch.setattr(loading, "TensorsDigest", Counting)
+    loading.forget()
+    assert resolve(MLP).weights_sha256 == read_card(ZOO / INDEX[MLP]["file"]).weights_sha256
+    assert same_weights(dpzoo.create_model(MLP, pretrained=True), load_file(str(ZOO / INDEX[MLP]["file"])))
+    assert digests == []
+    checked = loading.verified(resolve(MLP), rehash=True)  # what `dpzoo zoo verify` does
+    assert len(digests) == 1 and checked.card.weights_sha256 == tensors_digest(ZOO / INDEX[MLP]["file"])
+    loading.forget()
+
+
+def test_every_shipped_index_row_records_its_cards_weights_sha256():
+    for name, row in INDEX.items():
+        assert (
+            row["weights_sha256"] == read_card(ZOO / row["file"]).weights_sha256 == tensors_digest(ZOO / row["file"])
+        ), name
 
 
 @pytest.fixture(params=["inline", "threaded"])
@@ -286,7 +354,7 @@ def test_checks_made_while_the_file_arrives_agree_with_checks_made_after(stream_
     if name != MLP:
         layout = sorted(header.tensors, key=lambda k: header.tensors[k].data_offsets)
         assert layout != sorted(header.tensors)  # the case this parameter is for
-    checked = loading.verified(resolve(name))
+    checked = loading.verified(resolve(name), rehash=True)  # the tensors hashed as they arrive, as verify does
     assert checked.header.tensors == header.tensors and checked.card == read_card(path)
     assert tensors_sha256(checked.header, checked.data) == checked.card.weights_sha256 == tensors_digest(path)
     assert same_weights(dpzoo.create_model(name, pretrained=True), load_file(str(path)))
@@ -296,7 +364,7 @@ def test_first_loads_in_either_mode_refuse_tensors_that_differ_from_the_card(zoo
     tensors = load_file(str(ZOO / INDEX[MLP]["file"]))
     recorded = read_card(ZOO / INDEX[MLP]["file"]).weights_sha256
     tensors["hidden.0.linear.weight"] = tensors["hidden.0.linear.weight"] * 2
-    replace_entry(zoo_copy, MLP, tensors, weights_sha256=recorded)
+    replace_entry(zoo_copy, MLP, tensors, weights_sha256=recorded, row={"weights_sha256": None})
     with pytest.raises(IntegrityError, match=f"do not match its card: expected weights_sha256 {recorded}"):
         dpzoo.create_model(MLP, pretrained=True)
 
@@ -357,8 +425,11 @@ def test_a_malformed_header_is_an_integrity_error_naming_the_file(tmp_path, case
         (lambda rows: rows[MLP].update(size=-1), "size: Input should be greater than or equal to 0"),
         (lambda rows: rows.update({"../escape": rows[MLP]}), "entry names must be arch.tag"),
         (lambda rows: rows[MLP].update(extra=1), "extra: Extra inputs are not permitted"),
+        (lambda rows: rows[MLP].update(weights_sha256="ABC"), "weights_sha256: String should match pattern"),
+        (lambda rows: rows.update({"zoo:mlp.other": rows[MLP]}), "entry names must be arch.tag, got 'zoo:mlp.other'"),
+        (lambda rows: rows[MLP].update(file=".."), "file: '..' is not a plain file name inside the zoo directory"),
     ],
-    ids=["sha256", "size", "name", "unknown field"],
+    ids=["sha256", "size", "name", "unknown field", "weights_sha256", "qualified name", "parent directory"],
 )
 def test_an_index_that_breaks_its_schema_is_refused(zoo_copy, edit, problem):
     index = json.loads((zoo_copy / "index.json").read_text())

@@ -89,12 +89,14 @@ def write_entry(path: Path, name: str, source: Path, **changes) -> Path:
 
 
 def replace_entry(
-    zoo: Path, entry: str, tensors: dict[str, torch.Tensor], card_from: str | None = None, **changes
+    zoo: Path, entry: str, tensors: dict[str, torch.Tensor], card_from: str | None = None, row=None, **changes
 ) -> Path:
     """Put ``tensors`` in ``zoo``'s file for ``entry`` with a consistent card and index row, except for ``changes``.
 
     The card is ``card_from``'s (default: ``entry``'s own), its ``weights_sha256``
-    that of ``tensors``; the index row records the new file's sha256 and size.
+    that of ``tensors``; the index row records the new file's sha256 and size
+    and, as ``dpzoo zoo publish`` writes it, the card's ``weights_sha256``
+    (``row`` overrides the row's fields, e.g. ``{"weights_sha256": None}``).
     """
     unsigned = save(tensors)
     card = read_card(ZOO / INDEX[card_from or entry]["file"])
@@ -103,7 +105,7 @@ def replace_entry(
     )
     path = zoo / INDEX[entry]["file"]
     path.write_bytes(save(tensors, metadata=card.to_metadata()))
-    reindex(zoo, entry)
+    reindex(zoo, entry, **{"weights_sha256": card.weights_sha256, **(row or {})})
     return path
 
 

@@ -13,9 +13,9 @@ import fnmatch
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from ..components import registry
 from ..errors import AmbiguousNameError, DpzooError, IntegrityError, UnknownNameError
@@ -37,43 +37,59 @@ class Headline(BaseModel):
         return f"{self.name} {self.value:.4g}"
 
 
+# The index's names and files are checked by pydantic's own (Rust) regex engine: a Python validator per row
+# would cost more than the rest of the index's validation, and a fresh process pays it on every first load.
+ENTRY_NAME = r"^[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$"  # arch.tag, as ZooName.is_entry
+# An hf:// URL (parsed in full by the index's validator), or a plain name: no separator, no NUL, not . or ..
+FILE_NAME = r"^(hf://.*|[^./\\\x00][^/\\\x00]*|\.[^./\\\x00][^/\\\x00]*|\.\.[^/\\\x00]+)$"
+
+
 class IndexRow(BaseModel):
     """One entry of ``index.json``: what the index vouches for about one file."""
 
     model_config = ConfigDict(extra="forbid")
-    file: str = Field(description="File name inside the zoo directory, or an hf://OWNER/REPO/FILE@COMMIT URL")
+    file: str = Field(
+        pattern=FILE_NAME, description="File name inside the zoo directory, or an hf://OWNER/REPO/FILE@COMMIT URL"
+    )
     sha256: str = Field(pattern=SHA256, description="sha256 of the whole file")
     size: int = Field(ge=0, description="Size of the file in bytes")
+    weights_sha256: str | None = Field(
+        None,
+        pattern=SHA256,
+        description="The card's weights_sha256, which `dpzoo zoo publish` computed from these bytes' tensors "
+        "(a load compares it with the card instead of hashing the tensors again; `dpzoo zoo verify` re-hashes them)",
+    )
     default: bool = Field(False, description="Whether this is its architecture's default tag")
     summary: str = Field("", description="One line saying what the weights are (the card's summary)")
     headline: Headline | None = Field(None, description="The card's headline metric")
 
-    @field_validator("file")
-    @classmethod
-    def _plain_name(cls, value: str) -> str:
-        if value.startswith(sources.hub.SCHEME):
+    @model_validator(mode="after")
+    def _hub_url(self) -> IndexRow:
+        if self.file.startswith(sources.hub.SCHEME):
             try:
-                sources.hub.parse(value)
+                sources.hub.parse(self.file)
             except DpzooError as exc:  # pydantic reports ValueErrors as schema errors, with the row's place
                 raise ValueError(str(exc)) from None
-            return value
-        if value in {"", ".", ".."} or "/" in value or "\\" in value or "\0" in value:
-            raise ValueError(f"{value!r} is not a plain file name inside the zoo directory")
-        return value
+        return self
 
 
 class Index(BaseModel):
     model_config = ConfigDict(extra="forbid")
     format: int = Field(1, description="Index format version")
-    entries: dict[str, IndexRow] = Field({}, description="arch.tag -> its row")
+    entries: dict[Annotated[str, StringConstraints(pattern=ENTRY_NAME)], IndexRow] = Field(
+        {}, description="arch.tag -> its row"
+    )
 
-    @field_validator("entries")
-    @classmethod
-    def _entry_names(cls, value: dict[str, IndexRow]) -> dict[str, IndexRow]:
-        bad = [name for name, parsed in ((n, ZooName.parse(n)) for n in value) if not parsed.is_entry or parsed.source]
-        if bad:
-            raise ValueError(f"entry names must be arch.tag, got {bad}")
-        return value
+
+def _schema_problem(error: dict) -> str:
+    """One validation error of ``index.json``, said in the index's terms."""
+    place = ".".join(str(p) for p in error["loc"])
+    if error["type"] == "string_pattern_mismatch":
+        if error["loc"][-1] == "[key]":
+            return f"entry names must be arch.tag, got {error['input']!r}"
+        if error["loc"][-1] == "file":
+            return f"{place}: {error['input']!r} is not a plain file name inside the zoo directory (nor an hf:// URL)"
+    return f"{place}: {error['msg']}"
 
 
 class UnknownPretrainedError(UnknownNameError):
@@ -95,6 +111,7 @@ class Weights:
     summary: str = ""
     headline: Headline | None = None
     default: bool = False
+    weights_sha256: str | None = None  # the card's, as the index row records it (None: hash the tensors on load)
 
     @property
     def arch(self) -> str:
@@ -149,21 +166,28 @@ def read_index(directory: Path) -> Index:
         return index
     except (ValueError, RecursionError) as exc:  # ValidationError is a ValueError
         detail = (
-            "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3])
-            if isinstance(exc, ValidationError)
-            else str(exc)
+            "; ".join(_schema_problem(e) for e in exc.errors()[:3]) if isinstance(exc, ValidationError) else str(exc)
         )
         raise IntegrityError(f"{path} is not a valid zoo index ({detail}); reinstall dpzoo or republish it") from None
 
 
 def _shipped() -> list[Weights]:
     directory = zoo_dir()
-    return [
-        Weights(
-            name, SHIPPED, _location(directory, row.file), row.sha256, row.size, row.summary, row.headline, row.default
-        )
-        for name, row in read_index(directory).entries.items()
-    ]
+    return [_row_weights(directory, name, row) for name, row in read_index(directory).entries.items()]
+
+
+def _row_weights(directory: Path, name: str, row: IndexRow) -> Weights:
+    return Weights(
+        name,
+        SHIPPED,
+        _location(directory, row.file),
+        row.sha256,
+        row.size,
+        row.summary,
+        row.headline,
+        row.default,
+        row.weights_sha256,
+    )
 
 
 def _location(directory: Path, file: str) -> str:
@@ -211,22 +235,7 @@ def _named(entry: str) -> list[Weights]:
     """The shipped and registered entries called ``entry`` (``arch.tag``), without building the whole catalogue."""
     directory = zoo_dir()
     row = read_index(directory).entries.get(entry)
-    shipped = (
-        []
-        if row is None
-        else [
-            Weights(
-                entry,
-                SHIPPED,
-                _location(directory, row.file),
-                row.sha256,
-                row.size,
-                row.summary,
-                row.headline,
-                row.default,
-            )
-        ]
-    )
+    shipped = [] if row is None else [_row_weights(directory, entry, row)]
     return shipped + [w for w in _registered() if w.name == entry]
 
 

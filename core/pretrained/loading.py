@@ -3,19 +3,21 @@
 For an entry of the zoo, the file is read once into memory (``sources.read_verified``:
 a regular file of the recorded size whose bytes hash to the recorded sha256),
 and everything after works on those bytes: the header is validated, the card
-read from it must name the entry and its architecture, the tensors must hash
-to the card's ``weights_sha256`` and match the architecture's names, shapes
-and dtypes, and the tensors are built as views of the same buffer. What was
-hashed is therefore what loads, even if the file is swapped meanwhile.
+read from it must name the entry and its architecture and carry the
+``weights_sha256`` its index row records (where the row has none, as for a
+plugin's registration, the tensors are hashed and must give the card's), the
+tensors must match the architecture's names, shapes and dtypes, and they are
+built as views of the same buffer. What was hashed is therefore what loads,
+even if the file is swapped meanwhile.
 
-The bytes are crossed once: each piece is hashed as it lands, and on a first
-load ``StreamCheck`` parses the header and hashes each tensor for
-``weights_sha256`` as soon as its bytes are in (in a second thread for files
-of ``PARALLEL_BYTES`` or more). The result of parsing and checking is kept
-per file sha256 (see ``_parsed``): later loads still read and hash the whole
-file, and skip only the second digest. A local ``.safetensors`` file is read
-whole, then parsed and its tensors checked against its own card. Nothing is
-ever unpickled, and the model comes back in eval mode.
+The bytes are crossed once: each piece is hashed as it lands, and
+``StreamCheck`` parses the header as soon as its bytes are in (and, when the
+tensors must be hashed, hashes each one as its bytes arrive, in a second thread
+for files of ``PARALLEL_BYTES`` or more). The result of parsing and checking is
+kept per file sha256 (see ``_parsed``): later loads still read and hash the
+whole file. A local ``.safetensors`` file is read whole, then parsed and its
+tensors checked against its own card. Nothing is ever unpickled, and the model
+comes back in eval mode.
 """
 
 from __future__ import annotations
@@ -76,11 +78,11 @@ def model_card(name: str) -> ModelCard:
     return verified(resolve(name)).card
 
 
-# file sha256 -> (header, card) of the bytes with that digest, parsed and checked against each other once.
-# Keyed by the content's own hash, it cannot disagree with the bytes: a later load reads and hashes the
-# file in full again, and only bytes with the same sha256 (the same bytes, short of a sha256 collision)
-# reuse the result of parsing and checking them. What it saves is the second hash over the tensors.
-_parsed: dict[str, tuple[Header, ModelCard]] = {}
+# file sha256 -> (header, card, whether the tensors were hashed) of the bytes with that digest, parsed and
+# checked against each other once. Keyed by the content's own hash, it cannot disagree with the bytes: a later
+# load reads and hashes the file in full again, and only bytes with the same sha256 (the same bytes, short of
+# a sha256 collision) reuse the result of parsing and checking them.
+_parsed: dict[str, tuple[Header, ModelCard, bool]] = {}
 
 
 def forget() -> None:
@@ -92,22 +94,37 @@ def forget() -> None:
     entries._indexes.clear()
 
 
-def verified(weights: Weights) -> Checked:
-    """The entry's file read once and checked: size, sha256, header, card name and arch, tensors' sha256."""
+def verified(weights: Weights, rehash: bool = False) -> Checked:
+    """The entry's file read once and checked: size, sha256, header, card name and arch, ``weights_sha256``.
+
+    The card's ``weights_sha256`` is checked one of two ways. Where the index
+    row records it (``dpzoo zoo publish`` does, from the tensors it wrote),
+    the card's must be that string: the file's full sha256, checked on these
+    very bytes, already pins every tensor byte to what was published, so
+    hashing the tensors again would prove nothing more about them. Otherwise
+    (a plugin's registration, an older index), or with ``rehash``
+    (``dpzoo zoo verify``), the tensors are hashed and must give the card's.
+    """
     where = weights.location
-    if weights.sha256 in _parsed:
+    digest = rehash or weights.weights_sha256 is None
+    memo = _parsed.get(weights.sha256)
+    if memo is not None and (memo[2] or not digest):
         data, _ = weights.read()  # hashes to weights.sha256, or raised
-        header, card = _parsed[weights.sha256]
-        header = replace(header, path=Path(where))
+        header, card = replace(memo[0], path=Path(where)), memo[1]
     else:
-        threaded = weights.size >= PARALLEL_BYTES
-        data, (header, card) = weights.read(check=lambda: StreamCheck(where, threaded))
-        _parsed[weights.sha256] = header, card
+        threaded = digest and weights.size >= PARALLEL_BYTES
+        data, (header, card) = weights.read(check=lambda: StreamCheck(where, threaded, digest))
+        _parsed[weights.sha256] = header, card, digest
     if card.name != weights.name:
         raise IntegrityError(f"{where} holds the card of {card.name!r}, not of {weights.name!r}")
     if card.arch != weights.arch:
         raise IntegrityError(
             f"{where}: entry {weights.name!r} names the architecture {weights.arch!r} but its card says {card.arch!r}"
+        )
+    if weights.weights_sha256 is not None and card.weights_sha256 != weights.weights_sha256:
+        raise IntegrityError(
+            f"{where}: its card's weights_sha256 {card.weights_sha256} is not the one its index row records, "
+            f"{weights.weights_sha256}; republish it (`dpzoo zoo publish`)"
         )
     return Checked(data, header, card)
 
@@ -124,11 +141,13 @@ class StreamCheck:
     writes nothing, and reads only bytes the reader has finished with.
     ``result`` raises the first problem met, else compares the tensors' digest
     with the card's. Errors are kept until then, so that the reader's hash
-    check is reported first.
+    check is reported first. With ``digest`` false only the header and card
+    are read (the caller checks ``weights_sha256`` another way).
     """
 
-    def __init__(self, where: str | os.PathLike, threaded: bool = False):
+    def __init__(self, where: str | os.PathLike, threaded: bool = False, digest: bool = True):
         self.where = where
+        self._digest = digest
         self.header: Header | None = None
         self.card: ModelCard | None = None
         self.tensors: TensorsDigest | None = None
@@ -161,9 +180,10 @@ class StreamCheck:
     def result(self) -> tuple[Header, ModelCard]:
         if self.failure is not None:
             raise self.failure
-        if self.header is None or self.card is None or self.tensors is None:  # the bytes ended inside the header
+        if self.header is None or self.card is None:  # the bytes ended inside the header
             raise IntegrityError(f"{self.where}: the file ends before its safetensors header does")
-        _check_digest(self.header, self.card, self.tensors.hexdigest())
+        if self._digest:
+            _check_digest(self.header, self.card, self.tensors.hexdigest())
         return self.header, self.card
 
     def _follow(self, data: bytearray) -> None:
@@ -183,13 +203,14 @@ class StreamCheck:
         if self.failure is not None:
             return
         try:
-            if self.tensors is None:
+            if self.header is None:
                 if available < 8 or available < 8 + header_length(data[:8], len(data), Path(self.where)):
                     return
                 header = self.header = parse_header(data, len(data), self.where)
                 self.card = card_from_header(header)
-                self.tensors = TensorsDigest(header)
-            self.tensors.advance(data, available)
+                self.tensors = TensorsDigest(header) if self._digest else None
+            if self.tensors is not None:
+                self.tensors.advance(data, available)
         except DpzooError as exc:
             self.failure = exc
 

@@ -193,6 +193,10 @@ def _how(key: str, config: dict[str, Any], loaded, batch_size: int) -> str:
 # -- the index ------------------------------------------------------------------
 def add_to_index(out_dir: Path, card: ModelCard, path: Path, data: bytes, default: bool | None) -> None:
     """Record the sha256 and size of ``data`` (``path``'s bytes) in ``out_dir/index.json``; refresh ``README.md``."""
+    if tensors_sha256(parse_header(data, len(data), path), data) != card.weights_sha256:
+        raise IntegrityError(
+            f"{path}: its tensors do not hash to its card's weights_sha256; the index will not vouch for it"
+        )
     index = entries.read_index(out_dir).model_copy(deep=True)
     rows = index.entries
     same_arch = [n for n in rows if ZooName.parse(n).arch == card.arch and n != card.name]
@@ -208,12 +212,14 @@ def add_to_index(out_dir: Path, card: ModelCard, path: Path, data: bytes, defaul
 
 
 def index_row(card: ModelCard, file: str, sha256: str, size: int, default: bool) -> entries.IndexRow:
-    """What the index vouches for: the file's name, sha256 and size, and the card's summary and headline."""
+    """What the index vouches for: the file's name, sha256 and size, and the card's weights_sha256, summary
+    and headline (the card's digest was computed from this file's tensors: see ``card.tensors_sha256``)."""
     headline = card.headline
     return entries.IndexRow(
         file=file,
         sha256=sha256,
         size=size,
+        weights_sha256=card.weights_sha256,
         default=default,
         summary=card.summary,
         headline=entries.Headline(name=headline.name, value=headline.value) if headline else None,

@@ -73,7 +73,7 @@ def verify_entry(
 ) -> VerifyResult:
     result = VerifyResult(weights.name if weights.source == entries.SHIPPED else weights.qualified_name)
     try:
-        checked = loading.verified(weights)  # size, sha256, header, card name and arch, weights_sha256
+        checked = loading.verified(weights, rehash=True)  # size, sha256, header, card name and arch, tensors' digest
     except DpzooError as exc:
         result.fail(str(exc))
         return result
