@@ -479,7 +479,14 @@ def test_training_logs_both_losses_the_scores_and_a_sample_grid_each_epoch(tmp_p
         {
             "model": {"name": "dcgan", "width": 8},
             "data": "digits",
-            "trainer": {"epochs": 2, "batch_size": 128, "threads": 1, "log_every": 5, "progress": False},
+            "trainer": {
+                "epochs": 2,
+                "batch_size": 128,
+                "threads": 1,
+                "log_every": 5,
+                "progress": False,
+                "media_seconds": None,  # a grid after every epoch, however short (by default: 10 s apart at least)
+            },
             "logdir": str(tmp_path),
             "run_name": "gan",
         }

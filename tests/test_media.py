@@ -79,7 +79,7 @@ def test_media_are_logged_every_media_every_epochs_and_once_at_the_end(tmp_path)
     dataset = dpzoo.create("dataset", "digits")
     data = InMemorySplits.from_dataset_dict(dataset.load(), ("x", "y"), torch.device("cpu"), dataset.transform)
     model = Painter()
-    cfg = TrainConfig(epochs=5, batch_size=256, media_every=2, checkpoint_epochs=0, **QUIET)  # 5 steps per epoch
+    cfg = TrainConfig(epochs=5, batch_size=256, media_every=2, media_seconds=None, checkpoint_epochs=0, **QUIET)
     Trainer(cfg, run_dir=tmp_path).fit(
         model, data, optimisers={"model": torch.optim.SGD(model.parameters(), lr=0.1)}, loss=PainterLoss()
     )
@@ -89,6 +89,29 @@ def test_media_are_logged_every_media_every_epochs_and_once_at_the_end(tmp_path)
     assert [e.step for e in events.Images("media/grid")] == [10, 20, 25]
     texts = events.Tensors("media/note/text_summary")
     assert [(e.step, e.tensor_proto.string_val[0].decode()) for e in texts] == [(s, f"step {s}") for s in (10, 20, 25)]
+
+
+def test_media_wait_media_seconds_of_training_between_epoch_ends_and_always_come_at_the_end(tmp_path, monkeypatch):
+    import types
+
+    from dpzoo.trainer import loop
+
+    clock = types.SimpleNamespace(now=1000.0)
+    monkeypatch.setattr(loop, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
+
+    def one_second_a_step(trainer):
+        clock.now += 1.0
+
+    dataset = dpzoo.create("dataset", "digits")
+    data = InMemorySplits.from_dataset_dict(dataset.load(), ("x", "y"), torch.device("cpu"), dataset.transform)
+    model = Painter()
+    cfg = TrainConfig(epochs=5, batch_size=256, media_seconds=12, checkpoint_epochs=0, **QUIET)  # 5 steps an epoch
+    Trainer(cfg, run_dir=tmp_path, callbacks=[one_second_a_step]).fit(
+        model, data, optimisers={"model": torch.optim.SGD(model.parameters(), lr=0.1)}, loss=PainterLoss()
+    )
+    # epochs end 5, 10, 15, 20, 25 s in: 12 s have passed at the third, then 12 more not before the end
+    assert [step for step, *_ in model.calls] == [15, 25]
+    assert TrainConfig().media_seconds == 10 and TrainConfig().media_every == 1
 
 
 def test_without_a_run_directory_log_image_and_log_text_do_nothing():

@@ -274,7 +274,14 @@ def trained_run(tmp_path_factory):
         {
             "model": {"name": "lstm", "hidden": 16},
             "data": {"name": "text", "path": str(root / "verse.txt"), "block": 8},
-            "trainer": {"epochs": 2, "batch_size": 4, "progress": False, "device": "cpu", "grad_clip": 1.0},
+            "trainer": {
+                "epochs": 2,
+                "batch_size": 4,
+                "progress": False,
+                "device": "cpu",
+                "grad_clip": 1.0,
+                "media_seconds": None,  # media every epoch, however short
+            },
             "logdir": str(root),
             "run_name": "verse",
         }

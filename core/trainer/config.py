@@ -80,6 +80,12 @@ class TrainConfig(Config):
         {}, description="Named scalars annealed over training (model attribute, ctx.schedule(name), train/<name>)"
     )
     media_every: int = Field(1, ge=0, description="Epochs between calls of the model's log_media (0: only at the end)")
+    media_seconds: float | None = Field(
+        10.0,
+        ge=0,
+        description="Seconds of training at least between two log_media calls at epoch ends (None or 0: no limit); "
+        "always one at the end",
+    )
     progress: bool | None = Field(
         None, description="Show a progress bar (default: on a terminal; elsewhere one line per epoch; false: neither)"
     )

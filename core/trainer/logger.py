@@ -152,6 +152,10 @@ class RunLogger:
 
         return add
 
+    def after_writes(self, fn, *args: Any) -> None:
+        """Run ``fn(*args)`` on the writing thread, after every write logged before (``summary.json``)."""
+        self._background.submit(fn, *args)
+
     def scalars(self, values: dict[str, float], step: int) -> None:
         """Plain floats (already read from the device), written in order on the writing thread."""
         self.submit(_add_scalars, dict(values), step)

@@ -5,7 +5,8 @@ clip, step, schedule. Manual mode (the model defines ``training_step``): the
 model calls ``ctx.optimise(name, loss)`` for its optimisers, as often as it
 needs. Both share one ``Stepper``, so clipping, accumulation, fp16 scaling and
 schedules apply alike; named schedules (``trainer.schedules``) are evaluated
-before every batch and media are logged every ``media_every`` epochs.
+before every batch and media are logged every ``media_every`` epochs, at most
+once per ``media_seconds`` of training, and at the end.
 
 The hot loop never synchronises with the device: loss values are kept as
 tensors and read (one sync) every ``log_every`` steps. Nothing else is written
@@ -101,6 +102,7 @@ class Trainer:
         self._last_train_step = 0  # the step _last_train was logged at
         self._checkpoints: Background | None = None  # the checkpoint-writing thread, while fit runs
         self._next_timed_checkpoint = math.inf
+        self._next_media = -math.inf  # the training clock's time from which epoch-end media are due again
 
     # -- public ----------------------------------------------------------------
     def fit(
@@ -158,7 +160,9 @@ class Trainer:
             self.logger = RunLogger(self.run_dir, purge_step=self.step + 1 if resume else None)
             self.logger.layout(list(self.metrics))
             epochs = None if cfg.max_steps is not None else cfg.epochs
-            self._summary = RunSummary(self.run_dir, self.total_steps, epochs, resumed=resume)
+            self._summary = RunSummary(
+                self.run_dir, self.total_steps, epochs, resumed=resume, submit=self.logger.after_writes
+            )
             self._summary.write(self.step, self.epoch)
         # training values since the last log: "loss", the loss's terms, ctx.log(...)
         self._pending: dict[str, list] = {"loss": []}
@@ -168,6 +172,7 @@ class Trainer:
             self.guard.settle = self.wait_for_checkpoints  # its messages name the last checkpoint on disk
         self._started = time.perf_counter()
         self._schedule_timed_checkpoint()
+        self._schedule_media()
         try:
             self._train()
             final = self._finish()
@@ -367,7 +372,7 @@ class Trainer:
                 self._early_stopping(values)
         if self._epoch_lines is not None:
             self._epoch_lines.epoch(self.epoch, self.step, self._last_train, values, self._last_train_step)
-        if cfg.media_every and self.epoch % cfg.media_every == 0:
+        if cfg.media_every and self.epoch % cfg.media_every == 0 and time.perf_counter() >= self._next_media:
             self._log_media()
         if self._writes_checkpoints and cfg.checkpoint_epochs and self.epoch % cfg.checkpoint_epochs == 0:
             self._checkpoint_due = True
@@ -420,6 +425,7 @@ class Trainer:
         finally:
             self.model.train(was_training)
         self._media_step = self.step
+        self._schedule_media()
 
     # -- logging -------------------------------------------------------------------
     def _mean(self, values: list) -> Tensor:
@@ -554,6 +560,12 @@ class Trainer:
         """Block until every checkpoint taken so far is on disk (raises a write's error)."""
         if self._checkpoints is not None:
             self._checkpoints.wait()
+
+    def _schedule_media(self) -> None:
+        """Epoch-end media wait ``media_seconds`` of training from now: on short epochs a matplotlib figure
+        (~90 ms) every epoch would cost more than the training it shows (the end of a run always logs)."""
+        seconds = self.config.media_seconds
+        self._next_media = -math.inf if not seconds else time.perf_counter() + seconds
 
     def _schedule_timed_checkpoint(self) -> None:
         seconds = self.config.checkpoint_seconds

@@ -69,5 +69,5 @@ def confusion_text(counts: Tensor, split: str = "validation") -> str:
     k = counts.shape[0]
     header = f"| {split}: true \\ predicted | " + " | ".join(str(j) for j in range(k)) + " |"
     rule = "|---" * (k + 1) + "|"
-    rows = [f"| {i} | " + " | ".join(str(int(v)) for v in counts[i]) + " |" for i in range(k)]
+    rows = [f"| {i} | " + " | ".join(str(int(v)) for v in row) + " |" for i, row in enumerate(counts.tolist())]
     return "\n".join([header, rule, *rows])
