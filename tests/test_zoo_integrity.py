@@ -226,6 +226,19 @@ def test_a_registration_that_disagrees_with_a_valid_cached_file_is_an_error_and_
     assert cached.read_bytes() == path.read_bytes()
 
 
+def test_a_registration_may_vouch_for_the_cards_weights_sha256_and_a_wrong_one_is_refused(plugin, cache, served):
+    path, digest, size = served
+    card = read_card(path)
+    plugin(("mlp.served", path.as_uri(), {"sha256": digest, "size": size, "weights_sha256": card.weights_sha256}))
+    assert same_weights(dpzoo.create_model("mlp.served", pretrained=True), load_file(str(path)))
+    name = plugin(("mlp.served", path.as_uri(), {"sha256": digest, "size": size, "weights_sha256": "0" * 64}))
+    with pytest.raises(
+        IntegrityError,
+        match=f"the card in .* has weights_sha256 {card.weights_sha256}, but its registration records 0+:",
+    ):
+        dpzoo.create_model(f"{name}:mlp.served", pretrained=True)
+
+
 def test_a_corrupt_cached_file_is_replaced_by_a_fresh_download(downloaded):
     path, cached = downloaded
     flip_byte(cached)
@@ -257,7 +270,9 @@ def test_a_zoo_load_refuses_a_card_whose_weights_sha256_is_not_the_index_rows(zo
     recorded = read_card(ZOO / INDEX[MLP]["file"]).weights_sha256
     tensors["output.bias"] = tensors["output.bias"] + 1  # other weights, their own consistent card
     replace_entry(zoo_copy, MLP, tensors, row={"weights_sha256": recorded})  # the row still vouches for the old
-    with pytest.raises(IntegrityError, match=f"weights_sha256 .* is not the one its index row records, {recorded}"):
+    with pytest.raises(
+        IntegrityError, match=f"{MLP}: the card in .* has weights_sha256 .*, but its index row records {recorded}"
+    ):
         dpzoo.create_model(MLP, pretrained=True)
 
 
@@ -280,6 +295,18 @@ def test_zoo_verify_hashes_the_tensors_even_where_the_row_vouches_for_the_card(z
     replace_entry(zoo_copy, MLP, tensors, weights_sha256=recorded)  # card and row agree; the tensors do not
     assert main(["zoo", "verify", MLP, "--hashes-only"]) == 1
     assert f"do not match its card: expected weights_sha256 {recorded}" in capsys.readouterr().out
+
+
+def test_zoo_verify_without_metrics_still_checks_the_tensors_fit_the_architecture(zoo_copy, capsys):
+    from dpzoo.cli import main
+
+    tensors = load_file(str(ZOO / INDEX[MLP]["file"]))
+    tensors["output.bias"] = torch.zeros(3)  # a self-consistent card and row over a tensor of the wrong shape
+    replace_entry(zoo_copy, MLP, tensors)
+    assert main(["zoo", "verify", MLP, "--hashes-only"]) == 1
+    assert "does not fit the architecture 'mlp': different shapes: output.bias: model [10], file [3]" in (
+        capsys.readouterr().out
+    )
 
 
 def test_publishing_never_vouches_for_tensors_that_differ_from_the_card(zoo_copy):

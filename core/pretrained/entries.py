@@ -220,7 +220,15 @@ def _registered() -> list[Weights]:
             continue
         out.append(
             Weights(
-                entry.name, entry.plugin, entry.target, row.sha256, row.size, row.summary, row.headline, row.default
+                entry.name,
+                entry.plugin,
+                entry.target,
+                row.sha256,
+                row.size,
+                row.summary,
+                row.headline,
+                row.default,
+                row.weights_sha256,
             )
         )
     return out

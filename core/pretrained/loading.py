@@ -35,7 +35,7 @@ from ..errors import ConfigError, DpzooError, IntegrityError
 from ..registry import ZooName
 from . import sources
 from .card import CARD_KEY, ModelCard, card_from_header
-from .entries import Weights, resolve
+from .entries import SHIPPED, Weights, resolve
 from .safetensors_file import Header, TensorsDigest, header_length, parse_header, read_header, tensors_sha256
 
 # safetensors dtype -> torch dtype name, for the dtype check before loading
@@ -123,8 +123,10 @@ def verified(weights: Weights, rehash: bool = False) -> Checked:
         )
     if weights.weights_sha256 is not None and card.weights_sha256 != weights.weights_sha256:
         raise IntegrityError(
-            f"{where}: its card's weights_sha256 {card.weights_sha256} is not the one its index row records, "
-            f"{weights.weights_sha256}; republish it (`dpzoo zoo publish`)"
+            f"{weights.qualified_name}: the card in {where} has weights_sha256 {card.weights_sha256}, but its "
+            f"{'index row' if weights.source == SHIPPED else 'registration'} records {weights.weights_sha256}: the "
+            "file or the index was replaced. Reinstall dpzoo (or the plugin), or rebuild the entry "
+            "(`dpzoo zoo build`) and publish it again"
         )
     return Checked(data, header, card)
 
@@ -222,7 +224,9 @@ def _check_tensors(data: bytes | bytearray, header: Header, card: ModelCard) -> 
 def _check_digest(header: Header, card: ModelCard, actual: str) -> None:
     if actual != card.weights_sha256:
         raise IntegrityError(
-            f"{header.path}: its tensors do not match its card: expected weights_sha256 {card.weights_sha256}, actual {actual}"
+            f"{header.path}: its tensors do not match its card: expected weights_sha256 {card.weights_sha256}, "
+            f"actual {actual}. The file was written or edited by hand; publish weights with `dpzoo zoo publish`, "
+            "which writes the card from the tensors it saves"
         )
 
 

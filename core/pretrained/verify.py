@@ -1,8 +1,10 @@
 """Re-checking pretrained weights: the file as its index row records it, the card, then every metric.
 
-The file is read once and checked as every load checks it (size, sha256,
-header, card name and arch, ``weights_sha256``); then each field the index
-row shows (``dpzoo list``: headline, summary) must be the card's.
+The file is read once and checked as a load checks it (size, sha256, header,
+card name and arch, the index row's ``weights_sha256``), its tensors are hashed
+again against the card's ``weights_sha256`` (a load trusts the row's record
+of it) and built into the architecture (names, shapes, dtypes); then each
+field the index row shows (``dpzoo list``: headline, summary) must be the card's.
 
 Metrics are recomputed the way ``dpzoo zoo publish`` computed them: on the
 CPU in float32, with ``dpzoo.trainer.evaluate`` over the whole recorded
@@ -80,9 +82,13 @@ def verify_entry(
     card = checked.card
     for problem in index_disagreements(weights, card):
         result.fail(problem)
+    try:
+        model = loading.load(checked.data, checked.header, card.arch, card.config, {})  # names, shapes, dtypes
+    except DpzooError as exc:
+        result.fail(str(exc))
+        return result
     if evaluate:
         try:
-            model = loading.load(checked.data, checked.header, card.arch, card.config, {})
             recorded = _subset_record(weights) if subset and not record_subsets else None
             check_metrics(
                 model,

@@ -9,7 +9,7 @@ hook, so any zoo classifier that ends in ``nn.Linear`` serves.
 A score means something only with the weights it was measured with (FID is
 pinned to one Inception-v3 checkpoint for that reason). The default scorers
 are pinned the same way, by the digest of their tensors (the card's
-``weights_sha256``): republishing one under its name makes every GAN score
+``weights_sha256``, re-hashed from the tensors when a scorer loads): republishing one under its name makes every GAN score
 refuse to run rather than quietly change meaning. A better classifier ships
 under another name: ``cnn.mnist`` is the zoo's best MNIST classifier, a
 separate entry from the scorer.
@@ -52,15 +52,19 @@ def load_classifier(name: str) -> nn.Module:
     A default scorer must hold its pinned tensors (``PINNED_WEIGHTS``); a
     classifier named by the metric's ``classifier`` option is the user's choice.
     """
+    from dpzoo.pretrained import entries, loading
+
     pinned = PINNED_WEIGHTS.get(name)
-    if pinned is not None and (actual := dpzoo.model_card(name).weights_sha256) != pinned:
+    # rehash: the tensors themselves hashed against the card (a plain load trusts the index row's digest)
+    checked = loading.verified(entries.resolve(name), rehash=True)
+    if pinned is not None and (actual := checked.card.weights_sha256) != pinned:
         raise dpzoo.IntegrityError(
             f"the GAN scores read the features of {name} with tensors sha256 {pinned}, but the installed {name} "
             f"has {actual}: a republished scorer would change what every GAN card's figures mean. Publish a new "
             f"classifier under another name, or set the metric's classifier option to measure with it"
         )
-    model = dpzoo.create_model(name, pretrained=True)
-    model.eval()
+    card = checked.card
+    model = loading.load(checked.data, checked.header, card.arch, card.config, {})  # the bytes just hashed
     for p in model.parameters():
         p.requires_grad_(False)
     return model
