@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from ..components import registry
 from ..errors import AmbiguousNameError, DpzooError, IntegrityError, UnknownNameError
@@ -81,7 +82,7 @@ class Index(BaseModel):
     )
 
 
-def _schema_problem(error: dict) -> str:
+def _schema_problem(error: ErrorDetails) -> str:
     """One validation error of ``index.json``, said in the index's terms."""
     place = ".".join(str(p) for p in error["loc"])
     if error["type"] == "string_pattern_mismatch":
