@@ -176,3 +176,29 @@ def test_a_finished_run_extended_and_stopped_again_is_interrupted_not_finished(l
     assert (run_dir / "metrics.json").exists()  # the first finish's metrics are still there
     assert row["status"] == "interrupted" and row["step"] == before["step"] + 2
     assert row["total_steps"] == 2 * before["total_steps"]
+
+
+def test_the_summary_is_rewritten_at_most_every_few_seconds_and_nothing_held_back_is_lost(tmp_path, monkeypatch):
+    from dpzoo.trainer import summary
+
+    clock = [100.0]
+    monkeypatch.setattr(summary.time, "monotonic", lambda: clock[0])
+    writes: list[dict] = []
+    run = summary.RunSummary(
+        tmp_path, 100, 5, resumed=False, submit=lambda fn, path, data: writes.append(json.loads(data)), seconds=5
+    )
+    run.write(0, 0)  # the first write: at once
+    clock[0] += 1
+    run.write(20, 1, {"validation/accuracy": 0.5})  # 1 s later: held back
+    assert [w["step"] for w in writes] == [0]
+    clock[0] += 1
+    run.write(40, 2, {"validation/accuracy": 0.75})  # still held: the newer record replaces it
+    run.flush()  # fit ends (however it ends): what was held is written
+    assert [(w["step"], w["latest"]) for w in writes] == [(0, {}), (40, {"validation/accuracy": 0.75})]
+    run.flush()  # nothing more to write
+    clock[0] += 5
+    run.write(60, 3, {"validation/accuracy": 0.8})  # 5 s after the last write: at once
+    clock[0] += 1
+    run.write(80, 4, {"test/accuracy": 0.9}, finished=True)  # a finished run's record: at once
+    assert [w["step"] for w in writes] == [0, 40, 60, 80] and writes[-1]["finished"]
+    assert writes[-1]["latest"] == {"validation/accuracy": 0.8, "test/accuracy": 0.9}

@@ -21,11 +21,14 @@ training step. ``close`` waits for every write.
 from __future__ import annotations
 
 import json
+import math
+import time
 from pathlib import Path
 from typing import Any
 
 from .background import Background
 
+HAND_OVER_SECONDS = 1.0  # scalars wait on the training thread at most this long before the writer gets them
 POINTS = 25  # training points a run's curves get at least, by default
 MOST_STEPS_BETWEEN_LOGS = 50  # a long run logs at least this often
 # trainer options worth a column: the rest (threads, device, progress, ...) do not change what is learnt
@@ -122,6 +125,8 @@ class RunLogger:
         self.run_dir = Path(run_dir)
         self._writer: Any = None  # the SummaryWriter, opened on the writing thread
         self._background = Background("tensorboard")
+        self._held: list[tuple[dict[str, float], int]] = []  # scalars not yet handed to the writing thread
+        self._hand_over_at = -math.inf  # time.monotonic() from which held scalars go at the next log
         self._background.submit(self._open, purge_step)
 
     def _open(self, purge_step: int | None) -> None:
@@ -132,11 +137,13 @@ class RunLogger:
     @property
     def writer(self):
         """The ``SummaryWriter``, once every write logged before has reached it."""
+        self._hand_over()
         self._background.wait()
         return self._writer
 
     def submit(self, fn, *args: Any, **kwargs: Any) -> None:
         """Run ``fn(writer, *args, **kwargs)`` on the writing thread, after every earlier write."""
+        self._hand_over()
         self._background.submit(lambda: fn(self._writer, *args, **kwargs))
 
     def __getattr__(self, name: str) -> Any:  # add_image, add_text, add_histogram, ...
@@ -154,11 +161,21 @@ class RunLogger:
 
     def after_writes(self, fn, *args: Any) -> None:
         """Run ``fn(*args)`` on the writing thread, after every write logged before (``summary.json``)."""
+        self._hand_over()
         self._background.submit(fn, *args)
 
     def scalars(self, values: dict[str, float], step: int) -> None:
-        """Plain floats (already read from the device), written in order on the writing thread."""
-        self.submit(_add_scalars, dict(values), step)
+        """Plain floats (already read from the device), written in order on the writing thread.
+
+        They are handed over in bunches, at most every ``HAND_OVER_SECONDS``
+        (and before anything else is logged, and when the run ends): each
+        hand-over wakes the writing thread, whose Python work then competes with
+        the training loop for the interpreter lock. Logged after every 40 steps
+        and every 20-step epoch, that cost a small model about 4% of its time.
+        """
+        self._held.append((dict(values), step))
+        if time.monotonic() >= self._hand_over_at:
+            self._hand_over()
 
     def layout(self, metric_names: list[str]) -> None:
         """The custom-scalars layout (see ``layout``); once per writer."""
@@ -175,10 +192,28 @@ class RunLogger:
         """Wait for every write so far and push the event file to disk."""
         self.writer.flush()
 
+    def _hand_over(self) -> None:
+        """Give the held scalars to the writing thread (one job), in the order they were logged."""
+        if self._held:
+            held, self._held = self._held, []
+            self._background.submit(_add_held_scalars, self, held)
+        self._hand_over_at = time.monotonic() + HAND_OVER_SECONDS
+
     def close(self, raise_errors: bool = True) -> None:
         """Finish every write and close the event file (``raise_errors=False`` while another error unwinds)."""
-        self._background.submit(lambda: self._writer.close())
+        held, self._held = self._held, []
+
+        def finish() -> None:
+            _add_held_scalars(self, held)
+            self._writer.close()
+
+        self._background.submit(finish)
         self._background.close(raise_errors)
+
+
+def _add_held_scalars(logger: RunLogger, held: list[tuple[dict[str, float], int]]) -> None:
+    for values, step in held:
+        _add_scalars(logger._writer, values, step)
 
 
 def _add_scalars(writer, values: dict[str, float], step: int) -> None:

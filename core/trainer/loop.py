@@ -191,9 +191,22 @@ class Trainer:
         finally:  # the events are finished even when the checkpoints failed (or a second Ctrl-C came)
             try:
                 if self.logger is not None:
-                    self.logger.close(raise_errors)
+                    try:
+                        self._flush_summary(raise_errors)
+                    finally:
+                        self.logger.close(raise_errors)
             finally:
                 self.distributed.stop()
+
+    def _flush_summary(self, raise_errors: bool) -> None:
+        """Write an evaluation the summary's rate limit held back (its writer's failure is the logger's to raise)."""
+        if self._summary is None:
+            return
+        try:
+            self._summary.flush()
+        except Exception:
+            if raise_errors:
+                raise
 
     def evaluate(self, split: str) -> dict[str, float]:
         """Mean loss, loss terms and metrics over a split (see ``evaluation.evaluate``)."""
