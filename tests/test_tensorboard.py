@@ -121,3 +121,35 @@ def test_the_confusion_matrix_is_a_labelled_colour_figure(tmp_path):
     assert (pixels[:, 2] - pixels[:, 0] > 60).mean() > 0.05
     # black text (tick labels, title, counts) on the figure
     assert (pixels.max(axis=1) < 60).any()
+
+
+def test_scalars_reach_the_writer_in_bunches_in_logging_order_and_all_by_the_end(tmp_path, monkeypatch):
+    from dpzoo.trainer import logger as logging_module
+
+    clock = [50.0]
+    monkeypatch.setattr(logging_module.time, "monotonic", lambda: clock[0])
+    run = logging_module.RunLogger(tmp_path)
+    run.scalars({"train/loss": 1.0}, 1)  # the first: handed over at once
+    assert run._held == []
+    clock[0] += 0.5
+    run.scalars({"train/loss": 0.9}, 2)  # within a second of the last hand-over: held on the training thread
+    run.scalars({"validation/loss": 0.95}, 2)
+    assert len(run._held) == 2
+    run.add_text("note", "after step 2", 2)  # anything else logged hands the held scalars over first, in order
+    assert run._held == []
+    clock[0] += 0.2
+    run.scalars({"train/loss": 0.8}, 3)  # held again ...
+    clock[0] += 1.0
+    run.scalars({"train/loss": 0.7}, 4)  # ... until a second has passed: both go in one job
+    assert run._held == []
+    run.scalars({"train/loss": 0.6}, 5)  # held when the run ends: close writes it
+    run.close()
+    logged = events(tmp_path)
+    assert [(e.step, round(e.value, 6)) for e in logged.Scalars("train/loss")] == [
+        (1, 1.0),
+        (2, 0.9),
+        (3, 0.8),
+        (4, 0.7),
+        (5, 0.6),
+    ]
+    assert [e.step for e in logged.Scalars("validation/loss")] == [2]

@@ -12,7 +12,8 @@ to the ``SummaryWriter``.
 
 Every write runs on a background thread (``background.Background``), in the
 order it was logged: building TensorBoard's protobufs and the event file's
-records costs the training thread nothing but a queue put. Tensors handed to
+records costs the training thread nothing but a queue put. Scalars are handed
+over in bunches, at most once a second (see ``RunLogger.scalars``). Tensors handed to
 ``add_*`` are copied to the CPU first, so the model may change them at once.
 TensorBoard itself is imported on that thread too, off the path to the first
 training step. ``close`` waits for every write.
