@@ -4,7 +4,8 @@ Read from what a run folder already holds, never from its event files:
 
 * ``config.json``: the model and the data (written when the run starts);
 * ``summary.json``: step reached, total steps, newest evaluated values
-  (rewritten by the trainer at its start, each evaluation and its end);
+  (rewritten by the trainer at its start, after evaluations, at most every
+  5 s, and at its end);
 * ``checkpoints/``: the step a resume would continue from;
 * ``metrics.json``: the final metrics of a finished run;
 * ``.lock``: held (``flock``) by the process training the run.
