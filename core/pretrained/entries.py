@@ -178,16 +178,13 @@ def _shipped() -> list[Weights]:
 
 
 def _row_weights(directory: Path, name: str, row: IndexRow) -> Weights:
+    return _weights(name, SHIPPED, _location(directory, row.file), row)
+
+
+def _weights(name: str, source: str, location: str, row: IndexRow) -> Weights:
+    """What ``row`` (an index row or a validated registration) vouches for, at ``location``."""
     return Weights(
-        name,
-        SHIPPED,
-        _location(directory, row.file),
-        row.sha256,
-        row.size,
-        row.summary,
-        row.headline,
-        row.default,
-        row.weights_sha256,
+        name, source, location, row.sha256, row.size, row.summary, row.headline, row.default, row.weights_sha256
     )
 
 
@@ -219,19 +216,7 @@ def _registered() -> list[Weights]:
                 f"plugin {entry.plugin!r} registered pretrained {entry.name!r}, skipped: {problem}", stacklevel=2
             )
             continue
-        out.append(
-            Weights(
-                entry.name,
-                entry.plugin,
-                entry.target,
-                row.sha256,
-                row.size,
-                row.summary,
-                row.headline,
-                row.default,
-                row.weights_sha256,
-            )
-        )
+        out.append(_weights(entry.name, entry.plugin, entry.target, row))
     return out
 
 
