@@ -126,6 +126,21 @@ def test_loss_terms_are_logged_separately(tmp_path, two_term_plugin):
     assert loss == pytest.approx(data + penalty, rel=1e-5)
 
 
+def test_training_values_kept_until_the_next_log_hold_no_autograd_graph(digits):
+    # a kept loss with its grad_fn would keep its step's whole graph alive until the log, up to 50 steps later
+    kept = []
+
+    def look(trainer):
+        kept.extend(v for values in trainer._pending.values() for v in values)
+
+    model = mlp()
+    Trainer(TrainConfig(max_steps=12, log_every=10, batch_size=64, **QUIET), callbacks=[look]).fit(
+        model, digits, optimisers={"model": torch.optim.SGD(model.parameters(), lr=0.1)}, loss=TwoTermLoss()
+    )
+    assert len(kept) > 12 and all(isinstance(v, torch.Tensor) for v in kept)
+    assert not any(v.requires_grad or v.grad_fn is not None for v in kept)
+
+
 # -- manual mode ------------------------------------------------------------------------
 class TwoPlayer(dpzoo.Model):
     """Two linear 'players' with opposing losses, as in a GAN: manual mode with two optimisers."""

@@ -49,6 +49,8 @@ from .sequences import Carry, SequenceSplits, set_aside
 from .step import Stepper
 from .summary import RunSummary
 
+MEDIA_SHARE = 19  # epoch-end media wait at least 19 times their own last cost: at most 5% of training time
+
 
 def total_steps(data: InMemorySplits | SequenceSplits, config: TrainConfig, world_size: int = 1) -> int:
     """Training steps (batches) the run will take."""
@@ -256,7 +258,7 @@ class Trainer:
     def log_values(self, values: dict[str, Any]) -> None:
         """Training scalars ``train/<name>``, kept on the device and averaged at the next log."""
         for name, value in values.items():
-            self._pending.setdefault(name, []).append(value)
+            self._pending.setdefault(name, []).append(value.detach() if isinstance(value, Tensor) else value)
 
     def schedule(self, name: str) -> float:
         try:
@@ -327,7 +329,7 @@ class Trainer:
             out = self.model.training_step(batch, self.ctx)
             if out is not None:
                 out = LossOutput.of(out)
-                self._pending_loss.append(out.total)
+                self._pending_loss.append(out.total.detach() if isinstance(out.total, Tensor) else out.total)
                 if out.terms:
                     self.log_values(out.terms)
             return
@@ -337,7 +339,8 @@ class Trainer:
                 loss = self._automatic_step(batch)
         else:
             loss = self._automatic_step(batch)
-        self._pending_loss.append(loss.total)  # detached when logged: no per-step work
+        # detached at once (0.4 us): a kept loss would keep its step's whole autograd graph alive until the next log
+        self._pending_loss.append(loss.total.detach())
         if loss.terms:
             self.log_values(loss.terms)
 
@@ -432,19 +435,19 @@ class Trainer:
             return
         was_training = self.model.training
         self.model.eval()
+        started = time.perf_counter()
         try:
             with torch.no_grad():
                 log_media(self.ctx)
         finally:
             self.model.train(was_training)
         self._media_step = self.step
-        self._schedule_media()
+        self._schedule_media(time.perf_counter() - started)
 
     # -- logging -------------------------------------------------------------------
     def _mean(self, values: list) -> Tensor:
-        if all(type(v) is Tensor for v in values):  # the usual case: one stack, no per-value detach (no_grad)
-            with torch.no_grad():
-                stacked = torch.stack(values).float()
+        if all(type(v) is Tensor for v in values):  # the usual case: detached tensors (see log_values), one stack
+            stacked = torch.stack(values).float()
         else:
             stacked = torch.stack(
                 [
@@ -574,11 +577,13 @@ class Trainer:
         if self._checkpoints is not None:
             self._checkpoints.wait()
 
-    def _schedule_media(self) -> None:
-        """Epoch-end media wait ``media_seconds`` of training from now: on short epochs a matplotlib figure
-        (~90 ms) every epoch would cost more than the training it shows (the end of a run always logs)."""
+    def _schedule_media(self, cost: float = 0.0) -> None:
+        """Epoch-end media wait ``media_seconds`` of training from now, and at least ``MEDIA_SHARE`` times
+        what the last call took (``cost``), so that drawing takes at most 1 / (1 + MEDIA_SHARE) of a run:
+        on short epochs a matplotlib figure (~90 ms) would cost more than the training it shows, and a
+        GPT's samples (~7 s on one CPU thread) 6% of its epoch. The end of a run always logs."""
         seconds = self.config.media_seconds
-        self._next_media = -math.inf if not seconds else time.perf_counter() + seconds
+        self._next_media = -math.inf if not seconds else time.perf_counter() + max(seconds, MEDIA_SHARE * cost)
 
     def _schedule_timed_checkpoint(self) -> None:
         seconds = self.config.checkpoint_seconds
