@@ -114,6 +114,37 @@ def test_media_wait_media_seconds_of_training_between_epoch_ends_and_always_come
     assert TrainConfig().media_seconds == 10 and TrainConfig().media_every == 1
 
 
+def test_slow_media_wait_nineteen_times_their_own_cost_so_they_take_at_most_a_twentieth_of_the_run(
+    tmp_path, monkeypatch
+):
+    import types
+
+    from dpzoo.trainer import loop
+
+    clock = types.SimpleNamespace(now=1000.0)
+    monkeypatch.setattr(loop, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
+
+    class SlowPainter(Painter):
+        def log_media(self, ctx):
+            super().log_media(ctx)
+            clock.now += 2.0  # a GPT's samples, say: 2 s of drawing each time
+
+    def one_second_a_step(trainer):
+        clock.now += 1.0
+
+    dataset = dpzoo.create("dataset", "digits")
+    data = InMemorySplits.from_dataset_dict(dataset.load(), ("x", "y"), torch.device("cpu"), dataset.transform)
+    model = SlowPainter()
+    cfg = TrainConfig(epochs=10, batch_size=256, media_seconds=12, checkpoint_epochs=0, **QUIET)  # 5 steps an epoch
+    Trainer(cfg, run_dir=tmp_path, callbacks=[one_second_a_step]).fit(
+        model, data, optimisers={"model": torch.optim.SGD(model.parameters(), lr=0.1)}, loss=PainterLoss()
+    )
+    # the first media come 15 s in (12 s had passed) and end at 17 s; media_seconds alone would allow the next at
+    # 29 s (step 30), but 19 x 2 s = 38 s of training must pass first: none is due before the end (step 50, 52 s)
+    assert [step for step, *_ in model.calls] == [15, 50]
+    assert loop.MEDIA_SHARE == 19
+
+
 def test_without_a_run_directory_log_image_and_log_text_do_nothing():
     trainer = Trainer(TrainConfig(**QUIET))
     trainer.ctx.log_image("x", torch.zeros(1, 2, 2))  # no logger: nothing to write, no error

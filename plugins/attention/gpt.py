@@ -148,5 +148,5 @@ class GPT(dpzoo.Model):
     def log_media(self, ctx) -> None:
         from .media import log_attention_maps, log_samples
 
-        log_samples(self, ctx)
-        log_attention_maps(self, ctx)
+        texts = log_samples(self, ctx)
+        log_attention_maps(self, ctx, texts[1.0])
