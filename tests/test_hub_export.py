@@ -72,3 +72,16 @@ def test_a_licence_the_hub_does_not_know_is_other_with_its_name():
     card = dpzoo.model_card(NAME).model_copy(update={"licence": "Research only, no redistribution"})
     meta = hubcard.front_matter(card)
     assert meta["license"] == "other" and meta["license_name"] == "Research only, no redistribution"
+
+
+def test_the_hub_readme_names_cpu_kernels_only_for_cpu_trained_entries():
+    cpu, gpu = dpzoo.model_card(NAME), dpzoo.model_card("gpt.shakespeare")
+    assert (cpu.environment.device, gpu.environment.device) == ("cpu", "cuda")
+    cpu_text = hubcard.markdown(cpu, f"{NAME}.safetensors", "0" * 64, 1)
+    gpu_text = hubcard.markdown(gpu, "gpt.shakespeare.safetensors", "0" * 64, 1)
+    assert (
+        f"on cpu, {cpu.environment.cpu_capability} kernels, 1 CPU thread(s) (a bitwise rebuild needs the same)"
+        in cpu_text
+    )
+    assert "on cuda, 1 CPU thread(s) beside it (cuda kernels need not repeat a run bit for bit)" in gpu_text
+    assert "kernels, 1 CPU thread(s)" not in gpu_text and "bitwise" not in gpu_text

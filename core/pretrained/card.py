@@ -66,6 +66,14 @@ class Environment(Record):
     cpu_capability: str = Field("", description="torch.backends.cpu.get_cpu_capability(): the SIMD kernels used")
     device: str = Field("cpu", description="Device that trained the weights")
 
+    def kernels(self) -> str:
+        """What trained it besides torch: the CPU's kernels and threads, or the device's (GPU kernels need not repeat)."""
+        if self.device == "cpu":
+            return f"{self.cpu_capability or '?'} kernels, {self.threads or '?'} CPU thread(s) (a bitwise rebuild needs the same)"
+        return (
+            f"{self.threads or '?'} CPU thread(s) beside it ({self.device} kernels need not repeat a run bit for bit)"
+        )
+
 
 class ModelCard(Record):
     """A typed record of one pretrained entry; ``render()`` is what ``dpzoo info`` prints."""
@@ -138,15 +146,10 @@ class ModelCard(Record):
                 else f"  trained on {self.environment.device}, whose kernels need not repeat a run bit for bit: a "
                 f"rebuild is not promised identical predictions (tolerances recorded for CPU kernels: {shown})"
             )
-        trained_with = (
-            f"{self.environment.cpu_capability or '?'} kernels, {self.environment.threads or '?'} CPU thread(s) "
-            "(a bitwise rebuild needs the same)"
-            if on_cpu
-            else f"{self.environment.threads or '?'} CPU thread(s) beside it"
-        )
         lines += [
             f"  command: {self.command}",
-            f"  trained with: torch {self.environment.torch or '?'}, device {self.environment.device}, {trained_with}",
+            f"  trained with: torch {self.environment.torch or '?'}, device {self.environment.device}, "
+            f"{self.environment.kernels()}",
             f"  seed: {self.seed}   dpzoo {self.dpzoo_version}   published {self.created}",
             f"  licence: weights {self.licence}; data {self.data.licence or 'unknown'}",
             f"  weights sha256 (tensors only): {self.weights_sha256}",

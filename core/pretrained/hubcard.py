@@ -133,8 +133,8 @@ def markdown(card: ModelCard, file: str, sha256: str, size: int) -> str:
         card.command,
         "```",
         "",
-        f"Trained with torch {env.torch or '?'} on {env.device}, {env.cpu_capability or '?'} kernels, "
-        f"{env.threads or '?'} CPU thread(s), seed {card.seed}, dpzoo {card.dpzoo_version}; published {card.created}. "
+        f"Trained with torch {env.torch or '?'} on {env.device}, {env.kernels()}, seed {card.seed}, "
+        f"dpzoo {card.dpzoo_version}; published {card.created}. "
         "`dpzoo zoo build` retrains it and compares.",
         "",
         f"Weights licence: {card.licence}. Tensors' sha256: `{card.weights_sha256}`.",
