@@ -23,9 +23,11 @@ compiled arms were slower than the eager ones, so the trainer has no ``compile``
 where it may pay (a GPU) before adding one.
 
 Arms are interleaved over many short rounds, in alternating order, each after
-an untimed ``gc.collect()``. Each arm's ratio is taken to its own case's ideal
-loop within each round (the two ran side by side), and reported as the median over rounds (``*_ratio_median``) and
-for the fastest round of each arm (``*_ratio``: as ``timeit`` takes the fastest
+an untimed ``gc.collect()``, and each arm runs between two runs of its own
+case's ideal loop: its ratio in a round is to the mean of those two (the
+machine's speed drifts over seconds: a ratio to an ideal run a few arms away
+caught that drift as much as the trainer). Ratios are reported as the median
+over rounds (``*_ratio_median``) and for the fastest round of each arm (``*_ratio``: as ``timeit`` takes the fastest
 repeat, the round least disturbed by the rest of the machine). The last line
 is one JSON object: every arm's steps/s (fastest round and median), its ratios,
 the ``dpzoo_full`` split, the fixed cost of a dpzoo run (``dpzoo_fixed_ms``: a one-step fit, mostly
@@ -273,25 +275,37 @@ def main() -> None:
     split.__init__()
     full_seconds = 0.0
     rates: dict[str, list[float]] = {name: [] for name in arms}
-    names = list(arms)
+    ratios: dict[str, list[float]] = {name: [] for name, (base, _) in arms.items() if name != base}
+    cases = {base: [n for n, (b, _) in arms.items() if b == base and n != base] for base, _ in arms.values()}
+
+    def timed(name: str) -> float:
+        nonlocal full_seconds
+        # untimed: the garbage of the arm before (and the imports') is collected now, not in this arm's time;
+        # with torch loaded one full collection takes about 0.17 s here, a third of a 1,000-step MLP round
+        gc.collect()
+        rate = arms[name][1](steps[name])
+        rates[name].append(rate)
+        if name == "dpzoo_full":
+            full_seconds += steps[name] / rate
+        return rate
+
     for round_ in range(args.rounds):
-        order = names if round_ % 2 == 0 else names[::-1]  # alternate, so no arm always runs first
-        for name in order:
-            # untimed: the garbage of the arm before (and the imports') is collected now, not in this arm's time;
-            # with torch loaded one full collection takes about 0.17 s here, a third of a 1,000-step MLP round
-            gc.collect()
-            rates[name].append(arms[name][1](steps[name]))
-            if name == "dpzoo_full":
-                full_seconds += steps[name] / rates[name][-1]
+        forward = round_ % 2 == 0  # alternate, so no arm always runs first
+        for base in list(cases) if forward else list(cases)[::-1]:
+            before = timed(base)
+            for name in cases[base] if forward else cases[base][::-1]:  # each between two runs of its ideal loop
+                rate = timed(name)
+                after = timed(base)
+                ratios[name].append(rate / ((before + after) / 2))
+                before = after
         print(f"round {round_ + 1}: " + ", ".join(f"{n} {r[-1]:.0f}/s" for n, r in rates.items()), flush=True)
     report: dict[str, float | int | str] = {}
     for name, (base, _) in arms.items():
         report[name] = round(max(rates[name]), 1)
         report[f"{name}_median"] = round(statistics.median(rates[name]), 1)
         if name != base:
-            per_round = [a / b for a, b in zip(rates[name], rates[base])]
             report[f"{name}_ratio"] = round(max(rates[name]) / max(rates[base]), 3)
-            report[f"{name}_ratio_median"] = round(statistics.median(per_round), 3)
+            report[f"{name}_ratio_median"] = round(statistics.median(ratios[name]), 3)
     # what every dpzoo run pays once, whatever its length: the writer threads, TensorBoard's file, and the
     # checkpoint at the end (its fsyncs: the disk's latency); a one-step fit, median of five
     fixed = statistics.median(1.0 / dpzoo_arm(mlp, digits_train, 1) for _ in range(5))
