@@ -145,6 +145,39 @@ def test_slow_media_wait_nineteen_times_their_own_cost_so_they_take_at_most_a_tw
     assert loop.MEDIA_SHARE == 19
 
 
+class DroppingPainter(Painter):
+    """Trains through dropout (torch's global generator); its media draw from that generator too."""
+
+    def forward(self, batch):
+        out = super().forward(batch)
+        return nn.functional.dropout(out, 0.5, self.training) if self.training else out
+
+    def log_media(self, ctx):
+        super().log_media(ctx)
+        torch.rand(1000)  # a careless plugin's random media
+
+
+def test_media_never_change_what_training_draws_from_torchs_generator(tmp_path):
+    dataset = dpzoo.create("dataset", "digits")
+    data = InMemorySplits.from_dataset_dict(dataset.load(), ("x", "y"), torch.device("cpu"), dataset.transform)
+    weights, finals = [], []
+    for media_every in (1, 0):  # media after every epoch, or only at the end
+        torch.manual_seed(0)
+        model = DroppingPainter()
+        cfg = TrainConfig(
+            epochs=3, batch_size=256, media_every=media_every, media_seconds=None, checkpoint_epochs=0, **QUIET
+        )
+        finals.append(
+            Trainer(cfg, run_dir=tmp_path / str(media_every)).fit(
+                model, data, optimisers={"model": torch.optim.SGD(model.parameters(), lr=0.1)}, loss=PainterLoss()
+            )
+        )
+        weights.append(model.linear.weight.detach().clone())
+        assert [step for step, *_ in model.calls] == ([5, 10, 15] if media_every else [15])
+    assert torch.equal(weights[0], weights[1])
+    assert finals[0]["validation/loss"] == finals[1]["validation/loss"]
+
+
 def test_without_a_run_directory_log_image_and_log_text_do_nothing():
     trainer = Trainer(TrainConfig(**QUIET))
     trainer.ctx.log_image("x", torch.zeros(1, 2, 2))  # no logger: nothing to write, no error

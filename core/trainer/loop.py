@@ -429,15 +429,21 @@ class Trainer:
         return values
 
     def _log_media(self) -> None:
-        """``model.log_media(ctx)`` in eval mode under no_grad, once per step at most."""
+        """``model.log_media(ctx)`` in eval mode under no_grad, once per step at most.
+
+        Torch's random state is put back afterwards: media drawn from it would
+        otherwise change what training draws next, and whether they run at an
+        epoch's end depends on the clock (``media_seconds``).
+        """
         log_media = getattr(self.model, "log_media", None)
         if self.logger is None or not callable(log_media) or self._media_step == self.step:
             return
         was_training = self.model.training
         self.model.eval()
         started = time.perf_counter()
+        devices = [self.device] if self.device.type == "cuda" else []
         try:
-            with torch.no_grad():
+            with torch.no_grad(), torch.random.fork_rng(devices=devices, device_type=self.device.type):
                 log_media(self.ctx)
         finally:
             self.model.train(was_training)
@@ -496,6 +502,8 @@ class Trainer:
 
     def _finish(self) -> dict[str, float]:
         self._log_training()
+        if self.logger is not None:  # first: the writer thread draws its figures while the splits are evaluated
+            self._log_media()
         final: dict[str, float] = {}
         if "validation" in self.data:
             last = self.history[-1] if self.history and self.history[-1]["step"] == self.step else {}
@@ -510,7 +518,6 @@ class Trainer:
         if self._writes_checkpoints:
             self.save_checkpoint()  # the run is over: a window left open is never stepped on
         if self.logger is not None:
-            self._log_media()
             numeric = {k: float(v) for k, v in final.items() if "/" in k}
             self.logger.hparams(self.hparams, numeric, self.step)
         if self._summary is not None:
