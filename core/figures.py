@@ -42,11 +42,11 @@ def confusion_matrix(counts: Any, class_names: Sequence[str] | None = None, spli
     left = 0.6 + 0.075 * longest
     bottom = 0.55 + (0.055 * longest if rotated else 0.1)
     top, right = 0.45, 1.25  # the title; the colour bar, its ticks and label
-    box = [left / width, bottom / height, (width - left - right) / width, (height - bottom - top) / height]
+    box = (left / width, bottom / height, (width - left - right) / width, (height - bottom - top) / height)
     figure = Figure(figsize=(width, height), dpi=100)
     axes = figure.add_axes(box)
     shading = axes.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
-    bar = figure.add_axes([(width - right + 0.15) / width, box[1], 0.2 / width, box[3]])
+    bar = figure.add_axes(((width - right + 0.15) / width, box[1], 0.2 / width, box[3]))
     figure.colorbar(shading, cax=bar, label="share of the true class")
     axes.set_xticks(range(k), names, rotation=45 if rotated else 0, ha="right" if rotated else "center")
     axes.set_yticks(range(k), names)
