@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -75,14 +77,34 @@ class PainterLoss(dpzoo.Loss):
         return nn.functional.cross_entropy(logits, batch["y"])
 
 
-def test_media_are_logged_every_media_every_epochs_and_once_at_the_end(tmp_path):
+@pytest.fixture(scope="module")
+def digits() -> InMemorySplits:
     dataset = dpzoo.create("dataset", "digits")
-    data = InMemorySplits.from_dataset_dict(dataset.load(), ("x", "y"), torch.device("cpu"), dataset.transform)
-    model = Painter()
-    cfg = TrainConfig(epochs=5, batch_size=256, media_every=2, media_seconds=None, checkpoint_epochs=0, **QUIET)
-    Trainer(cfg, run_dir=tmp_path).fit(
+    return InMemorySplits.from_dataset_dict(dataset.load(), ("x", "y"), torch.device("cpu"), dataset.transform)
+
+
+def fit(model, data, run_dir, callbacks=(), **trainer) -> dict[str, float]:
+    """Train a Painter with SGD, 5 steps an epoch on digits (batch 256), no checkpoints but the last."""
+    cfg = TrainConfig(batch_size=256, checkpoint_epochs=0, **QUIET, **trainer)
+    return Trainer(cfg, run_dir=run_dir, callbacks=list(callbacks)).fit(
         model, data, optimisers={"model": torch.optim.SGD(model.parameters(), lr=0.1)}, loss=PainterLoss()
     )
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The trainer's clock (``time.perf_counter``), moved by hand; ``clock.tick`` is a one-second-a-step callback."""
+    from dpzoo.trainer import loop
+
+    clock = types.SimpleNamespace(now=1000.0)
+    clock.tick = lambda trainer: setattr(clock, "now", clock.now + 1.0)
+    monkeypatch.setattr(loop, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
+    return clock
+
+
+def test_media_are_logged_every_media_every_epochs_and_once_at_the_end(tmp_path, digits):
+    model = Painter()
+    fit(model, digits, tmp_path, epochs=5, media_every=2, media_seconds=None)
     assert model.calls == [(10, False, False), (20, False, False), (25, False, False)]  # epochs 2, 4, and the end
     events = EventAccumulator(str(tmp_path), size_guidance={"images": 0, "tensors": 0})
     events.Reload()
@@ -91,54 +113,26 @@ def test_media_are_logged_every_media_every_epochs_and_once_at_the_end(tmp_path)
     assert [(e.step, e.tensor_proto.string_val[0].decode()) for e in texts] == [(s, f"step {s}") for s in (10, 20, 25)]
 
 
-def test_media_wait_media_seconds_of_training_between_epoch_ends_and_always_come_at_the_end(tmp_path, monkeypatch):
-    import types
-
-    from dpzoo.trainer import loop
-
-    clock = types.SimpleNamespace(now=1000.0)
-    monkeypatch.setattr(loop, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
-
-    def one_second_a_step(trainer):
-        clock.now += 1.0
-
-    dataset = dpzoo.create("dataset", "digits")
-    data = InMemorySplits.from_dataset_dict(dataset.load(), ("x", "y"), torch.device("cpu"), dataset.transform)
+def test_media_wait_media_seconds_of_training_between_epoch_ends_and_always_come_at_the_end(tmp_path, digits, clock):
     model = Painter()
-    cfg = TrainConfig(epochs=5, batch_size=256, media_seconds=12, checkpoint_epochs=0, **QUIET)  # 5 steps an epoch
-    Trainer(cfg, run_dir=tmp_path, callbacks=[one_second_a_step]).fit(
-        model, data, optimisers={"model": torch.optim.SGD(model.parameters(), lr=0.1)}, loss=PainterLoss()
-    )
+    fit(model, digits, tmp_path, callbacks=[clock.tick], epochs=5, media_seconds=12)
     # epochs end 5, 10, 15, 20, 25 s in: 12 s have passed at the third, then 12 more not before the end
     assert [step for step, *_ in model.calls] == [15, 25]
     assert TrainConfig().media_seconds == 10 and TrainConfig().media_every == 1
 
 
 def test_slow_media_wait_nineteen_times_their_own_cost_so_they_take_at_most_a_twentieth_of_the_run(
-    tmp_path, monkeypatch
+    tmp_path, digits, clock
 ):
-    import types
-
     from dpzoo.trainer import loop
-
-    clock = types.SimpleNamespace(now=1000.0)
-    monkeypatch.setattr(loop, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
 
     class SlowPainter(Painter):
         def log_media(self, ctx):
             super().log_media(ctx)
             clock.now += 2.0  # a GPT's samples, say: 2 s of drawing each time
 
-    def one_second_a_step(trainer):
-        clock.now += 1.0
-
-    dataset = dpzoo.create("dataset", "digits")
-    data = InMemorySplits.from_dataset_dict(dataset.load(), ("x", "y"), torch.device("cpu"), dataset.transform)
     model = SlowPainter()
-    cfg = TrainConfig(epochs=10, batch_size=256, media_seconds=12, checkpoint_epochs=0, **QUIET)  # 5 steps an epoch
-    Trainer(cfg, run_dir=tmp_path, callbacks=[one_second_a_step]).fit(
-        model, data, optimisers={"model": torch.optim.SGD(model.parameters(), lr=0.1)}, loss=PainterLoss()
-    )
+    fit(model, digits, tmp_path, callbacks=[clock.tick], epochs=10, media_seconds=12)
     # the first media come 15 s in (12 s had passed) and end at 17 s; media_seconds alone would allow the next at
     # 29 s (step 30), but 19 x 2 s = 38 s of training must pass first: none is due before the end (step 50, 52 s)
     assert [step for step, *_ in model.calls] == [15, 50]
@@ -157,20 +151,13 @@ class DroppingPainter(Painter):
         torch.rand(1000)  # a careless plugin's random media
 
 
-def test_media_never_change_what_training_draws_from_torchs_generator(tmp_path):
-    dataset = dpzoo.create("dataset", "digits")
-    data = InMemorySplits.from_dataset_dict(dataset.load(), ("x", "y"), torch.device("cpu"), dataset.transform)
+def test_media_never_change_what_training_draws_from_torchs_generator(tmp_path, digits):
     weights, finals = [], []
     for media_every in (1, 0):  # media after every epoch, or only at the end
         torch.manual_seed(0)
         model = DroppingPainter()
-        cfg = TrainConfig(
-            epochs=3, batch_size=256, media_every=media_every, media_seconds=None, checkpoint_epochs=0, **QUIET
-        )
         finals.append(
-            Trainer(cfg, run_dir=tmp_path / str(media_every)).fit(
-                model, data, optimisers={"model": torch.optim.SGD(model.parameters(), lr=0.1)}, loss=PainterLoss()
-            )
+            fit(model, digits, tmp_path / str(media_every), epochs=3, media_every=media_every, media_seconds=None)
         )
         weights.append(model.linear.weight.detach().clone())
         assert [step for step, *_ in model.calls] == ([5, 10, 15] if media_every else [15])
