@@ -588,7 +588,7 @@ class Trainer:
         """Epoch-end media wait ``media_seconds`` of training from now, and at least ``MEDIA_SHARE`` times
         what the last call took (``cost``), so that drawing takes at most 1 / (1 + MEDIA_SHARE) of a run:
         on short epochs a matplotlib figure (~90 ms) would cost more than the training it shows, and a
-        GPT's samples (~7 s on one CPU thread) 6% of its epoch. The end of a run always logs."""
+        GPT's samples (4.5 s on one CPU thread) most of a short epoch. The end of a run always logs."""
         seconds = self.config.media_seconds
         self._next_media = -math.inf if not seconds else time.perf_counter() + max(seconds, MEDIA_SHARE * cost)
 
