@@ -4,9 +4,10 @@ The samples are the recurrent topic's (temperatures 0.5, 1.0 and 1.5, each from
 its own seeded generator, so training's random stream is untouched). The maps
 are the weights A of every head of every block while the model reads the
 first ``context`` characters of the temperature-1.0 sample, the one logged (a
-second draw cost the zoo's GPT 1.5 s on one CPU thread): one image per block, its heads side by side, query t down, key s across (the causal mask
-leaves the upper triangle black). Each map is scaled so its largest weight is
-white: a row's weights sum to one, so late rows would be near black unscaled.
+second draw cost the zoo's GPT 1.5 s on one CPU thread): one image per block,
+its heads side by side, query t down, key s across (the causal mask leaves the
+upper triangle black). Each map is scaled so its largest weight is white: a
+row's weights sum to one, so late rows would be near black unscaled.
 """
 
 from __future__ import annotations
