@@ -83,8 +83,9 @@ class TrainConfig(Config):
     media_seconds: float | None = Field(
         10.0,
         ge=0,
-        description="Seconds of training at least between two log_media calls at epoch ends, and at least 19 times "
-        "the last call's own time, so media take at most 5% of a run (None or 0: neither limit); always one at the end",
+        description="Wall-clock seconds at least between two log_media calls at epoch ends (and from the start), and "
+        "at least 19 times the last call's own time, so epoch-end media take at most 5% of training (None or 0: "
+        "neither limit); always one at the end",
     )
     progress: bool | None = Field(
         None, description="Show a progress bar (default: on a terminal; elsewhere one line per epoch; false: neither)"
