@@ -165,6 +165,46 @@ def test_media_never_change_what_training_draws_from_torchs_generator(tmp_path, 
     assert finals[0]["validation/loss"] == finals[1]["validation/loss"]
 
 
+def test_log_image_refuses_what_tensorboard_cannot_draw_and_says_what_to_pass():
+    from dpzoo.trainer.loop import checked_image
+
+    for image, hint in [
+        (torch.rand(4, 1, 8, 8), "dpzoo.media.image_grid"),  # a batch
+        (torch.rand(8, 8, 3), r"permute\(2, 0, 1\)"),  # channels last
+        (torch.rand(2, 8, 8), r"\[C, H, W\] with C 1, 3 or 4"),
+        (torch.ones(8, 8, dtype=torch.int64), "floats in \\[0, 1\\] or 8-bit pixels"),
+        (torch.rand(8, 8).numpy(), "takes a torch tensor"),
+    ]:
+        with pytest.raises(ValueError, match=r"ctx.log_image\('media/x', ...\).*" + hint):
+            checked_image("media/x", image)
+    pixels = torch.tensor([[0, 51, 255]], dtype=torch.uint8)
+    assert (
+        torch.equal(checked_image("t", pixels)[0], torch.tensor([[0.0, 0.2, 1.0]]))
+        and checked_image("t", pixels)[1] is None
+    )
+    assert torch.equal(checked_image("t", torch.tensor([[True, False]]))[0], torch.tensor([[1.0, 0.0]]))
+    clamped, problem = checked_image("t", torch.tensor([[-1.0, 0.5, 255.0, float("nan")]]))
+    assert torch.equal(clamped, torch.tensor([[0.0, 0.5, 1.0, 0.0]]))
+    assert problem is not None and "clamped to [0, 1]" in problem and "255" in problem
+
+
+class BrightPainter(Painter):
+    def log_media(self, ctx):
+        super().log_media(ctx)
+        ctx.log_image("media/raw", torch.full((1, 4, 4), 200.0))  # 0-255 floats: TensorBoard would show white
+
+
+def test_out_of_range_images_are_clamped_with_one_warning_per_tag(tmp_path, digits):
+    model = BrightPainter()
+    with pytest.warns(UserWarning, match=r"ctx.log_image\('media/raw'.*from 200 to 200, clamped") as caught:
+        fit(model, digits, tmp_path, epochs=3, media_seconds=None)
+    assert len([w for w in caught if "media/raw" in str(w.message)]) == 1
+    assert [step for step, *_ in model.calls] == [5, 10, 15]
+    events = EventAccumulator(str(tmp_path), size_guidance={"images": 0})
+    events.Reload()
+    assert [e.step for e in events.Images("media/raw")] == [5, 10, 15]
+
+
 def test_without_a_run_directory_log_image_and_log_text_do_nothing():
     trainer = Trainer(TrainConfig(**QUIET))
     trainer.ctx.log_image("x", torch.zeros(1, 2, 2))  # no logger: nothing to write, no error

@@ -80,7 +80,11 @@ class StepContext:
         self._trainer.log_values({name: value})
 
     def log_image(self, tag: str, image: Tensor) -> None:
-        """An image [C, H, W] (or [H, W]) with values in [0, 1] at the current step; nothing without a run directory."""
+        """An image [C, H, W] (or [H, W]) with values in [0, 1] at the current step; nothing without a run directory.
+
+        8-bit pixels (uint8) are divided by 255; float values outside [0, 1] are clamped, with a warning
+        once per tag; another shape or type is a ``ValueError`` that says what to pass.
+        """
         self._trainer.log_image(tag, image)
 
     def log_text(self, tag: str, text: str) -> None:

@@ -23,6 +23,7 @@ import contextlib
 import math
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,37 @@ from .step import Stepper
 from .summary import RunSummary
 
 MEDIA_SHARE = 19  # epoch-end media wait at least 19 times their own last cost: at most 5% of training time
+
+
+def checked_image(tag: str, image: Any) -> tuple[Tensor, str | None]:
+    """``image`` as a float CPU tensor [C, H, W] or [H, W] in [0, 1], and what was wrong with its values, if anything.
+
+    A shape or type TensorBoard cannot draw is a ``ValueError`` that says what to pass (it would
+    otherwise fail later, on the writer thread); 8-bit pixels are divided by 255; values outside
+    [0, 1] are clamped (TensorBoard would clip them, and an image of 0-255 floats turns white).
+    """
+    where = f"ctx.log_image({tag!r}, ...)"
+    if not isinstance(image, Tensor):
+        raise ValueError(f"{where} takes a torch tensor [C, H, W] or [H, W], got {type(image).__name__}")
+    shape = tuple(image.shape)
+    if image.dim() == 4:
+        raise ValueError(
+            f"{where}: one image [C, H, W] at a time, got {shape}; tile a batch with dpzoo.media.image_grid"
+        )
+    if image.dim() not in (2, 3) or (image.dim() == 3 and shape[0] not in (1, 3, 4)):
+        hint = " (channels last? use image.permute(2, 0, 1))" if image.dim() == 3 and shape[-1] in (1, 3, 4) else ""
+        raise ValueError(f"{where}: expected [C, H, W] with C 1, 3 or 4, or [H, W], got {shape}{hint}")
+    image = image.detach().cpu()
+    if image.dtype == torch.uint8:
+        return image.float() / 255, None
+    if not (image.is_floating_point() or image.dtype == torch.bool):
+        raise ValueError(f"{where}: a {image.dtype} image; pass floats in [0, 1] or 8-bit pixels (uint8)")
+    image = image.float()
+    low, high = (float(v) for v in image.aminmax())
+    if 0.0 <= low and high <= 1.0:  # NaN fails this too
+        return image, None
+    problem = f"{where}: values from {low:.4g} to {high:.4g}, clamped to [0, 1] (divide 0-255 pixels by 255)"
+    return image.nan_to_num(0.0).clamp(0.0, 1.0), problem
 
 
 def total_steps(data: InMemorySplits | SequenceSplits, config: TrainConfig, world_size: int = 1) -> int:
@@ -105,6 +137,7 @@ class Trainer:
         self._checkpoints: Background | None = None  # the checkpoint-writing thread, while fit runs
         self._next_timed_checkpoint = math.inf
         self._next_media = -math.inf  # the training clock's time from which epoch-end media are due again
+        self._clamped_images: set[str] = set()  # log_image tags whose out-of-range values were reported
 
     # -- public ----------------------------------------------------------------
     def fit(
@@ -268,7 +301,10 @@ class Trainer:
 
     def log_image(self, tag: str, image: Tensor) -> None:
         if self.logger is not None:
-            image = image.detach().float().cpu()
+            image, problem = checked_image(tag, image)
+            if problem is not None and tag not in self._clamped_images:  # said once per tag
+                self._clamped_images.add(tag)
+                warnings.warn(problem, stacklevel=3)
             self.logger.add_image(tag, image.unsqueeze(0) if image.dim() == 2 else image, self.step)
 
     def log_text(self, tag: str, text: str) -> None:
