@@ -1,7 +1,8 @@
 """Images and text for TensorBoard, built with torch alone, shared by every topic's ``log_media``.
 
 Every image is a float tensor [C, H, W] with values in [0, 1], the layout
-``ctx.log_image`` (and ``SummaryWriter.add_image``) expects. Nothing here
+``ctx.log_image`` (and ``SummaryWriter.add_image``) expects; ``checked_image``
+is the check ``ctx.log_image`` runs on what it is given. Nothing here
 draws with matplotlib or PIL: a grid is a tiling, a scatter plot is points
 rasterised into a blank canvas, so these run wherever training runs.
 """
@@ -9,6 +10,7 @@ rasterised into a blank canvas, so these run wherever training runs.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -26,6 +28,37 @@ PALETTE = torch.tensor(
         [0.000, 0.000, 0.000],
     ]
 )
+
+
+def checked_image(tag: str, image: Any) -> tuple[Tensor, str | None]:
+    """``image`` as a float CPU tensor [C, H, W] or [H, W] in [0, 1], and what was wrong with its values, if anything.
+
+    A shape or type TensorBoard cannot draw is a ``ValueError`` that says what to pass (it would
+    otherwise fail later, on the writer thread); 8-bit pixels are divided by 255; values outside
+    [0, 1] are clamped (TensorBoard would clip them, and an image of 0-255 floats turns white).
+    """
+    where = f"ctx.log_image({tag!r}, ...)"
+    if not isinstance(image, Tensor):
+        raise ValueError(f"{where} takes a torch tensor [C, H, W] or [H, W], got {type(image).__name__}")
+    shape = tuple(image.shape)
+    if image.dim() == 4:
+        raise ValueError(
+            f"{where}: one image [C, H, W] at a time, got {shape}; tile a batch with dpzoo.media.image_grid"
+        )
+    if image.dim() not in (2, 3) or (image.dim() == 3 and shape[0] not in (1, 3, 4)):
+        hint = " (channels last? use image.permute(2, 0, 1))" if image.dim() == 3 and shape[-1] in (1, 3, 4) else ""
+        raise ValueError(f"{where}: expected [C, H, W] with C 1, 3 or 4, or [H, W], got {shape}{hint}")
+    image = image.detach().cpu()
+    if image.dtype == torch.uint8:
+        return image.float() / 255, None
+    if not (image.is_floating_point() or image.dtype == torch.bool):
+        raise ValueError(f"{where}: a {image.dtype} image; pass floats in [0, 1] or 8-bit pixels (uint8)")
+    image = image.float()
+    low, high = (float(v) for v in image.aminmax())
+    if 0.0 <= low and high <= 1.0:  # NaN fails this too
+        return image, None
+    problem = f"{where}: values from {low:.4g} to {high:.4g}, clamped to [0, 1] (divide 0-255 pixels by 255)"
+    return image.nan_to_num(0.0).clamp(0.0, 1.0), problem
 
 
 def upscale(image: Tensor, factor: int) -> Tensor:

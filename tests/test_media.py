@@ -166,7 +166,7 @@ def test_media_never_change_what_training_draws_from_torchs_generator(tmp_path, 
 
 
 def test_log_image_refuses_what_tensorboard_cannot_draw_and_says_what_to_pass():
-    from dpzoo.trainer.loop import checked_image
+    from dpzoo.media import checked_image
 
     for image, hint in [
         (torch.rand(4, 1, 8, 8), "dpzoo.media.image_grid"),  # a batch

@@ -5,8 +5,8 @@ clip, step, schedule. Manual mode (the model defines ``training_step``): the
 model calls ``ctx.optimise(name, loss)`` for its optimisers, as often as it
 needs. Both share one ``Stepper``, so clipping, accumulation, fp16 scaling and
 schedules apply alike; named schedules (``trainer.schedules``) are evaluated
-before every batch and media are logged every ``media_every`` epochs, at most
-once per ``media_seconds`` of training, and at the end.
+before every batch and media are logged every ``media_every`` epochs, spaced by
+``media_seconds`` and by 19 times their own cost, and at the end.
 
 The hot loop never synchronises with the device: loss values are kept as
 tensors and read (one sync) every ``log_every`` steps. Nothing else is written
@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 from ..interfaces import LossOutput
+from ..media import checked_image
 from .background import Background
 from .checkpoint import checkpoint_path, snapshot, write_snapshot
 from .config import TrainConfig
@@ -51,37 +52,6 @@ from .step import Stepper
 from .summary import RunSummary
 
 MEDIA_SHARE = 19  # epoch-end media wait at least 19 times their own last cost: at most 5% of training time
-
-
-def checked_image(tag: str, image: Any) -> tuple[Tensor, str | None]:
-    """``image`` as a float CPU tensor [C, H, W] or [H, W] in [0, 1], and what was wrong with its values, if anything.
-
-    A shape or type TensorBoard cannot draw is a ``ValueError`` that says what to pass (it would
-    otherwise fail later, on the writer thread); 8-bit pixels are divided by 255; values outside
-    [0, 1] are clamped (TensorBoard would clip them, and an image of 0-255 floats turns white).
-    """
-    where = f"ctx.log_image({tag!r}, ...)"
-    if not isinstance(image, Tensor):
-        raise ValueError(f"{where} takes a torch tensor [C, H, W] or [H, W], got {type(image).__name__}")
-    shape = tuple(image.shape)
-    if image.dim() == 4:
-        raise ValueError(
-            f"{where}: one image [C, H, W] at a time, got {shape}; tile a batch with dpzoo.media.image_grid"
-        )
-    if image.dim() not in (2, 3) or (image.dim() == 3 and shape[0] not in (1, 3, 4)):
-        hint = " (channels last? use image.permute(2, 0, 1))" if image.dim() == 3 and shape[-1] in (1, 3, 4) else ""
-        raise ValueError(f"{where}: expected [C, H, W] with C 1, 3 or 4, or [H, W], got {shape}{hint}")
-    image = image.detach().cpu()
-    if image.dtype == torch.uint8:
-        return image.float() / 255, None
-    if not (image.is_floating_point() or image.dtype == torch.bool):
-        raise ValueError(f"{where}: a {image.dtype} image; pass floats in [0, 1] or 8-bit pixels (uint8)")
-    image = image.float()
-    low, high = (float(v) for v in image.aminmax())
-    if 0.0 <= low and high <= 1.0:  # NaN fails this too
-        return image, None
-    problem = f"{where}: values from {low:.4g} to {high:.4g}, clamped to [0, 1] (divide 0-255 pixels by 255)"
-    return image.nan_to_num(0.0).clamp(0.0, 1.0), problem
 
 
 def total_steps(data: InMemorySplits | SequenceSplits, config: TrainConfig, world_size: int = 1) -> int:

@@ -9,8 +9,9 @@ hook, so any zoo classifier that ends in ``nn.Linear`` serves.
 A score means something only with the weights it was measured with (FID is
 pinned to one Inception-v3 checkpoint for that reason). The default scorers
 are pinned the same way, by the digest of their tensors (the card's
-``weights_sha256``, re-hashed from the tensors when a scorer loads): republishing one under its name makes every GAN score
-refuse to run rather than quietly change meaning. A better classifier ships
+``weights_sha256``, re-hashed from the tensors when a scorer loads):
+republishing one under its name makes every GAN score refuse to run rather
+than quietly change meaning. A better classifier ships
 under another name: ``cnn.mnist`` is the zoo's best MNIST classifier, a
 separate entry from the scorer.
 """
