@@ -155,6 +155,53 @@ def test_dropout_acts_in_training_only_and_the_book_drops_attention_weights():
     assert not torch.allclose(dropped, weights @ v)
 
 
+def test_attention_dropout_is_set_apart_from_the_residual_dropout():
+    x = torch.randint(1, 11, (2, 16))
+    model = gpt(dropout=0.5, attention_dropout=0.0)
+    assert [b.attention.dropout for b in model.blocks] == [0.0, 0.0]
+    assert [b.attention.residual_dropout.p for b in model.blocks] == [0.5, 0.5]
+    assert [b.attention.dropout for b in gpt(dropout=0.3).blocks] == [0.3, 0.3]  # unset: model.dropout
+    only_attention = gpt("book", dropout=0.0, attention_dropout=0.5).train()
+    assert not torch.allclose(only_attention({"x": x}), only_attention({"x": x}))  # the weights are dropped
+    for block in only_attention.blocks:
+        block.attention.dropout = 0.0
+    in_training = only_attention({"x": x})
+    torch.testing.assert_close(in_training, only_attention.eval()({"x": x}))  # and nothing else is
+
+
+def test_overlapping_evaluation_windows_give_each_character_its_context(tmp_path):
+    """With data.eval_overlap K, the character at position p is predicted from the window that scores it: the
+    split's start for p < T, else the window starting at ((p - K) // (T - K)) (T - K)."""
+    path = tmp_path / "verse.txt"
+    path.write_text(VERSE * 3)
+    T, K = 16, 10
+    dataset = dpzoo.create("dataset", "text", path=str(path), block=T, batching="windows", eval_overlap=K)
+    splits = dataset.load()
+    data = dpzoo.trainer.InMemorySplits.from_dataset_dict(
+        splits, dataset.columns, torch.device("cpu"), sequence=dataset.sequence()
+    )
+    model = gpt(vocabulary=dataset.info()["vocabulary"], context=T)
+    values = dpzoo.trainer.evaluate(model, data, "train", metrics={"bits": dpzoo.create("metric", "bits_per_char")})
+    s, S = data.stream("train"), T - K
+    bits = []
+    with torch.no_grad():
+        for p in range(len(s) - 1):
+            start = 0 if p < T else (p - K) // S * S
+            assert p - start >= (K if p >= T else 0) and p - start < T
+            logits = model({"x": s[None, start : p + 1]})[0, -1]
+            bits.append(torch.nn.functional.cross_entropy(logits, s[p + 1]).item() / math.log(2))
+    assert values["train/bits"] == pytest.approx(sum(bits) / len(bits), rel=1e-6)
+    unbroken = dpzoo.trainer.evaluate(
+        model,
+        dpzoo.trainer.InMemorySplits.from_dataset_dict(
+            splits, dataset.columns, torch.device("cpu"), sequence={**dataset.sequence(), "eval_overlap": 0}
+        ),
+        "train",
+        metrics={"bits": dpzoo.create("metric", "bits_per_char")},
+    )
+    assert unbroken["train/bits"] != pytest.approx(values["train/bits"], rel=1e-6)  # the overlap changed the context
+
+
 # -- bad configurations ------------------------------------------------------------------------------------
 def test_width_not_divisible_by_heads_names_a_fix():
     with pytest.raises(dpzoo.ConfigError, match=r"model.width=12 is not divisible by model.heads=5.*set model.heads=4"):

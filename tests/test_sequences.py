@@ -21,11 +21,12 @@ VERSE = (
 )
 
 
-def stream_splits(n: int = 1001, batching: str = "stream", block: int = 4, eval_rows: int = 1) -> SequenceSplits:
+def stream_splits(
+    n: int = 1001, batching: str = "stream", block: int = 4, eval_rows: int = 1, eval_overlap: int = 0
+) -> SequenceSplits:
     s = torch.arange(n)
-    return SequenceSplits(
-        {"train": {"x": s}, "validation": {"x": s[:50]}}, {"batching": batching, "block": block, "eval_rows": eval_rows}
-    )
+    spec = {"batching": batching, "block": block, "eval_rows": eval_rows, "eval_overlap": eval_overlap}
+    return SequenceSplits({"train": {"x": s}, "validation": {"x": s[:50]}}, spec)
 
 
 @pytest.fixture
@@ -89,6 +90,36 @@ def test_evaluation_predicts_every_position_exactly_once(rows):
     assert sorted(y[real].tolist()) == list(range(1, 50))  # positions 1..49 of the 50, each once
     assert torch.equal(y[real], x[real] + 1)
     assert not real.flatten()[: real.sum()].logical_not().any()  # padding only at the very end
+
+
+@pytest.mark.parametrize(("rows", "overlap"), [(1, 12), (3, 4), (2, 15)])
+def test_overlapping_evaluation_windows_score_every_position_once_each_from_its_context(rows, overlap):
+    data = stream_splits(n=1001, block=16, eval_rows=rows, eval_overlap=overlap)
+    batches = list(data.batches("validation"))
+    scored = []
+    for k, batch in enumerate(batches):
+        assert batch["x"].shape[1] <= 16
+        real = batch["y"] != PAD
+        assert torch.equal(batch["y"][real], batch["x"][real] + 1)
+        if k:  # after a row's first window, no position is scored before `overlap` positions of context
+            assert not real[:, :overlap].any()
+            assert real[:, overlap:].any()  # and every window scores something
+        scored += batch["y"][real].tolist()
+    assert sorted(scored) == list(range(1, 50))  # positions 1..49 of the 50, each once
+    row = torch.cat([batches[0]["x"][0]] + [b["x"][0, overlap:] for b in batches[1:]])
+    assert torch.equal(row[row != 0], torch.arange(1, len(row[row != 0]) + 1))  # windows advance by block - overlap
+
+
+def test_an_evaluation_overlap_that_leaves_nothing_to_score_says_what_to_set():
+    with pytest.raises(dpzoo.ConfigError, match="set data.eval_overlap below 16"):
+        stream_splits(block=16, eval_overlap=16)
+
+
+def test_a_model_that_carries_state_refuses_overlapping_evaluation_windows():
+    model = LSTM(vocabulary="abc", hidden=4)
+    data = stream_splits(n=200, block=8, eval_overlap=4)
+    with pytest.raises(dpzoo.ConfigError, match="LSTM carries its state.*set data.eval_overlap=0"):
+        dpzoo.trainer.evaluate(model, data, "validation")
 
 
 @pytest.mark.parametrize("block", [5, 7])

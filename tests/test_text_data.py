@@ -34,7 +34,14 @@ def test_local_text_is_split_in_order_with_a_vocabulary_from_the_training_split(
     vocabulary = Vocabulary(dataset.info()["vocabulary"])
     joined = np.concatenate([ids(splits[s]) for s in ("train", "validation", "test")])
     assert vocabulary.decode(joined) == text[:180] + "\N{REPLACEMENT CHARACTER}" * 12  # in order; unknown -> id 0
-    assert dataset.sequence() == {"batching": "stream", "block": 64, "column": "x", "target": "y", "eval_rows": 1}
+    assert dataset.sequence() == {
+        "batching": "stream",
+        "block": 64,
+        "column": "x",
+        "target": "y",
+        "eval_rows": 1,
+        "eval_overlap": 0,
+    }
 
 
 def test_a_folder_of_text_is_read_file_by_file_in_sorted_order(tmp_path):

@@ -86,7 +86,7 @@ def evaluate(
     for metric in whole.values():
         metric.reset()
     try:
-        with set_aside(model):  # a model's carried state: each split starts from none
+        with set_aside(model, data):  # a model's carried state: each split starts from none
             for batch in data.batches(split, batch_size):
                 n = len(next(iter(batch.values())))
                 with autocast():

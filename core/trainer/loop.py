@@ -233,7 +233,7 @@ class Trainer:
         self.model.eval()
         outputs, targets = [], []
         try:
-            with set_aside(self.model):  # a model's carried state: the split starts from none
+            with set_aside(self.model, self.data):  # a model's carried state: the split starts from none
                 for batch in self.data.batches(split, self.config.eval_batch_size):
                     with (self._autocast or contextlib.nullcontext)():
                         outputs.append(self.model(batch))

@@ -29,6 +29,16 @@ time, so every position is predicted exactly once. When the rows do not divide
 the positions evenly, the last row is padded at its end with input 0 and
 target ``PAD`` (-100, PyTorch's ``ignore_index``), which losses and metrics skip.
 
+A model that sees only its window (a transformer with a fixed context) would
+predict the first positions of each evaluation window from almost nothing.
+``spec.eval_overlap = K`` (< T) makes consecutive windows of a row overlap by
+K positions and gives the K re-read targets ``PAD``: each window advances by
+T - K, every position is still scored exactly once, and every one after a
+row's first window is predicted from at least K positions before it (the
+sliding-window evaluation of fixed-length models). It costs T / (T - K) times
+the evaluation's compute. A model that carries its state would read the
+overlap twice, so evaluating one with an overlap is an error (``set_aside``).
+
 **Carried state.** A model that carries a recurrent state between batches
 keeps it in the attribute ``carry`` (``None``, a tensor, or a tuple of
 tensors): ``forward`` starts from ``self.carry`` and stores its final state
@@ -70,6 +80,9 @@ class SequenceSpec(Config):
     column: str = Field("x", description="The column holding the sequence; batches hold its windows under the same key")
     target: str = Field("y", description="Batch key of the one-step-shifted targets")
     eval_rows: int = Field(1, ge=1, description="Parallel rows in which evaluation walks each split")
+    eval_overlap: int = Field(
+        0, ge=0, description="Positions each evaluation window re-reads from the previous one as context only (< block)"
+    )
 
 
 class SequenceSplits:
@@ -82,6 +95,11 @@ class SequenceSplits:
         transform: Callable[[Columns], Columns] | None = None,
     ):
         self.spec = validate(SequenceSpec, spec, "the dataset's sequence()")
+        if self.spec.eval_overlap >= self.spec.block:
+            raise ConfigError(
+                f"an evaluation overlap of {self.spec.eval_overlap} positions leaves nothing to score in windows of "
+                f"{self.spec.block} (data.block): set data.eval_overlap below {self.spec.block}"
+            )
         for name, columns in splits.items():
             stream = columns.get(self.spec.column)
             if stream is None or stream.dim() != 1:
@@ -155,16 +173,25 @@ class SequenceSplits:
 
         ``batch_size`` (the trainer's evaluation batch size, in examples) does
         not apply: rows and block length come from the spec.
+
+        With ``eval_overlap`` K, windows of ``block`` positions advance by
+        ``block - K`` and the K positions a window shares with the previous one
+        are context only (target ``PAD``).
         """
-        s, R, T = self.stream(split), self.spec.eval_rows, self.spec.block
+        s, R, T, K = self.stream(split), self.spec.eval_rows, self.spec.block, self.spec.eval_overlap
         n = self.size(split)
         L = -(-n // R)  # ceil: the last row may be short, and is padded
         x = torch.zeros(R * L, dtype=s.dtype, device=s.device)
         y = torch.full((R * L,), PAD, dtype=s.dtype, device=s.device)
         x[:n], y[:n] = s[:-1], s[1:]
         x, y = x.view(R, L), y.view(R, L)
-        for t in range(0, L, T):
-            yield self._finish({self.spec.column: x[:, t : t + T], self.spec.target: y[:, t : t + T]})
+        yield self._finish({self.spec.column: x[:, :T], self.spec.target: y[:, :T]})
+        for t in range(T - K, L - K, T - K):
+            target = y[:, t : t + T]
+            if K:
+                target = target.clone()
+                target[:, :K] = PAD  # scored by the previous window
+            yield self._finish({self.spec.column: x[:, t : t + T], self.spec.target: target})
 
     def _finish(self, batch: Columns) -> Columns:
         return self.transform(batch) if self.transform is not None else batch
@@ -206,8 +233,19 @@ class Carry:
 
 
 @contextlib.contextmanager
-def set_aside(model: Any):  # an nn.Module, maybe with a ``carry`` attribute that nn.Module's type lacks
-    """Start from no carried state inside the ``with``; put the previous one back after it."""
+def set_aside(model: Any, data: Any = None):  # an nn.Module, maybe with a ``carry`` attribute nn.Module's type lacks
+    """Start from no carried state inside the ``with``; put the previous one back after it.
+
+    ``data`` (the splits about to be evaluated) is checked: overlapping
+    evaluation windows would feed a model that carries its state the same
+    positions twice.
+    """
+    overlap = getattr(getattr(data, "spec", None), "eval_overlap", 0)
+    if overlap and hasattr(model, "carry"):
+        raise ConfigError(
+            f"{type(model).__name__} carries its state from one evaluation window to the next, so windows that "
+            f"overlap (data.eval_overlap={overlap}) would feed it {overlap} positions twice: set data.eval_overlap=0"
+        )
     if not hasattr(model, "carry"):
         yield
         return

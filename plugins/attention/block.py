@@ -16,10 +16,20 @@ from .multihead import MultiHeadSelfAttention
 
 
 class DecoderBlock(nn.Module):
-    def __init__(self, width: int, heads: int, mlp_ratio: int = 4, dropout: float = 0.0, impl: str = "fused"):
+    def __init__(
+        self,
+        width: int,
+        heads: int,
+        mlp_ratio: int = 4,
+        dropout: float = 0.0,
+        impl: str = "fused",
+        attention_dropout: float | None = None,
+    ):
         super().__init__()
         self.norm1 = nn.LayerNorm(width)
-        self.attention = MultiHeadSelfAttention(width, heads, dropout, causal=True, impl=impl)
+        self.attention = MultiHeadSelfAttention(
+            width, heads, dropout, causal=True, impl=impl, attention_dropout=attention_dropout
+        )
         self.norm2 = nn.LayerNorm(width)
         self.mlp = nn.Sequential(
             nn.Linear(width, mlp_ratio * width), nn.GELU(), nn.Linear(mlp_ratio * width, width), nn.Dropout(dropout)

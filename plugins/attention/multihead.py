@@ -31,11 +31,13 @@ class MultiHeadSelfAttention(nn.Module):
         dropout: float = 0.0,
         causal: bool = True,
         impl: Literal["book", "fused"] = "fused",
+        attention_dropout: float | None = None,
     ):
         super().__init__()
         if width % heads:
             raise ValueError(f"width {width} is not divisible by heads {heads}")
-        self.heads, self.causal, self.impl, self.dropout = heads, causal, impl, dropout
+        self.heads, self.causal, self.impl = heads, causal, impl
+        self.dropout = dropout if attention_dropout is None else attention_dropout  # on the attention weights
         self.qkv = nn.Linear(width, 3 * width)
         self.out = nn.Linear(width, width)
         self.residual_dropout = nn.Dropout(dropout)

@@ -43,6 +43,12 @@ class TextConfig(dpzoo.Config):
     eval_rows: int = Field(
         1, ge=1, description="Parallel rows an evaluation walks each split in (1: one unbroken pass)"
     )
+    eval_overlap: int = Field(
+        0,
+        ge=0,
+        description="Characters each evaluation window re-reads from the last as context only (< block), so a "
+        "fixed-context model predicts every character from at least this many; models that carry state need 0",
+    )
 
 
 class TextCorpus(dpzoo.Dataset):
@@ -80,7 +86,14 @@ class TextCorpus(dpzoo.Dataset):
 
     def sequence(self) -> dict:
         c = self.config
-        return {"batching": c.batching, "block": c.block, "column": "x", "target": "y", "eval_rows": c.eval_rows}
+        return {
+            "batching": c.batching,
+            "block": c.block,
+            "column": "x",
+            "target": "y",
+            "eval_rows": c.eval_rows,
+            "eval_overlap": c.eval_overlap,
+        }
 
 
 def split_in_order(text: str, train: float = 0.9, validation: float = 0.05) -> dict[str, str]:
