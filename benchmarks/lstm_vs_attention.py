@@ -21,8 +21,10 @@ measures the neighbours as much as the model). The arms take turns of
 ``--turn`` CPU seconds, so both see the same machine load. At ``--points``
 evenly spaced marks of its budget an arm is evaluated on the whole validation
 split (the clock stops meanwhile): the LSTM walks it in 64 rows carrying its
-state, the GPT reads it in consecutive windows of its block, each afresh. At
-the end both are evaluated on the test split too.
+state, the GPT reads it in windows of its block that overlap by
+``--gpt-eval-overlap`` (``data.eval_overlap``), so that each character after a
+row's first window is predicted from at least that many before it. At the end
+both are evaluated on the test split too.
 
 The table gives, at each mark, each arm's validation bits per character and
 which is lower; the last line is one JSON object.
@@ -133,8 +135,15 @@ def load(vocabulary_block: int):
     return dataset.load(), dataset.info()["vocabulary"]
 
 
-def splits(dataset_dict, batching: str, block: int, eval_chars: int):
-    spec = {"batching": batching, "block": block, "column": "x", "target": "y", "eval_rows": EVAL_ROWS}
+def splits(dataset_dict, batching: str, block: int, eval_chars: int, eval_overlap: int = 0):
+    spec = {
+        "batching": batching,
+        "block": block,
+        "column": "x",
+        "target": "y",
+        "eval_rows": EVAL_ROWS,
+        "eval_overlap": eval_overlap,
+    }
     data = InMemorySplits.from_dataset_dict(dataset_dict, ("x",), torch.device("cpu"), sequence=spec)
     data.splits["validation"] = {"x": data.stream("validation")[: eval_chars + 1]}  # + 1: the last one's target
     return data
@@ -152,12 +161,19 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=4, help="GPT decoder blocks")
     parser.add_argument("--heads", type=int, default=4, help="GPT attention heads")
     parser.add_argument("--gpt-block", type=int, default=128, help="GPT window (and context) in characters")
+    parser.add_argument(
+        "--gpt-eval-overlap",
+        type=int,
+        default=None,
+        help="characters each GPT evaluation window re-reads as context (default: half its block; 0: none)",
+    )
     parser.add_argument("--lstm-block", type=int, default=64, help="LSTM truncated-BPTT length in characters")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
 
+    overlap = args.gpt_block // 2 if args.gpt_eval_overlap is None else args.gpt_eval_overlap
     dataset_dict, vocabulary = load(args.gpt_block)
     gpt = build_gpt(vocabulary, args.width, args.layers, args.heads, args.gpt_block)
     lstm = build_lstm(vocabulary, parameters(gpt))
@@ -173,7 +189,7 @@ def main() -> None:
             "gpt",
             gpt,
             torch.optim.AdamW(gpt.parameters(), lr=2e-3, betas=(0.9, 0.99), weight_decay=0.1),
-            splits(dataset_dict, "windows", args.gpt_block, args.eval_chars),
+            splits(dataset_dict, "windows", args.gpt_block, args.eval_chars, overlap),
             2e-3,
         ),
     ]
@@ -215,6 +231,7 @@ def main() -> None:
         json.dumps(
             {
                 "budget_cpu_s": args.budget,
+                "gpt_eval_overlap": overlap,
                 "parameters": {arm.name: parameters(arm.model) for arm in arms},
                 "points": {arm.name: arm.points for arm in arms},
                 "test_bpc": tests,

@@ -464,6 +464,21 @@ def test_a_card_says_a_dataset_level_score_is_computed_once_and_a_per_example_on
     assert frechet.startswith("metric 'frechet_distance', computed once from all 360 examples of split 'test'"), frechet
     assert "mean" not in frechet
     assert accuracy.startswith("metric 'accuracy', mean over all 360 examples of split 'test'"), accuracy
+    assert "batches of 1024 in order" in accuracy
+
+
+def test_a_text_card_says_how_its_evaluation_windows_were_cut():
+    from types import SimpleNamespace
+
+    from dpzoo.pretrained.publish import _how
+    from dpzoo.trainer.sequences import SequenceSplits
+
+    stream = {"x": torch.arange(100)}
+    for overlap, says in [(0, "4 rows read 16 positions at a time, in order (dpzoo"), (6, "at least 6 before it")]:
+        spec = {"batching": "windows", "block": 16, "eval_rows": 4, "eval_overlap": overlap}
+        loaded = SimpleNamespace(examples={"test": 100}, data=SequenceSplits({"test": stream}, spec))
+        how = _how("test/bits_per_char", {"metrics": ["bits_per_char"]}, loaded, 1024)
+        assert says in how and "batches of 1024" not in how, how
 
 
 def events(run_dir):

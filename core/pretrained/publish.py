@@ -185,9 +185,23 @@ def _how(key: str, config: dict[str, Any], loaded, batch_size: int) -> str:
         kind = f"loss term {what!r}"
     return (
         f"{kind}, {over} all {loaded.examples.get(split)} examples of split {split!r} "
-        f"(fingerprint on the card); model.eval(), torch.no_grad(), CPU float32, batches of {batch_size} in order "
+        f"(fingerprint on the card); model.eval(), torch.no_grad(), CPU float32, {_batches(loaded, batch_size)} "
         "(dpzoo.trainer.evaluate)"
     )
+
+
+def _batches(loaded, batch_size: int) -> str:
+    """How evaluation cut the split: batches of examples, or a sequence's rows and windows (``SequenceSpec``)."""
+    spec = getattr(getattr(loaded, "data", None), "spec", None)
+    if spec is None:
+        return f"batches of {batch_size} in order"
+    cut = f"{spec.eval_rows} rows read {spec.block} positions at a time, in order"
+    if spec.eval_overlap:
+        cut += (
+            f", each window re-reading the last {spec.eval_overlap} of the one before as context, so every position "
+            f"after a row's first window is predicted from at least {spec.eval_overlap} before it"
+        )
+    return cut
 
 
 # -- the index ------------------------------------------------------------------
