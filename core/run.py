@@ -40,6 +40,7 @@ from .trainer.distributed import Distributed
 from .trainer.evaluation import direction
 from .trainer.nonfinite import json_safe
 from .trainer.schedules import check_model_reads, resolve_schedules
+from .trainer.sequences import check_overlap
 from .trainer.signals import StopOnSignal
 
 
@@ -220,6 +221,8 @@ def _train(config, resume, command, callbacks, announce, locks) -> RunResult:
     loss, loss_resolved = _build("loss", loss_section) if loss_section else (None, None)
     metric_names = cfg.metrics if cfg.metrics is not None else list(_default_metrics(model, dataset))
     metrics = {name: _build("metric", Section(name=name))[0] for name in metric_names}
+
+    check_overlap(model, dataset.sequence())  # before the run directory is claimed, as above
 
     trainer_config = cfg.trainer
     run_dir = _claim(cfg, resume, locks)

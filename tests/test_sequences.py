@@ -120,6 +120,22 @@ def test_a_model_that_carries_state_refuses_overlapping_evaluation_windows():
     data = stream_splits(n=200, block=8, eval_overlap=4)
     with pytest.raises(dpzoo.ConfigError, match="LSTM carries its state.*set data.eval_overlap=0"):
         dpzoo.trainer.evaluate(model, data, "validation")
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(dpzoo.ConfigError, match="LSTM carries its state.*set data.eval_overlap=0"):
+        fit(data, model, max_steps=5)  # refused before training, not at the first evaluation
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_a_run_of_a_stateful_model_with_overlapping_evaluation_is_refused_before_its_directory_exists(corpus, tmp_path):
+    config = {
+        "model": {"name": "lstm", "hidden": 4},
+        "data": {"name": "text", "path": str(corpus), "block": 8, "eval_overlap": 4},
+        "trainer": {**QUIET, "max_steps": 2},
+        "logdir": str(tmp_path / "runs"),
+    }
+    with pytest.raises(dpzoo.ConfigError, match="LSTM carries its state.*set data.eval_overlap=0"):
+        dpzoo.train(config)
+    assert not (tmp_path / "runs").exists()  # nothing for `dpzoo runs` to list as interrupted
 
 
 @pytest.mark.parametrize("block", [5, 7])

@@ -44,6 +44,11 @@ def test_local_text_is_split_in_order_with_a_vocabulary_from_the_training_split(
     }
 
 
+def test_an_evaluation_overlap_of_a_whole_block_is_refused_with_the_config(tmp_path):
+    with pytest.raises(dpzoo.ConfigError, match=r"eval_overlap \(16\) must be below block \(16\)"):
+        dpzoo.create("dataset", "text", path=str(tmp_path / "t.txt"), block=16, eval_overlap=16)
+
+
 def test_a_folder_of_text_is_read_file_by_file_in_sorted_order(tmp_path):
     for name, body in {"b/2.txt": "second\n" * 20, "a.txt": "first\n" * 20, "skip.md": "ignored"}.items():
         (tmp_path / name).parent.mkdir(exist_ok=True)

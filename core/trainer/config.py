@@ -67,7 +67,9 @@ class TrainConfig(Config):
         ge=1,
         description="Steps between logged training scalars, the only device syncs (default: total steps / 25, from 1 to 50)",
     )
-    validate_every: int = Field(1, ge=0, description="Epochs between validations (0: never)")
+    validate_every: int = Field(
+        1, ge=0, description="Epochs between validations (0: none during training; the end of a run always validates)"
+    )
     test: bool = Field(True, description="Evaluate on the test split at the end")
     early_stopping: EarlyStopping | None = Field(None, description="Stop when a monitored value stops improving")
     checkpoint_seconds: float | None = Field(

@@ -47,7 +47,7 @@ from .logger import RunLogger, default_log_every
 from .nonfinite import NonFiniteGuard
 from .recovery import load_newest
 from .schedules import resolve_schedules, unknown_schedule
-from .sequences import Carry, SequenceSplits, set_aside
+from .sequences import Carry, SequenceSplits, check_overlap, set_aside
 from .step import Stepper
 from .summary import RunSummary
 
@@ -157,6 +157,7 @@ class Trainer:
             torch.use_deterministic_algorithms(True)
         self.total_steps = total_steps(data, cfg, self.distributed.world_size)
         self.log_every = cfg.log_every or default_log_every(self.total_steps)
+        check_overlap(self.model, data)  # before any training, not at the first evaluation
         self._carry = Carry(self.model, data)
         if resume:
             self._restore()

@@ -232,6 +232,20 @@ class Carry:
             self.model.carry = _map(state, lambda t: t.to(device))
 
 
+def check_overlap(model: Any, data: Any) -> None:
+    """Refuse overlapping evaluation windows for a model that carries its state (it would read them twice).
+
+    ``data``: the splits, or a dataset's ``sequence()`` (a dict, or None) before they exist.
+    """
+    spec = getattr(data, "spec", data)
+    overlap = spec.get("eval_overlap", 0) if isinstance(spec, dict) else getattr(spec, "eval_overlap", 0)
+    if overlap and hasattr(model, "carry"):
+        raise ConfigError(
+            f"{type(model).__name__} carries its state from one evaluation window to the next, so windows that "
+            f"overlap (data.eval_overlap={overlap}) would feed it {overlap} positions twice: set data.eval_overlap=0"
+        )
+
+
 @contextlib.contextmanager
 def set_aside(model: Any, data: Any = None):  # an nn.Module, maybe with a ``carry`` attribute nn.Module's type lacks
     """Start from no carried state inside the ``with``; put the previous one back after it.
@@ -240,12 +254,7 @@ def set_aside(model: Any, data: Any = None):  # an nn.Module, maybe with a ``car
     evaluation windows would feed a model that carries its state the same
     positions twice.
     """
-    overlap = getattr(getattr(data, "spec", None), "eval_overlap", 0)
-    if overlap and hasattr(model, "carry"):
-        raise ConfigError(
-            f"{type(model).__name__} carries its state from one evaluation window to the next, so windows that "
-            f"overlap (data.eval_overlap={overlap}) would feed it {overlap} positions twice: set data.eval_overlap=0"
-        )
+    check_overlap(model, data)
     if not hasattr(model, "carry"):
         yield
         return

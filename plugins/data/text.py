@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 import datasets
-from pydantic import Field
+from pydantic import Field, model_validator
 
 import dpzoo
 from dpzoo.tables import to_dataset
@@ -49,6 +49,15 @@ class TextConfig(dpzoo.Config):
         description="Characters each evaluation window re-reads from the last as context only (< block), so a "
         "fixed-context model predicts every character from at least this many; models that carry state need 0",
     )
+
+    @model_validator(mode="after")
+    def _overlap_leaves_something_to_score(self):
+        if self.eval_overlap >= self.block:
+            raise ValueError(
+                f"eval_overlap ({self.eval_overlap}) must be below block ({self.block}): an evaluation window "
+                f"re-reading {self.eval_overlap} positions would score none; set data.eval_overlap below {self.block}"
+            )
+        return self
 
 
 class TextCorpus(dpzoo.Dataset):
