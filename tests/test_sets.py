@@ -301,7 +301,7 @@ def test_dspn_representation_is_continuous_in_the_presence_only_when_it_pools_ev
     jumps = {}
     for pool_all in (True, False):
         model = small_dspn(pool_all_slots=pool_all)
-        jumps[pool_all] = float((model.encode_set(Y, near) - model.encode_set(Y, gone)).abs().max())
+        jumps[pool_all] = float((model.encode_set(Y, near) - model.encode_set(Y, gone)).abs().max().detach())
     assert jumps[True] < 1e-7 and jumps[False] > 1e-3, jumps
 
 
