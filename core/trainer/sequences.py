@@ -36,8 +36,10 @@ K positions and gives the K re-read targets ``PAD``: each window advances by
 T - K, every position is still scored exactly once, and every one after a
 row's first window is predicted from at least K positions before it (the
 sliding-window evaluation of fixed-length models). It costs T / (T - K) times
-the evaluation's compute. A model that carries its state would read the
-overlap twice, so evaluating one with an overlap is an error (``set_aside``).
+the evaluation's compute; ``predict``'s outputs then hold the re-read
+positions as well (their targets are ``PAD``). A model that carries its state
+would read the overlap twice, so training or evaluating one with an overlap is
+an error (``check_overlap``).
 
 **Carried state.** A model that carries a recurrent state between batches
 keeps it in the attribute ``carry`` (``None``, a tensor, or a tuple of

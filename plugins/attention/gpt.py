@@ -58,7 +58,7 @@ class GPTConfig(dpzoo.Config):
         ge=0.0,
         lt=1.0,
         description="Dropout on the attention weights alone (null: model.dropout). On the CPU, any above 0 sends "
-        "the fused kernel to its unfused fallback: 0 trained the zoo's GPT 1.45x faster a step",
+        "the fused kernel to its unfused fallback: the zoo's GPT's bare step took 188 ms at 0 against 275 ms at 0.1",
     )
     positions: Literal["learned", "sinusoidal"] = Field(
         "learned", description="learned: a trained table P; sinusoidal: Vaswani et al.'s fixed sines and cosines"
