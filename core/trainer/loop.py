@@ -463,10 +463,7 @@ class Trainer:
             stacked = torch.stack(values).float()
         else:
             stacked = torch.stack(
-                [
-                    v.detach().float() if isinstance(v, Tensor) else torch.tensor(float(v), device=self.device)
-                    for v in values
-                ]
+                [v.float() if isinstance(v, Tensor) else torch.tensor(float(v), device=self.device) for v in values]
             )
         if self.guard.checks_every_step:  # skipped steps' losses are not part of training's curve
             stacked = stacked[torch.isfinite(stacked)]

@@ -98,7 +98,8 @@ class GPT(dpzoo.Model):
         self.positions = Positions(c.positions, c.context, D)
         self.drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(
-            DecoderBlock(D, c.heads, c.mlp_ratio, c.dropout, c.impl, c.attention_dropout) for _ in range(c.layers)
+            DecoderBlock(D, c.heads, c.mlp_ratio, c.dropout, c.impl, attention_dropout=c.attention_dropout)
+            for _ in range(c.layers)
         )
         self.norm = nn.LayerNorm(D)
         self.head = None if c.tie else nn.Linear(D, V, bias=False)
@@ -155,7 +156,9 @@ class GPT(dpzoo.Model):
             self.train(was_training)
 
     def log_media(self, ctx) -> None:
-        from .media import log_attention_maps, log_samples
+        from dpzoo.plugins.rnn.language_model import log_samples
+
+        from .media import log_attention_maps
 
         texts = log_samples(self, ctx)
         log_attention_maps(self, ctx, texts[1.0])

@@ -1,7 +1,8 @@
 """What a GPT logs to TensorBoard: samples as text, and the attention maps of one sample as images.
 
-The samples are the recurrent topic's (temperatures 0.5, 1.0 and 1.5, each from
-its own seeded generator, so training's random stream is untouched). The maps
+The samples are logged by the recurrent topic's ``log_samples`` (temperatures
+0.5, 1.0 and 1.5, each from its own seeded generator, so training's random
+stream is untouched). The maps
 are the weights A of every head of every block while the model reads the
 first ``context`` characters of the temperature-1.0 sample, the one logged (a
 second draw cost the zoo's GPT 1.5 s on one CPU thread): one image per block,
@@ -15,25 +16,8 @@ from __future__ import annotations
 import torch
 
 from dpzoo.media import image_grid, upscale
-from dpzoo.plugins.rnn.language_model import MEDIA_LENGTH, MEDIA_TEMPERATURES
-from dpzoo.plugins.rnn.sampling import default_prime, sample
 
 MAP_PIXELS = 256  # a map is enlarged to about this many pixels a side
-
-
-def log_samples(model, ctx) -> dict[float, str]:
-    texts = {}
-    for T in MEDIA_TEMPERATURES:
-        text = sample(
-            model,
-            default_prime(model.vocabulary),
-            MEDIA_LENGTH,
-            temperature=T,
-            generator=torch.Generator().manual_seed(0),
-        )
-        ctx.log_text(f"samples/temperature_{T}", "\n".join("    " + line for line in text.split("\n")))  # preformatted
-        texts[T] = text
-    return texts
 
 
 def map_images(maps: list[torch.Tensor]) -> list[torch.Tensor]:

@@ -87,15 +87,7 @@ class CharLanguageModel(dpzoo.Model):
         return logits
 
     def log_media(self, ctx) -> None:
-        """Text sampled at temperatures 0.5, 1.0 and 1.5 (own seeded draws: training's random stream is untouched)."""
-        from .sampling import default_prime, sample
-
-        for T in MEDIA_TEMPERATURES:
-            generator = torch.Generator().manual_seed(0)
-            text = sample(self, default_prime(self.vocabulary), MEDIA_LENGTH, temperature=T, generator=generator)
-            ctx.log_text(
-                f"samples/temperature_{T}", "\n".join("    " + line for line in text.split("\n"))
-            )  # preformatted
+        log_samples(self, ctx)
 
 
 class Elman(CharLanguageModel):
@@ -114,3 +106,17 @@ class GRU(CharLanguageModel):
     """GRU character model."""
 
     cell = "gru"
+
+
+def log_samples(model, ctx) -> dict[float, str]:
+    """Text sampled at temperatures 0.5, 1.0 and 1.5, logged and returned by temperature (each from its own
+    seeded generator: training's random stream is untouched); any model with ``step`` and ``vocabulary``."""
+    from .sampling import default_prime, sample
+
+    texts = {}
+    for T in MEDIA_TEMPERATURES:
+        generator = torch.Generator().manual_seed(0)
+        text = sample(model, default_prime(model.vocabulary), MEDIA_LENGTH, temperature=T, generator=generator)
+        ctx.log_text(f"samples/temperature_{T}", "\n".join("    " + line for line in text.split("\n")))  # preformatted
+        texts[T] = text
+    return texts
