@@ -28,7 +28,10 @@ case's ideal loop: its ratio in a round is to the mean of those two (the
 machine's speed drifts over seconds: a ratio to an ideal run a few arms away
 caught that drift as much as the trainer). Ratios are reported as the median
 over rounds (``*_ratio_median``) and for the fastest round of each arm (``*_ratio``: as ``timeit`` takes the fastest
-repeat, the round least disturbed by the rest of the machine). The last line
+repeat, the round least disturbed by the rest of the machine), and as the median of the same ratios in the
+process's CPU time (``*_cpu_ratio_median``: every thread's work, the trainer's writer threads included, but
+not the time the process waited for a core another program held, nor for the disk; the wall-clock ratios are
+the ones a user feels). The last line
 is one JSON object: every arm's steps/s (fastest round and median), its ratios,
 the ``dpzoo_full`` split, the fixed cost of a dpzoo run (``dpzoo_fixed_ms``: a one-step fit, mostly
 the fsyncs of its final checkpoint), torch's thread count and the rounds.
@@ -55,6 +58,17 @@ from dpzoo.trainer import InMemorySplits, TrainConfig, Trainer
 
 BATCH, LR, SEED = 64, 1e-3, 0
 LENET_EXAMPLES = 2048  # random 28x28 images: 32 steps an epoch at batch 64
+
+
+def clock() -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the whole process: every thread, the trainer's writers included)."""
+    return time.perf_counter(), time.process_time()
+
+
+def steps_per_second(steps: int, start: tuple[float, float]) -> tuple[float, float]:
+    """Steps per wall second and per CPU second since ``start``."""
+    wall, cpu = clock()
+    return steps / (wall - start[0]), steps / max(cpu - start[1], 1e-9)
 
 
 def load_digits():
@@ -95,7 +109,7 @@ def ideal(make_model, splits, steps):
     optimiser = torch.optim.Adam(model.parameters(), lr=LR)
     x, y = splits.splits["train"]["x"], splits.splits["train"]["y"]
     generator = torch.Generator().manual_seed(SEED)
-    done, start = 0, time.perf_counter()
+    done, start = 0, clock()
     while done < steps:
         for index in torch.randperm(len(x), generator=generator).split(BATCH):
             loss = F.cross_entropy(model(x[index]), y[index])
@@ -105,7 +119,7 @@ def ideal(make_model, splits, steps):
             done += 1
             if done == steps:
                 break
-    return steps / (time.perf_counter() - start)
+    return steps_per_second(steps, start)
 
 
 def arm_dataloader(splits, steps):
@@ -115,7 +129,7 @@ def arm_dataloader(splits, steps):
     loader = DataLoader(
         TensorDataset(x, y), batch_size=BATCH, shuffle=True, generator=torch.Generator().manual_seed(SEED)
     )
-    done, start = 0, time.perf_counter()
+    done, start = 0, clock()
     while done < steps:
         for xb, yb in loader:
             loss = F.cross_entropy(model(xb), yb)
@@ -125,7 +139,7 @@ def arm_dataloader(splits, steps):
             done += 1
             if done == steps:
                 break
-    return steps / (time.perf_counter() - start)
+    return steps_per_second(steps, start)
 
 
 class Split:
@@ -172,9 +186,9 @@ def dpzoo_arm(make_model, splits, steps, full=False, split: Split | None = None)
         trainer = Trainer(TrainConfig(**options), run_dir=run_dir)
         if split is not None:
             split.watch(trainer)
-        start = time.perf_counter()
+        start = clock()
         trainer.fit(model, splits, optimisers={"model": optimiser}, loss=loss, metrics=metrics)
-        return steps / (time.perf_counter() - start)
+        return steps_per_second(steps, start)
 
 
 def arm_lightning(splits, steps):
@@ -206,9 +220,9 @@ def arm_lightning(splits, steps):
         enable_model_summary=False,
     )
     module = Module()
-    start = time.perf_counter()
+    start = clock()
     trainer.fit(module, loader)
-    return steps / (time.perf_counter() - start)
+    return steps_per_second(steps, start)
 
 
 def compiled(make_model):
@@ -278,16 +292,20 @@ def main() -> None:
     ratios: dict[str, list[float]] = {name: [] for name, (base, _) in arms.items() if name != base}
     cases = {base: [n for n, (b, _) in arms.items() if b == base and n != base] for base, _ in arms.values()}
 
-    def timed(name: str) -> float:
+    cpu_rates: dict[str, list[float]] = {name: [] for name in arms}
+    cpu_ratios: dict[str, list[float]] = {name: [] for name in ratios}
+
+    def timed(name: str) -> tuple[float, float]:
         nonlocal full_seconds
         # untimed: the garbage of the arm before (and the imports') is collected now, not in this arm's time;
         # with torch loaded one full collection takes about 0.17 s here, a third of a 1,000-step MLP round
         gc.collect()
-        rate = arms[name][1](steps[name])
+        rate, cpu_rate = arms[name][1](steps[name])
         rates[name].append(rate)
+        cpu_rates[name].append(cpu_rate)
         if name == "dpzoo_full":
             full_seconds += steps[name] / rate
-        return rate
+        return rate, cpu_rate
 
     for round_ in range(args.rounds):
         forward = round_ % 2 == 0  # alternate, so no arm always runs first
@@ -296,7 +314,8 @@ def main() -> None:
             for name in cases[base] if forward else cases[base][::-1]:  # each between two runs of its ideal loop
                 rate = timed(name)
                 after = timed(base)
-                ratios[name].append(rate / ((before + after) / 2))
+                ratios[name].append(rate[0] / ((before[0] + after[0]) / 2))
+                cpu_ratios[name].append(rate[1] / ((before[1] + after[1]) / 2))
                 before = after
         print(f"round {round_ + 1}: " + ", ".join(f"{n} {r[-1]:.0f}/s" for n, r in rates.items()), flush=True)
     report: dict[str, float | int | str] = {}
@@ -306,9 +325,10 @@ def main() -> None:
         if name != base:
             report[f"{name}_ratio"] = round(max(rates[name]) / max(rates[base]), 3)
             report[f"{name}_ratio_median"] = round(statistics.median(ratios[name]), 3)
+            report[f"{name}_cpu_ratio_median"] = round(statistics.median(cpu_ratios[name]), 3)
     # what every dpzoo run pays once, whatever its length: the writer threads, TensorBoard's file, and the
     # checkpoint at the end (its fsyncs: the disk's latency); a one-step fit, median of five
-    fixed = statistics.median(1.0 / dpzoo_arm(mlp, digits_train, 1) for _ in range(5))
+    fixed = statistics.median(1.0 / dpzoo_arm(mlp, digits_train, 1)[0] for _ in range(5))
     report["dpzoo_fixed_ms"] = round(1e3 * fixed, 1)
     training = full_seconds - split.validation - split.checkpoints
     report["dpzoo_full_split"] = {
@@ -327,6 +347,10 @@ def main() -> None:
     print(
         "ratio to the case's ideal, median over rounds: "
         + ", ".join(f"{n} {report[n + '_ratio_median']:.3f}" for n in arms if f"{n}_ratio_median" in report)
+    )
+    print(
+        "the same in CPU time (all the process's threads; not the time other programs held the cores): "
+        + ", ".join(f"{n} {report[n + '_cpu_ratio_median']:.3f}" for n in arms if f"{n}_cpu_ratio_median" in report)
     )
     print(
         f"dpzoo_full's time: {report['dpzoo_full_split']} (checkpoints: on the training thread, incl. the final wait)"
