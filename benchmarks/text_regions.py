@@ -31,7 +31,6 @@ import math
 import numpy as np
 import torch
 
-import dpzoo
 from dpzoo.plugins.data.shakespeare import TinyShakespeare
 
 TEMPEST = "\n\nMaster:\nBoatswain!"  # The Tempest's first lines; the Shrew's last line comes just before
@@ -72,7 +71,9 @@ def bits_by_state(model, ids: torch.Tensor, start: int, warm_up: int = 4096, chu
         x = ids[pos : min(pos + chunk, len(ids) - 1)]
         y = ids[pos + 1 : pos + 1 + len(x)]
         logits, state = model.step(x[None], state)
-        bits[pos + 1 : pos + 1 + len(y)] = -torch.log_softmax(logits[0], -1)[torch.arange(len(y)), y].numpy() / math.log(2)
+        bits[pos + 1 : pos + 1 + len(y)] = -torch.log_softmax(logits[0], -1)[
+            torch.arange(len(y)), y
+        ].numpy() / math.log(2)
     bits[:start] = np.nan
     return bits
 
