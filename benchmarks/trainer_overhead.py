@@ -322,6 +322,7 @@ def main() -> None:
     for name, (base, _) in arms.items():
         report[name] = round(max(rates[name]), 1)
         report[f"{name}_median"] = round(statistics.median(rates[name]), 1)
+        report[f"{name}_cpu_median"] = round(statistics.median(cpu_rates[name]), 1)  # steps per CPU second
         if name != base:
             report[f"{name}_ratio"] = round(max(rates[name]) / max(rates[base]), 3)
             report[f"{name}_ratio_median"] = round(statistics.median(ratios[name]), 3)
