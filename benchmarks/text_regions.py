@@ -45,6 +45,11 @@ def load(name: str):
     return model
 
 
+def target_bits(logits: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """Bits the logits [T, V + 1] give each target id of ``y`` [T]."""
+    return -torch.log_softmax(logits, -1)[torch.arange(len(y)), y].numpy() / math.log(2)
+
+
 @torch.no_grad()
 def bits_by_window(model, ids: torch.Tensor, start: int) -> np.ndarray:
     """Bits of each character after ``start``, from windows of the model's context overlapping by half."""
@@ -55,8 +60,7 @@ def bits_by_window(model, ids: torch.Tensor, start: int) -> np.ndarray:
         x = ids[pos : pos + T]
         y = ids[pos + 1 : pos + 1 + T]
         x = x[: len(y)]
-        logp = torch.log_softmax(model.logits(x[None])[0][0], -1)
-        window = -logp[torch.arange(len(y)), y].numpy() / math.log(2)
+        window = target_bits(model.logits(x[None])[0][0], y)
         # targets j >= stride (context of j + 1 >= stride + 1 characters); the window before scored the rest
         bits[pos + 1 + stride : pos + 1 + len(y)] = window[stride:]
     return bits
@@ -71,9 +75,7 @@ def bits_by_state(model, ids: torch.Tensor, start: int, warm_up: int = 4096, chu
         x = ids[pos : min(pos + chunk, len(ids) - 1)]
         y = ids[pos + 1 : pos + 1 + len(x)]
         logits, state = model.step(x[None], state)
-        bits[pos + 1 : pos + 1 + len(y)] = -torch.log_softmax(logits[0], -1)[
-            torch.arange(len(y)), y
-        ].numpy() / math.log(2)
+        bits[pos + 1 : pos + 1 + len(y)] = target_bits(logits[0], y)
     bits[:start] = np.nan
     return bits
 
