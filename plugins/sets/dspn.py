@@ -20,8 +20,14 @@ outer set loss, averaged over Y^(1..T) (see ``losses``), trains h, g and the
 initial set. In evaluation the inner loop still needs gradients with respect
 to Y: the forward re-enables them (the trainer evaluates under
 ``torch.no_grad()``, not ``inference_mode``), builds no graph through the
-steps, and may take more of them (``eval_inner_steps``). On the pixel-set
-task h and g are one encoder (``shared_encoder``): the model auto-encodes.
+steps, and may take more of them (``eval_inner_steps``). Steps past the T it
+was trained with are an extrapolation: with a fixed eta, gradient descent on
+L_repr can overshoot near the minimum and climb away from it (the zoo's MNIST
+model did, from 10 steps on). So by default (``eval_backtracking``) each of
+those extra steps is taken only where it does not raise an example's L_repr;
+where it would, that example stays and halves its own step size. The first T
+steps are always the trained update rule. On the pixel-set task h and g are
+one encoder (``shared_encoder``): the model auto-encodes.
 
 g is permutation-invariant, so its gradient is permutation-equivariant:
 permuting the initial slots permutes the output slots the same way.
@@ -59,6 +65,11 @@ class DSPNConfig(SetPredictionConfig):
     pool_all_slots: bool = Field(
         True,
         description="g pools all N slots, presence only a feature (DSPN's encoder, continuous in m); False: only slots with m > 0",
+    )
+    eval_backtracking: bool = Field(
+        True,
+        description="Evaluation steps past inner_steps never raise an example's L_repr: a step that would is not taken "
+        "and that example's step size halves (False: plain steps, which can diverge past the trained count)",
     )
 
 
@@ -122,11 +133,13 @@ class DSPN(SetPredictor):
         B = len(z)
         Y = self.initial_set.unsqueeze(0).expand(B, -1, -1)
         m = self.initial_mask.clamp(0, 1).unsqueeze(0).expand(B, -1)
+        # the steps training takes; in evaluation, those past them are safeguarded (eval_backtracking)
+        plain = steps if differentiable or not c.eval_backtracking else min(steps, c.inner_steps)
         sets, masks, losses = [], [], []
         with torch.enable_grad():  # evaluation runs under no_grad; the inner loop needs d/dY all the same
             if not differentiable:
                 z = z.detach()
-            for _ in range(steps):
+            for _ in range(plain):
                 if not differentiable:
                     Y, m = Y.detach().requires_grad_(True), m.detach().requires_grad_(True)
                 loss = self.representation_loss(Y, m, z)
@@ -134,7 +147,10 @@ class DSPN(SetPredictor):
                 Y = Y - c.inner_lr * dY
                 m = (m - c.inner_lr * dm).clamp(0, 1)
                 sets.append(Y), masks.append(m), losses.append(loss)
-            final = self.representation_loss(Y, m, z)
+            if steps > plain:
+                Y, m, final = self._backtracking_steps(Y, m, z, steps - plain, sets, masks, losses)
+            else:
+                final = self.representation_loss(Y, m, z)
         losses.append(final)
         out = {
             "set": Y,
@@ -145,3 +161,29 @@ class DSPN(SetPredictor):
             "inner_losses": torch.stack(losses, dim=1),
         }
         return out if differentiable else {k: v.detach() for k, v in out.items()}
+
+    def _backtracking_steps(self, Y: Tensor, m: Tensor, z: Tensor, steps: int, sets: list, masks: list, losses: list):
+        """Evaluation steps that never raise L_repr: each example keeps its own step size, halved on a refused step.
+
+        A step is taken where L_repr(Y - eta_b dY, m - eta_b dm) <= L_repr(Y, m) (a NaN is refused too); elsewhere
+        the example stays put and its eta_b halves, so it tries a shorter step from the same point next time. Each
+        step costs one pass of g and its gradient, as a plain step does.
+        """
+        eta = torch.full((len(z),), self.config.inner_lr, dtype=z.dtype, device=z.device)
+        Y, m = Y.detach().requires_grad_(True), m.detach().requires_grad_(True)
+        loss = self.representation_loss(Y, m, z)
+        dY, dm = torch.autograd.grad(loss.sum(), (Y, m))
+        for _ in range(steps):
+            losses.append(loss)
+            Y_next = (Y - eta[:, None, None] * dY).detach().requires_grad_(True)
+            m_next = (m - eta[:, None] * dm).clamp(0, 1).detach().requires_grad_(True)
+            loss_next = self.representation_loss(Y_next, m_next, z)
+            dY_next, dm_next = torch.autograd.grad(loss_next.sum(), (Y_next, m_next))
+            taken = loss_next <= loss
+            eta = torch.where(taken, eta, eta / 2)
+            Y, m = torch.where(taken[:, None, None], Y_next, Y), torch.where(taken[:, None], m_next, m)
+            dY, dm = torch.where(taken[:, None, None], dY_next, dY), torch.where(taken[:, None], dm_next, dm)
+            loss = torch.where(taken, loss_next, loss)
+            sets.append(Y)
+            masks.append(m)
+        return Y.detach(), m.detach(), loss.detach()
