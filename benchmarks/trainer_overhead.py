@@ -27,7 +27,8 @@ an untimed ``gc.collect()``, and each arm runs between two runs of its own
 case's ideal loop: its ratio in a round is to the mean of those two (the
 machine's speed drifts over seconds: a ratio to an ideal run a few arms away
 caught that drift as much as the trainer). Ratios are reported as the median
-over rounds (``*_ratio_median``) and for the fastest round of each arm (``*_ratio``: as ``timeit`` takes the fastest
+over rounds (``*_ratio_median``, with a 95% bootstrap interval, ``*_ratio_median_95``: how far the
+median of that many rounds could move on a machine as disturbed as this run's) and for the fastest round of each arm (``*_ratio``: as ``timeit`` takes the fastest
 repeat, the round least disturbed by the rest of the machine), and as the median of the same ratios in the
 process's CPU time (``*_cpu_ratio_median``: every thread's work, the trainer's writer threads included, but
 not the time the process waited for a core another program held, nor for the disk; the wall-clock ratios are
@@ -44,6 +45,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import random
 import statistics
 import tempfile
 import time
@@ -63,6 +65,19 @@ LENET_EXAMPLES = 2048  # random 28x28 images: 32 steps an epoch at batch 64
 def clock() -> tuple[float, float]:
     """(wall seconds, CPU seconds of the whole process: every thread, the trainer's writers included)."""
     return time.perf_counter(), time.process_time()
+
+
+def median_interval(values: list[float], confidence: float = 0.95, resamples: int = 2000) -> list[float]:
+    """A bootstrap percentile interval for the median of ``values`` (resampled with a fixed seed).
+
+    Rounds disturbed by the rest of the machine scatter the per-round ratios; the interval says how far
+    the median of that many rounds could move in a run like this one, so a target can be read as met,
+    missed or not settled by the run.
+    """
+    draw = random.Random(SEED)
+    medians = sorted(statistics.median(draw.choices(values, k=len(values))) for _ in range(resamples))
+    tail = (1 - confidence) / 2
+    return [round(medians[int(tail * resamples)], 3), round(medians[int((1 - tail) * resamples) - 1], 3)]
 
 
 def steps_per_second(steps: int, start: tuple[float, float]) -> tuple[float, float]:
@@ -326,6 +341,7 @@ def main() -> None:
         if name != base:
             report[f"{name}_ratio"] = round(max(rates[name]) / max(rates[base]), 3)
             report[f"{name}_ratio_median"] = round(statistics.median(ratios[name]), 3)
+            report[f"{name}_ratio_median_95"] = median_interval(ratios[name])
             report[f"{name}_cpu_ratio_median"] = round(statistics.median(cpu_ratios[name]), 3)
     # what every dpzoo run pays once, whatever its length: the writer threads, TensorBoard's file, and the
     # checkpoint at the end (its fsyncs: the disk's latency); a one-step fit, median of five
@@ -348,6 +364,10 @@ def main() -> None:
     print(
         "ratio to the case's ideal, median over rounds: "
         + ", ".join(f"{n} {report[n + '_ratio_median']:.3f}" for n in arms if f"{n}_ratio_median" in report)
+    )
+    print(
+        "95% bootstrap intervals of those medians: "
+        + ", ".join(f"{n} {report[n + '_ratio_median_95']}" for n in arms if f"{n}_ratio_median_95" in report)
     )
     print(
         "the same in CPU time (all the process's threads; not the time other programs held the cores): "
