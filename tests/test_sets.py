@@ -329,8 +329,10 @@ def test_dspn_inner_loop_runs_under_no_grad_and_takes_the_evaluation_steps():
     assert not out["set"].requires_grad and all(p.grad is None for p in model.parameters())
     model.train()
     assert model(batch)["trajectory"].shape[1] == 4
-    with torch.inference_mode(), pytest.raises(RuntimeError):
+    with torch.inference_mode(), pytest.raises(RuntimeError, match=r"inference_mode\(\) forbids.*torch.no_grad"):
         model.eval()(batch)  # documented: evaluation needs no_grad, not inference_mode
+    with torch.no_grad(), pytest.raises(SetError, match="steps=0"):
+        model.inner_loop(model.encode_input(batch["x"], batch["mask"]), steps=0)
 
 
 def test_gradients_reach_the_input_encoder_only_through_the_inner_loop():

@@ -23,10 +23,11 @@ to Y: the forward re-enables them (the trainer evaluates under
 steps, and may take more of them (``eval_inner_steps``). Steps past the T it
 was trained with are an extrapolation: with a fixed eta, gradient descent on
 L_repr can overshoot near the minimum and climb away from it (the zoo's MNIST
-model did, from 10 steps on). So by default (``eval_backtracking``) each of
+model, trained with 5, did after about 7). So by default (``eval_backtracking``) each of
 those extra steps is taken only where it does not raise an example's L_repr;
-where it would, that example stays and halves its own step size. The first T
-steps are always the trained update rule. On the pixel-set task h and g are
+where it would, that example stays and halves its own step size (it never
+grows back: where plain steps would not have diverged, they can end lower). The
+first T steps are always the trained update rule. On the pixel-set task h and g are
 one encoder (``shared_encoder``): the model auto-encodes.
 
 g is permutation-invariant, so its gradient is permutation-equivariant:
@@ -130,6 +131,13 @@ class DSPN(SetPredictor):
         differentiable = self.training and torch.is_grad_enabled()
         if steps is None:
             steps = c.inner_steps if self.training else (c.eval_inner_steps or c.inner_steps)
+        if steps < 1:
+            raise SetError(f"dspn inner_loop: steps={steps}; the inner loop takes at least one step")
+        if torch.is_inference_mode_enabled():
+            raise RuntimeError(
+                "dspn: the inner loop takes gradient steps on the set, which torch.inference_mode() forbids; "
+                "evaluate under torch.no_grad() (as dpzoo's trainer does)"
+            )
         B = len(z)
         Y = self.initial_set.unsqueeze(0).expand(B, -1, -1)
         m = self.initial_mask.clamp(0, 1).unsqueeze(0).expand(B, -1)
