@@ -8,8 +8,8 @@ zeros in the padding and ``mask`` [N, max_elements] with 1 for a point, 0 for
 padding; ``y`` is the digit. The points of each set are stored in a random
 order (seeded), so no model can rely on raster order.
 
-With MNIST and the default threshold 0.5 the largest set has 342 points,
-DSPN's N. The 8x8 digits give sets of at most 64 points, for fast tests.
+With MNIST and the default threshold 0.5 the largest set has 312 points
+(the DSPN paper pads its MNIST sets to 342). The 8x8 digits give sets of at most 64 points, for fast tests.
 Splits are the source's (MNIST 55000/5000/10000, digits 1257/180/360), each
 optionally cut to its first examples (``*_examples``) so that a model with
 an inner loop evaluates in seconds on a CPU.
@@ -38,7 +38,7 @@ class PixelSetsConfig(dpzoo.Config):
         0.5, ge=0.0, lt=1.0, description="A pixel is a point when its intensity exceeds this fraction of full"
     )
     max_elements: int | None = Field(
-        None, ge=1, description="Slots per set; unset: the largest set of the source (342 for MNIST at 0.5)"
+        None, ge=1, description="Slots per set; unset: the largest set of the source (312 for MNIST at 0.5)"
     )
     train_examples: int | None = Field(None, ge=1, description="Keep the first this many training images; unset: all")
     validation_examples: int | None = Field(

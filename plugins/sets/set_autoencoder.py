@@ -45,7 +45,7 @@ class SetPredictor(dpzoo.Model):
         if c.max_elements is None or c.element_dim is None:
             raise dpzoo.ConfigError(
                 f"model {self.registered_name!r} needs max_elements and element_dim: set them "
-                "(max_elements=342, element_dim=2) or train with --data so they are read from the data"
+                "(max_elements=312, element_dim=2) or train with --data so they are read from the data"
             )
 
     def log_media(self, ctx) -> None:
