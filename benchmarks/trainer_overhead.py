@@ -22,20 +22,19 @@ model and the first call's time (the compiler's) is printed apart. On the 2-core
 compiled arms were slower than the eager ones, so the trainer has no ``compile`` option; rerun this
 where it may pay (a GPU) before adding one.
 
-Arms are interleaved over many short rounds, in alternating order, each after
-an untimed ``gc.collect()``, and each arm runs between two runs of its own
-case's ideal loop: its ratio in a round is to the mean of those two (the
-machine's speed drifts over seconds: a ratio to an ideal run a few arms away
-caught that drift as much as the trainer). Ratios are reported as the median
-over rounds (``*_ratio_median``, with a 95% bootstrap interval, ``*_ratio_median_95``: how far the
-median of that many rounds could move on a machine as disturbed as this run's) and for the fastest round of each arm (``*_ratio``: as ``timeit`` takes the fastest
-repeat, the round least disturbed by the rest of the machine), and as the median of the same ratios in the
-process's CPU time (``*_cpu_ratio_median``: every thread's work, the trainer's writer threads included, but
-not the time the process waited for a core another program held, nor for the disk; the wall-clock ratios are
-the ones a user feels). The last line
-is one JSON object: every arm's steps/s (fastest round and median), its ratios,
-the ``dpzoo_full`` split, the fixed cost of a dpzoo run (``dpzoo_fixed_ms``: a one-step fit, mostly
-the fsyncs of its final checkpoint), torch's thread count and the rounds.
+Arms are interleaved over many short rounds, in alternating order, each after an untimed
+``gc.collect()``, and each arm runs between two runs of its own case's ideal loop: its ratio in a round
+is to the mean of those two (the machine's speed drifts over seconds: a ratio to an ideal run a few arms
+away caught that drift as much as the trainer). Ratios are reported as the median over rounds
+(``*_ratio_median``, with a 95% bootstrap interval, ``*_ratio_median_95``: how far the median of that
+many rounds could move on a machine as disturbed as this run's) and for the fastest round of each arm
+(``*_ratio``: as ``timeit`` takes the fastest repeat, the round least disturbed by the rest of the
+machine), and as the median of the same ratios in the process's CPU time (``*_cpu_ratio_median``: every
+thread's work, the trainer's writer threads included, but not the time the process waited for a core
+another program held, nor for the disk; the wall-clock ratios are the ones a user feels). The last line
+is one JSON object: every arm's steps/s (fastest round and median), its ratios, the ``dpzoo_full``
+split, the fixed cost of a dpzoo run (``dpzoo_fixed_ms``: a one-step fit, mostly the fsyncs of its final
+checkpoint), torch's thread count and the rounds.
 
     python benchmarks/trainer_overhead.py [--steps 1000] [--rounds 15] [--threads N] [--compile]
 """

@@ -534,8 +534,8 @@ def test_trained_dspn_inner_loop_lowers_the_representation_loss_at_each_trained_
 def test_more_inner_steps_at_evaluation_do_not_make_dspn_worse(mnist_point_sets):
     """The card's 20 evaluation steps against the 5 trained ones, on 200 test sets (on 48 the plain loop passed by luck).
 
-    Without backtracking the same 20 steps are worse than 5 (the loop diverges past 10), so this fails if the
-    safeguard stops working.
+    Without backtracking the same 20 steps are worse than 5 (the plain loop climbs away from its minimum after 7),
+    so this fails if the safeguard stops working.
     """
     model = dpzoo.create_model("dspn.mnistsets", pretrained=True).eval()
     assert model.config.eval_backtracking and model.config.eval_inner_steps == 20

@@ -23,12 +23,13 @@ to Y: the forward re-enables them (the trainer evaluates under
 steps, and may take more of them (``eval_inner_steps``). Steps past the T it
 was trained with are an extrapolation: with a fixed eta, gradient descent on
 L_repr can overshoot near the minimum and climb away from it (the zoo's MNIST
-model, trained with 5, did after about 7). So by default (``eval_backtracking``) each of
-those extra steps is taken only where it does not raise an example's L_repr;
-where it would, that example stays and halves its own step size (it never
-grows back: where plain steps would not have diverged, they can end lower). The
-first T steps are always the trained update rule. On the pixel-set task h and g are
-one encoder (``shared_encoder``): the model auto-encodes.
+model, trained with 5, did after about 7). So by default
+(``eval_backtracking``) each of those extra steps is taken only where it does
+not raise an example's L_repr; where it would, that example stays and halves
+its own step size (it never grows back: where plain steps would not have
+diverged, they can end lower). The first T steps are always the trained
+update rule. On the pixel-set task h and g are one encoder
+(``shared_encoder``): the model auto-encodes.
 
 g is permutation-invariant, so its gradient is permutation-equivariant:
 permuting the initial slots permutes the output slots the same way.

@@ -9,7 +9,8 @@ padding; ``y`` is the digit. The points of each set are stored in a random
 order (seeded), so no model can rely on raster order.
 
 With MNIST and the default threshold 0.5 the largest set has 312 points
-(the DSPN paper pads its MNIST sets to 342). The 8x8 digits give sets of at most 64 points, for fast tests.
+(the DSPN paper pads its MNIST sets to 342). The 8x8 digits give sets of at
+most 64 points, for fast tests.
 Splits are the source's (MNIST 55000/5000/10000, digits 1257/180/360), each
 optionally cut to its first examples (``*_examples``) so that a model with
 an inner loop evaluates in seconds on a CPU.
