@@ -245,6 +245,19 @@ def test_registered_losses_average_over_the_trajectory_and_add_the_representatio
     assert torch.allclose(final_only.total, dpzoo.create("metric", "hungarian")(output, batch).mean(), atol=1e-6)
 
 
+def test_set_size_error_counts_slots_present_above_one_half_against_the_target_count():
+    metric = dpzoo.create("metric", "set_size_error")
+    presence = torch.tensor([[0.9, 0.6, 0.5, 0.0, 0.2], [1.0, 1.0, 1.0, 1.0, 0.51]])
+    batch = {"x": torch.rand(2, 4, 2), "mask": torch.tensor([[1.0, 1.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0]])}
+    output = {"set": torch.rand(2, 5, 2), "mask": presence}
+    # 2 slots above 1/2 (0.5 is not) against 3 targets; 5 against 1
+    assert metric(output, batch).tolist() == [1.0, 4.0]
+    assert dpzoo.create("metric", "set_size_error", target_mask=None)(output, batch).tolist() == [2.0, 1.0]
+    assert metric(torch.rand(2, 5, 2), batch).tolist() == [2.0, 4.0]  # a bare set: every slot present
+    with pytest.raises(dpzoo.ConfigError, match="batch\\['points_mask'\\].*it has \\['mask', 'x'\\]"):
+        dpzoo.create("metric", "set_size_error", target_mask="points_mask")(output, batch)
+
+
 # -- DSPN --------------------------------------------------------------------------------
 def small_dspn(**overrides) -> torch.nn.Module:
     torch.manual_seed(0)
@@ -551,3 +564,16 @@ def test_more_inner_steps_at_evaluation_do_not_make_dspn_worse(mnist_point_sets)
         plain = scores(dpzoo.create_model("dspn.mnistsets", pretrained=True, eval_backtracking=False)(mnist_point_sets))
     assert card[0] <= trained[0] and card[1] <= trained[1]
     assert plain[0] > trained[0] and plain[1] > trained[1]
+
+
+def test_mlp_decoder_marks_one_fixed_number_of_slots_present_where_dspn_counts_each_digit(mnist_point_sets):
+    """Why the MLP decoder wins on Chamfer (README): its presence ignores the digit, under half the points, always."""
+    size = dpzoo.create("metric", "set_size_error")
+    n = mnist_point_sets["mask"].sum(1)
+    with torch.no_grad():
+        mlp = dpzoo.create_model("mlpdecoder.mnistsets", pretrained=True).eval()(mnist_point_sets)
+        dspn = dpzoo.create_model("dspn.mnistsets", pretrained=True).eval()(mnist_point_sets)
+    mlp_count = (mlp["mask"] > 0.5).sum(1)
+    assert n.min() < n.max() / 4  # the digits' sizes vary widely
+    assert len(mlp_count.unique()) == 1 and mlp_count[0] < n.mean() / 2
+    assert size(dspn, mnist_point_sets).mean() < 1 < size(mlp, mnist_point_sets).mean() / 40

@@ -153,3 +153,36 @@ class HungarianMetric(SetMetric):
     name = "metric 'hungarian'"
     presence_form = staticmethod(matching.hungarian_with_presence)
     masked_form = staticmethod(matching.hungarian)
+
+
+class SetSizeConfig(dpzoo.Config):
+    target_mask: str | None = Field(
+        "mask", description="Batch key of the target's mask [B, M]; None: every element is present"
+    )
+    target: str = Field("x", description="Batch key of the target set [B, M, d] (its M counts when no mask)")
+
+
+class SetSizeError(dpzoo.Metric):
+    """|#{i : m^_i > 1/2} - n|: how many elements the final set has too many or too few, per example.
+
+    A distance can hide a wrong count: Chamfer asks only that every target
+    element have a predicted one near it and the reverse, so a prediction
+    with fewer than half of a digit's points, all on its strokes, scores
+    well. This metric reads the count off the presence.
+    """
+
+    Config = SetSizeConfig
+    higher_is_better = False
+
+    def __call__(self, output, batch) -> Tensor:
+        _, presence = prediction(output)
+        c = self.config
+        key = c.target_mask if c.target_mask is not None else c.target
+        if key not in batch:
+            raise dpzoo.ConfigError(
+                f"metric 'set_size_error' counts the target's elements from batch[{key!r}], but the batch has no "
+                f"{key!r}; it has {sorted(batch)}. Set the 'target_mask' option (or 'target' with target_mask=None)."
+            )
+        column = batch[key]
+        n = (column > 0).sum(1) if c.target_mask is not None else torch.full((len(column),), column.shape[1])
+        return ((presence.detach() > 0.5).sum(1) - n.to(presence.device)).abs().to(presence.dtype)

@@ -51,6 +51,11 @@ def dpzoo_register_metrics(register):
         f"{HERE}.losses:HungarianMetric",
         summary="Hungarian distance of the final predicted set, per example",
     )
+    register(
+        "set_size_error",
+        f"{HERE}.losses:SetSizeError",
+        summary="|predicted count - target count| per example, a slot counted present when m^ > 1/2",
+    )
     register("mae", f"{HERE}.sum_metrics:AbsoluteError", summary="Absolute error |y^ - y| per example")
     register(
         "rounded_accuracy",
