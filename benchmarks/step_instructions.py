@@ -6,24 +6,24 @@ This counts instead. Each arm of ``trainer_overhead.py``'s MLP case (``ideal``: 
 ``dpzoo``: the trainer, TensorBoard logging every 50 steps and a checkpoint at the end) runs in its own
 process under Valgrind's callgrind, once for ``--short`` steps and once for ``--long``; the difference of
 the two counts, divided by the difference of the steps, is that arm's instructions per training step,
-start-up, imports and each run's one-off work cancelling out. Cyclic garbage collection is off in the
-counted runs (see ``child``): reference counting still frees each step's objects, as it does in a normal
-run; what is left out is the collector's walks, whose timing depends on the whole process. Only the training thread is counted
-(callgrind ``--separate-threads``): Valgrind runs a program's threads one at a time, and an idle thread
-pool that polls (OpenBLAS's, loaded with NumPy) then executes in proportion to the run's length, which
-says nothing about the trainer; the trainer's own writer threads do their work per log and per
-checkpoint, not per step. The trainer checkpoints every 60 s of training by default: the default long
-run takes about 20 s of it under Valgrind, so no timed checkpoint falls inside it (a much longer one would
-add one to the count).
+start-up, imports and each run's one-off work cancelling out.
+
+What the counted runs leave out, and why: cyclic garbage collection (see ``child``; reference counting
+still frees each step's objects, as in a normal run, but whether one of the collector's full walks falls
+inside a run depends on the whole process); the trainer's checkpoints by time (``checkpoint_seconds``
+off: whether one falls inside a run depends on how slowly Valgrind runs it; the checkpoint at the end
+stays); and every thread but the training thread (callgrind ``--separate-threads``): Valgrind runs a
+program's threads one at a time, so an idle pool that polls (NumPy's OpenBLAS) executes in proportion to
+the run's length, and the trainer's own writer threads work per log and per checkpoint, not per step.
 
     python benchmarks/step_instructions.py [--short 10] [--long 310]
 
 Needs ``valgrind`` on the PATH (Debian: ``apt install valgrind``); each process takes about two minutes
-(importing torch under Valgrind is most of it), two at a time. Instructions are not time: the trainer's
-Python runs at fewer instructions per cycle than the model's kernels, so its share of the time is larger
-than its share of the instructions. But a count is the same on every run of a build, so a change of 1%
-in the trainer's per-step work shows here where the timings cannot see it. The last line is one JSON
-object.
+(importing torch under Valgrind is most of it), two at a time. Instructions are not time: on the 2-core
+machine of issue 16 the trainer's share of the time was about three times its share of the instructions
+(Python's lookups and calls against the model's vectorised kernels). But the counts repeat (two runs here:
+the loop's per-step counts 6 instructions apart in 2.1 million, dpzoo's 443), so a change of 0.1% in the
+trainer's per-step work shows here where the timings cannot see one of 5%. The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def child(arm: str, steps: int) -> None:
     if arm == "ideal":
         bench.ideal(bench.mlp, digits, steps)
     else:
-        bench.dpzoo_arm(bench.mlp, bench.train_only(digits), steps)
+        bench.dpzoo_arm(bench.mlp, bench.train_only(digits), steps, checkpoint_seconds=None)
 
 
 def main_thread_instructions(arm: str, steps: int, workdir: Path) -> int:

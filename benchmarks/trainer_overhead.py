@@ -180,7 +180,7 @@ class Split:
         trainer._close_writers = timed(close, "checkpoints")  # the wait for the last checkpoint and events
 
 
-def dpzoo_arm(make_model, splits, steps, full=False, split: Split | None = None):
+def dpzoo_arm(make_model, splits, steps, full=False, split: Split | None = None, **trainer_options):
     model = make_model()
     optimiser = torch.optim.Adam(model.parameters(), lr=LR)
     loss = dpzoo.create("loss", "cross_entropy")
@@ -196,6 +196,7 @@ def dpzoo_arm(make_model, splits, steps, full=False, split: Split | None = None)
     )  # the benchmark's thread count, for every arm alike
     if not full:
         options.update(validate_every=0, checkpoint_epochs=0)
+    options.update(trainer_options)
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = Trainer(TrainConfig(**options), run_dir=run_dir)
         if split is not None:
