@@ -153,3 +153,25 @@ def test_scalars_reach_the_writer_in_bunches_in_logging_order_and_all_by_the_end
         (5, 0.6),
     ]
     assert [e.step for e in logged.Scalars("validation/loss")] == [2]
+
+
+def test_each_logged_step_is_one_event_with_every_tag_read_back_by_tensorboard(tmp_path):
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    from dpzoo.trainer import logger as logging_module
+
+    run = logging_module.RunLogger(tmp_path)
+    run.scalars({"train/loss": 0.5, "train/lr": 0.001, "train/skipped_steps": 2}, 7)
+    run.scalars({"validation/loss": 0.25}, 7)
+    run.close()
+    (path,) = tmp_path.glob("events.out.tfevents.*")
+    with_values = [e for e in EventFileLoader(str(path)).Load() if e.HasField("summary")]
+    # one event per logged dict (add_scalar would write one per tag, each checksummed in Python)
+    assert [(e.step, [v.tag for v in e.summary.value]) for e in with_values] == [
+        (7, ["train/loss", "train/lr", "train/skipped_steps"]),
+        (7, ["validation/loss"]),
+    ]
+    logged = events(tmp_path)  # and TensorBoard's reader sees each tag as its own curve
+    assert [(e.step, e.value) for e in logged.Scalars("train/lr")] == [(7, pytest.approx(0.001))]
+    assert [(e.step, e.value) for e in logged.Scalars("train/skipped_steps")] == [(7, 2.0)]
+    assert sorted(logged.Tags()["scalars"]) == ["train/loss", "train/lr", "train/skipped_steps", "validation/loss"]
