@@ -23,7 +23,7 @@ rounds of the arm's extra microseconds per step over the ``ideal`` run of the sa
 2-core machine of issue 16 a repeat of the whole run moved each layer by 3-5 us, so layers smaller than
 that are not resolved here; ``step_instructions.py`` counts instructions instead, which repeat exactly.
 
-    python benchmarks/trainer_layers.py [--steps 1000] [--rounds 16]
+    python benchmarks/trainer_layers.py [--steps 1000] [--rounds 16] [--warm-up STEPS]
 
 The last line is one JSON object: each arm's median CPU us/step and its paired extra over ``ideal``.
 """

@@ -6,7 +6,8 @@ MLP (64-128-10) on the bundled 8x8 digits (training split), Adam, batch 64:
 
 * ``ideal``      - a hand-written loop over pre-shuffled index batches of in-memory tensors
 * ``dataloader`` - a hand-written loop over ``DataLoader(TensorDataset(...), shuffle=True)``
-* ``dpzoo``      - ``dpzoo.Trainer`` with TensorBoard logging every 50 steps, on the training split alone
+* ``dpzoo``      - ``dpzoo.Trainer`` with TensorBoard logging at its default interval (every 40 steps in a
+  1,000-step round, 50 in longer ones), on the training split alone
   (so no validation, not even the final one), and its checkpoint at the end
 * ``dpzoo_full`` - the same with the trainer's defaults: validation after every epoch, checkpoints by time
   (``trainer.checkpoint_seconds``) and at the end; its time is split into training, validation and checkpoints
@@ -36,7 +37,7 @@ is one JSON object: every arm's steps/s (fastest round and median), its ratios, 
 split, the fixed cost of a dpzoo run (``dpzoo_fixed_ms``: a one-step fit, mostly the fsyncs of its final
 checkpoint), torch's thread count and the rounds.
 
-    python benchmarks/trainer_overhead.py [--steps 1000] [--rounds 15] [--threads N] [--compile]
+    python benchmarks/trainer_overhead.py [--steps 1000] [--lenet-steps 150] [--rounds 15] [--threads N] [--compile]
 """
 
 from __future__ import annotations
