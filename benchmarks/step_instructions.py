@@ -21,9 +21,11 @@ the run's length, and the trainer's own writer threads work per log and per chec
 Needs ``valgrind`` on the PATH (Debian: ``apt install valgrind``); each process takes about two minutes
 (importing torch under Valgrind is most of it), two at a time. Instructions are not time: on the 2-core
 machine of issue 16 the trainer's share of the time was about three times its share of the instructions
-(Python's lookups and calls against the model's vectorised kernels). But the counts repeat (two runs here:
-the loop's per-step counts 6 instructions apart in 2.1 million, dpzoo's 443), so a change of 0.1% in the
-trainer's per-step work shows here where the timings cannot see one of 5%. The last line is one JSON object.
+(Python's lookups and calls against the model's vectorised kernels). The counts move far less than timings,
+but they do move: two runs one day gave the loop's per-step count 6 instructions apart in 2.1 million (dpzoo's
+443), yet over five runs on two days the loop's ranged from 2,102,018 to 2,110,059 (0.4%) and dpzoo's extra from
+49,660 to 60,306. So a change in the trainer's per-step work shows here once it is well above ~0.5% of the step
+(about 10,000 instructions), where the timings cannot see one of 5%. The last line is one JSON object.
 """
 
 from __future__ import annotations
