@@ -163,6 +163,7 @@ def test_each_logged_step_is_one_event_with_every_tag_read_back_by_tensorboard(t
     run = logging_module.RunLogger(tmp_path)
     run.scalars({"train/loss": 0.5, "train/lr": 0.001, "train/skipped_steps": 2}, 7)
     run.scalars({"validation/loss": 0.25}, 7)
+    run.scalars({}, 8)  # an evaluation with nothing to report writes no event
     run.close()
     (path,) = tmp_path.glob("events.out.tfevents.*")
     with_values = [e for e in EventFileLoader(str(path)).Load() if e.HasField("summary")]

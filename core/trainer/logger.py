@@ -227,6 +227,8 @@ def _add_scalars(writer, values: dict[str, float], step: int) -> None:
     event of three values costs a third of the CPU of three (65 against 185 us
     per log, issue 16), work that competes with training for the interpreter lock.
     """
+    if not values:  # nothing to say: no empty event
+        return
     from tensorboard.compat.proto.summary_pb2 import Summary
 
     summary = Summary(value=[Summary.Value(tag=tag, simple_value=float(v)) for tag, v in values.items()])
