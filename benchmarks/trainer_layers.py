@@ -50,27 +50,24 @@ import dpzoo  # noqa: E402
 from dpzoo.trainer import TrainConfig, Trainer  # noqa: E402
 
 
-def body(layer: str):
-    """The per-batch step of ``layer``, given the trainer (None: the trainer's own step)."""
+def layer_step(layer: str, trainer: Trainer, model, optimiser):
+    """The per-batch step of ``layer``: the hand-written loop's body with at most one piece of dpzoo's step."""
 
-    def make(trainer: Trainer, model, optimiser):
-        def step(batch):
-            if layer == "loss":
-                loss = trainer.loss(model(batch), batch).total
-            else:
-                loss = F.cross_entropy(model(batch["x"]), batch["y"])
-            if layer == "stepper":
-                trainer.stepper.optimise("model", loss)
-            else:
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
-            if layer == "pending":
-                trainer._pending_loss.append(loss.detach())
+    def step(batch):
+        if layer == "loss":
+            loss = trainer.loss(model(batch), batch).total
+        else:
+            loss = F.cross_entropy(model(batch["x"]), batch["y"])
+        if layer == "stepper":
+            trainer.stepper.optimise("model", loss)
+        else:
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+        if layer == "pending":
+            trainer._pending_loss.append(loss.detach())
 
-        return step
-
-    return make
+    return step
 
 
 def trainer_arm(steps: int, digits, layer: str | None = None, run_dir: bool = False) -> tuple[float, float]:
@@ -93,7 +90,7 @@ def trainer_arm(steps: int, digits, layer: str | None = None, run_dir: bool = Fa
         if layer is not None:  # fit calls self._train_batch(batch) once per step
             if not callable(getattr(Trainer, "_train_batch", None)):  # else every layer would time the trainer's step
                 raise RuntimeError("dpzoo's Trainer has no _train_batch to replace: update this benchmark")
-            trainer._train_batch = body(layer)(trainer, model, optimiser)  # type: ignore[method-assign]
+            trainer._train_batch = layer_step(layer, trainer, model, optimiser)  # type: ignore[method-assign]
         cpu, wall = time.thread_time(), time.perf_counter()
         trainer.fit(model, digits, optimisers={"model": optimiser}, loss=dpzoo.create("loss", "cross_entropy"))
         return time.thread_time() - cpu, time.perf_counter() - wall

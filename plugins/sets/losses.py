@@ -31,11 +31,14 @@ from . import matching
 from .masks import SetError
 
 
-class SetMetricConfig(dpzoo.Config):
+class SetTargetConfig(dpzoo.Config):
     target: str = Field("x", description="Batch key of the target set [B, M, d]")
     target_mask: str | None = Field(
         "mask", description="Batch key of the target's mask [B, M]; None: every element is present"
     )
+
+
+class SetMetricConfig(SetTargetConfig):
     presence: bool = Field(
         True, description="Compare presence as a feature, target padded to the prediction's N slots (DSPN)"
     )
@@ -155,13 +158,6 @@ class HungarianMetric(SetMetric):
     masked_form = staticmethod(matching.hungarian)
 
 
-class SetSizeConfig(dpzoo.Config):
-    target_mask: str | None = Field(
-        "mask", description="Batch key of the target's mask [B, M]; None: every element is present"
-    )
-    target: str = Field("x", description="Batch key of the target set [B, M, d] (its M counts when no mask)")
-
-
 class SetSizeError(dpzoo.Metric):
     """|#{i : m^_i > 1/2} - n|: how many elements the final set has too many or too few, per example.
 
@@ -171,7 +167,7 @@ class SetSizeError(dpzoo.Metric):
     well. This metric reads the count off the presence.
     """
 
-    Config = SetSizeConfig
+    Config = SetTargetConfig  # without a mask, every one of the target's M elements counts
     higher_is_better = False
 
     def __call__(self, output, batch) -> Tensor:
