@@ -75,10 +75,10 @@ def test_a_licence_the_hub_does_not_know_is_other_with_its_name():
 
 
 def test_the_hub_readme_names_cpu_kernels_only_for_cpu_trained_entries():
-    cpu, gpu = dpzoo.model_card(NAME), dpzoo.model_card("dcgan.mnist")
+    cpu, gpu = dpzoo.model_card(NAME), dpzoo.model_card("dspn.mnistsets")
     assert (cpu.environment.device, gpu.environment.device) == ("cpu", "cuda")
     cpu_text = hubcard.markdown(cpu, f"{NAME}.safetensors", "0" * 64, 1)
-    gpu_text = hubcard.markdown(gpu, "dcgan.mnist.safetensors", "0" * 64, 1)
+    gpu_text = hubcard.markdown(gpu, "dspn.mnistsets.safetensors", "0" * 64, 1)
     assert (
         f"on cpu, {cpu.environment.cpu_capability} kernels, 1 CPU thread(s) (a bitwise rebuild needs the same)"
         in cpu_text
