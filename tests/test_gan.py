@@ -97,18 +97,29 @@ def test_an_unknown_generator_loss_names_the_choices():
 
 
 # -- the architecture guidelines -----------------------------------------------------------------
-@pytest.mark.parametrize("shape", [DIGITS, MNIST], ids=["digits-8x8", "mnist-28x28"])
-def test_the_dcgan_guidelines_hold_at_both_sizes(shape):
-    model = build(shape)
+@pytest.mark.parametrize(
+    ("shape", "base_layers"),
+    [(DIGITS, 0), (MNIST, 0), (MNIST, 2)],
+    ids=["digits-8x8", "mnist-28x28", "mnist-28x28-two-base-layers"],
+)
+def test_the_dcgan_guidelines_hold_at_both_sizes(shape, base_layers):
+    model = build(shape, base_layers=base_layers)
     g, d = list(model.generator.modules()), list(model.discriminator.modules())
     pooling = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.LPPool2d)
     assert not any(isinstance(m, pooling) for m in g + d)  # strided convolutions resample instead
     assert not any(isinstance(m, nn.Linear) for m in g + d)  # no fully connected hidden layer
-    d_convs = [m for m in d if isinstance(m, nn.Conv2d)]
-    assert all(m.stride == (2, 2) for m in d_convs[:-1])  # every hidden layer halves the image
+    d_convs = [m for m in d if type(m) is nn.Conv2d]
+    d_hidden, d_base, d_logit = d_convs[:2], d_convs[2:-1], d_convs[-1]  # two stages at both sizes
+    assert all(m.stride == (2, 2) for m in d_hidden)  # every hidden layer halves the image ...
+    assert len(d_base) == base_layers and all(m.stride == (1, 1) and m.kernel_size == (3, 3) for m in d_base)
+    assert d_logit.out_channels == 1  # ... up to the base, where the extra layers keep its size
     g_convs = [m for m in g if isinstance(m, nn.ConvTranspose2d)]
     assert all(m.stride == (2, 2) for m in g_convs[1:])  # every layer after the projection doubles it
-    assert any(isinstance(m, nn.BatchNorm2d) for m in g) and any(isinstance(m, nn.BatchNorm2d) for m in d)
+    g_base = [m for m in g if type(m) is nn.Conv2d]
+    assert len(g_base) == base_layers and all(m.stride == (1, 1) and m.kernel_size == (3, 3) for m in g_base)
+    # batch norm after every hidden layer but the discriminator's first (its input) and the generator's output
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in g) == 2 + base_layers
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in d) == 1 + base_layers
     g_activations = [m for m in g if isinstance(m, (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid))]
     assert all(type(m) is nn.ReLU for m in g_activations[:-1]) and type(g_activations[-1]) is nn.Tanh
     d_activations = [m for m in d if isinstance(m, (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid))]

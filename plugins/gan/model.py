@@ -76,6 +76,9 @@ class DCGANConfig(dpzoo.Config):
     stages: int = Field(
         2, ge=2, description="Stride-2 layers in each network; the image side must be a multiple of 2**stages"
     )
+    base_layers: int = Field(
+        0, ge=0, description="Extra 3x3 stride-1 convolutions at the smallest resolution of each network (depth)"
+    )
     batch_norm: bool = Field(
         True,
         description="Batch norm in both networks (the guidelines); false: a data-parallel run then equals one process exactly",
@@ -116,8 +119,8 @@ class DCGAN(dpzoo.Model):
                 f"{2**c.stages}, got {c.input_shape}; change model.stages (8x8 and 28x28 images take stages=2)"
             )
         self.image_shape: tuple[int, int, int] = tuple(shape)
-        self.generator = Generator(c.latent_dim, self.image_shape, c.width, c.stages, c.batch_norm)
-        self.discriminator = Discriminator(self.image_shape, c.width, c.stages, c.batch_norm)
+        self.generator = Generator(c.latent_dim, self.image_shape, c.width, c.stages, c.batch_norm, c.base_layers)
+        self.discriminator = Discriminator(self.image_shape, c.width, c.stages, c.batch_norm, c.base_layers)
         self.apply(dcgan_init)
         if c.generator_ema > 0:  # no parameter group holds it: only ``update_average`` changes it
             self.generator_average = copy.deepcopy(self.generator).requires_grad_(False).eval()

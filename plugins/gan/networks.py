@@ -13,6 +13,9 @@ the book's guidelines:
 * no fully connected hidden layer: z enters as a 1x1 image that a transposed
   convolution with a base x base kernel projects to a base x base map, and
   the discriminator ends with a base x base convolution to a single logit;
+  ``base_layers`` > 0 deepens both networks where the map is smallest (and a
+  layer cheapest) with 3x3 stride-1 convolutions at the base resolution,
+  each with its batch norm and activation;
 * ReLU in the generator with tanh at its output, LeakyReLU (slope 0.2) in
   the discriminator;
 * weights drawn from N(0, 0.02), batch-norm scales from N(1, 0.02).
@@ -35,7 +38,13 @@ class Generator(nn.Module):
     """x = tanh(...) in [-1, 1]^(C x H x W) from z of shape [N, latent_dim]."""
 
     def __init__(
-        self, latent_dim: int, image_shape: tuple[int, int, int], width: int, stages: int, batch_norm: bool = True
+        self,
+        latent_dim: int,
+        image_shape: tuple[int, int, int],
+        width: int,
+        stages: int,
+        batch_norm: bool = True,
+        base_layers: int = 0,
     ):
         super().__init__()
         channels, side, _ = image_shape
@@ -46,6 +55,8 @@ class Generator(nn.Module):
             norm(widths[0], batch_norm),
             nn.ReLU(),
         ]
+        for _ in range(base_layers):
+            layers += [same_size_conv(widths[0], batch_norm), norm(widths[0], batch_norm), nn.ReLU()]
         for c_in, c_out in zip(widths, widths[1:]):
             layers += [
                 nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, bias=not batch_norm),
@@ -62,7 +73,9 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     """The logit d(x) of "x is real"; D(x) = sigmoid(d(x))."""
 
-    def __init__(self, image_shape: tuple[int, int, int], width: int, stages: int, batch_norm: bool = True):
+    def __init__(
+        self, image_shape: tuple[int, int, int], width: int, stages: int, batch_norm: bool = True, base_layers: int = 0
+    ):
         super().__init__()
         channels, side, _ = image_shape
         base = side // 2**stages
@@ -74,11 +87,18 @@ class Discriminator(nn.Module):
                 norm(c_out, batch_norm),
                 nn.LeakyReLU(LEAKY_SLOPE),
             ]
+        for _ in range(base_layers):
+            layers += [same_size_conv(widths[-1], batch_norm), norm(widths[-1], batch_norm), nn.LeakyReLU(LEAKY_SLOPE)]
         layers += [nn.Conv2d(widths[-1], 1, base)]  # base x base -> 1x1: the logit
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x).flatten()
+
+
+def same_size_conv(channels: int, batch_norm: bool) -> nn.Conv2d:
+    """A 3x3 stride-1 convolution that keeps the map's size and channels (a ``base_layers`` layer)."""
+    return nn.Conv2d(channels, channels, 3, padding=1, bias=not batch_norm)
 
 
 def norm(channels: int, batch_norm: bool) -> nn.Module:
