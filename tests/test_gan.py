@@ -685,7 +685,7 @@ def test_the_digits_cards_reference_points_are_measured_again_by_the_plugin_comm
 
 @pytest.mark.slow
 def test_the_mnist_entry_loads_by_name_and_its_samples_score_as_its_card_says(mnist_dir, monkeypatch):
-    """The card's scores hold for fresh samples. (Issue 13's targets are not met by this entry: see its notes.)"""
+    """The card's scores hold for fresh samples, and they meet issue 13's bars against the card's reference points."""
     from dpzoo.tables import to_arrays
 
     zoo_card("dcgan.mnist")
@@ -693,7 +693,9 @@ def test_the_mnist_entry_loads_by_name_and_its_samples_score_as_its_card_says(mn
     real = mnist.transform({"x": torch.from_numpy(to_arrays(mnist.load()["test"], ["x"])["x"])})["x"]
     card, references = check_entry("dcgan.mnist", real, seeds=range(3))
     frechet = card.metric("test/frechet_distance").value
-    assert references["real"]["frechet_distance"] < frechet < references["untrained"]["frechet_distance"]
+    assert frechet <= 0.1 * references["untrained"]["frechet_distance"]
+    assert frechet <= 5 * references["real"]["frechet_distance"]
+    assert card.metric("test/inception_score").value >= 9.0
 
 
 def test_autocast_and_clipping_apply_to_each_optimiser_of_the_step(tmp_path):
