@@ -77,7 +77,9 @@ class DCGANConfig(dpzoo.Config):
         2, ge=2, description="Stride-2 layers in each network; the image side must be a multiple of 2**stages"
     )
     base_layers: int = Field(
-        0, ge=0, description="Extra 3x3 stride-1 convolutions at the smallest resolution of each network (depth)"
+        0,
+        ge=0,
+        description="Extra 3x3 stride-1 convolutions (batch norm, activation) at the smallest resolution of both the generator and the discriminator",
     )
     batch_norm: bool = Field(
         True,
